@@ -1,0 +1,283 @@
+"""NMF and GNMF estimators with scikit-learn conventions.
+
+Orientation: ``X`` is (n_samples, n_features) and ``X ~ W H`` where ``W = fit_transform(X)``
+holds the coefficients (n_samples, n_components) and ``components_ = H`` the basis
+(n_components, n_features). The thesis writes X transposed (features x samples) = W H with
+the basis W: **the thesis' W is our ``components_.T`` and its H is our ``W.T``** (see the
+book's notation page). This is scikit-learn's convention too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ._graph import GRAPHS, WEIGHTS, build_graph
+from ._init import INITS, initialize
+from ._losses import LOSSES, reconstruction_error
+from ._solvers import solve_mu
+from ._validation import (check_choice, check_int, check_nonnegative_data, check_rank,
+                          check_real)
+
+STOPPING = ("objective", "factors")
+KL_UPDATES = ("mm", "split")
+
+
+class _BaseMU(TransformerMixin, BaseEstimator):
+    """Shared fit/transform logic of :class:`NMF` and :class:`GNMF` (not public)."""
+
+    # -- hooks overridden by GNMF ----------------------------------------------------------
+    def _graph_for(self, X):
+        return None
+
+    def _lam(self):
+        return 0.0
+
+    # -- parameters ------------------------------------------------------------------------
+    def _check_params(self, X):
+        """Validate every parameter against X; return the resolved rank."""
+        k = self.n_components
+        k = min(X.shape) if k is None else check_rank(k, X.shape)
+        check_choice(self.loss, LOSSES, name="loss")
+        check_choice(self.init, INITS, name="init")
+        check_int(self.max_iter, name="max_iter", low=0)
+        check_real(self.tol, name="tol", low=0)
+        check_choice(self.stopping, STOPPING, name="stopping")
+        if not isinstance(self.normalize, (bool, np.bool_)):
+            raise TypeError(f"normalize must be True or False, got {self.normalize!r}.")
+        return k
+
+    # -- fitting ---------------------------------------------------------------------------
+    def _solve(self, X, W, H, graph, *, update_H=True, max_iter=None):
+        return solve_mu(
+            X, W, H, loss=check_choice(self.loss, LOSSES, name="loss"),
+            max_iter=self.max_iter if max_iter is None else max_iter, tol=self.tol,
+            stopping=check_choice(self.stopping, STOPPING, name="stopping"),
+            graph=graph, lam=self._lam(),
+            kl_update=check_choice(getattr(self, "kl_update", "mm"), KL_UPDATES,
+                                   name="kl_update"),
+            update_H=update_H, normalize=bool(self.normalize) and update_H)
+
+    def fit_transform(self, X, y=None, W=None, H=None):
+        """Learn the factorisation of X and return the coefficients W.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Non-negative, finite data.
+        y : ignored
+        W : array-like of shape (n_samples, n_components), optional
+            Initial coefficients, used when ``init="custom"``.
+        H : array-like of shape (n_components, n_features), optional
+            Initial components, used when ``init="custom"``.
+
+        Returns
+        -------
+        W : ndarray of shape (n_samples, n_components)
+        """
+        X = check_nonnegative_data(X)
+        k = self._check_params(X)
+        W0, H0 = initialize(X, k, self.init, random_state=self.random_state, W=W, H=H)
+        graph = self._graph_for(X)
+        res = self._solve(X, W0, H0, graph)
+        self.components_ = res.H
+        self.n_components_ = k
+        self.n_iter_ = res.n_iter
+        self.objective_history_ = res.objective
+        self.reconstruction_err_ = reconstruction_error(X, res.W, res.H, self.loss.lower())
+        self.n_features_in_ = X.shape[1]
+        return res.W
+
+    def fit(self, X, y=None, **params):
+        """Learn the factorisation of X. See :meth:`fit_transform`."""
+        self.fit_transform(X, y, **params)
+        return self
+
+    def transform(self, X):
+        """Coefficients of X on the learned components (the components stay fixed).
+
+        Starts from the constant ``sqrt(mean(X) / n_components)`` (as scikit-learn does) and
+        runs ``max_iter`` updates of W only, with the same loss and stopping rule as ``fit``.
+        For GNMF the graph is not used here: it is defined over the training samples, and a
+        graph over the new batch would make each sample's coefficients depend on the others.
+        """
+        check_is_fitted(self, "components_")
+        X = check_nonnegative_data(X, dtype=self.components_.dtype)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} was "
+                             f"fitted with {self.n_features_in_}.")
+        k = self.n_components_
+        W = np.full((X.shape[0], k), np.sqrt(X.mean() / k), dtype=X.dtype)
+        res = self._solve(X, W, self.components_.copy(), None, update_H=False)
+        return res.W
+
+    def inverse_transform(self, W):
+        """Reconstruct data from coefficients: ``W @ components_``."""
+        check_is_fitted(self, "components_")
+        return np.asarray(W) @ self.components_
+
+
+class NMF(_BaseMU):
+    """Non-negative matrix factorisation by Lee-Seung multiplicative updates.
+
+    Finds non-negative ``W`` (n_samples, n_components) and ``H`` (n_components, n_features)
+    with ``X ~ W H`` by minimising the squared Frobenius norm ``||X - W H||_F^2`` or the
+    generalised Kullback-Leibler divergence ``D(X || W H)``.
+
+    **Orientation.** Like scikit-learn, X is (n_samples, n_features). The thesis (Khan 2025,
+    eq. 2.1) writes ``X`` as features x samples with basis ``W`` and coefficients ``H``; its
+    W is our ``components_.T`` and its H is our ``fit_transform(X).T``.
+
+    Parameters
+    ----------
+    n_components : int or None, default=None
+        Rank k, ``1 <= k <= min(n_samples, n_features)``; None uses ``min(n_samples,
+        n_features)``.
+    loss : {"frobenius", "kl"}, default="frobenius"
+    init : {"random", "nndsvd", "nndsvda", "nndsvdar", "custom"}, default="random"
+        ``"random"``: U(0, 1) entries (thesis Algorithm 1); NNDSVD variants: Boutsidis &
+        Gallopoulos (2008); ``"custom"``: the ``W`` and ``H`` passed to ``fit``. The zeros of
+        plain ``"nndsvd"`` stay zero under multiplicative updates; ``"nndsvda"`` and
+        ``"nndsvdar"`` fill them.
+    max_iter : int, default=200
+        Maximum number of iterations (each updates W, then H).
+    tol : float, default=1e-4
+        Stopping tolerance (see ``stopping``); 0 runs exactly ``max_iter`` iterations.
+    stopping : {"objective", "factors"}, default="objective"
+        ``"objective"``: stop when the relative decrease of the objective in one iteration is
+        at most ``tol``. ``"factors"``: the authors' reference rule, stop when both
+        ``||W - W_prev||_F`` and ``||H - H_prev||_F`` fall below ``tol`` (they use 1e-3).
+    normalize : bool, default=False
+        Rescale each component (row of ``components_``) to a maximum of 1 at the end of the
+        fit, and the coefficients inversely (the reference code's column max-normalisation of
+        its basis). W H is unchanged; ``objective_history_`` ends before the rescaling (for
+        GNMF the rescaling changes the graph term).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the random and ``nndsvdar`` initialisations.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+    n_components_ : int
+    n_iter_ : int
+    reconstruction_err_ : float
+        ``||X - W H||_F`` (Frobenius) or ``sqrt(2 D(X || W H))`` (KL), as in scikit-learn.
+    objective_history_ : ndarray of shape (n_iter_ + 1,)
+        The objective after 0, 1, ..., n_iter_ iterations.
+    n_features_in_ : int
+
+    References
+    ----------
+    D. D. Lee and H. S. Seung, "Algorithms for non-negative matrix factorization", NIPS 2000.
+    C. Boutsidis and E. Gallopoulos, "SVD based initialization: A head start for nonnegative
+    matrix factorization", Pattern Recognition 41(4), 2008.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metanmf_lab import NMF
+    >>> X = np.random.default_rng(0).random((20, 6))
+    >>> W = NMF(n_components=2, random_state=0).fit_transform(X)
+    >>> W.shape
+    (20, 2)
+    """
+
+    def __init__(self, n_components=None, *, loss="frobenius", init="random", max_iter=200,
+                 tol=1e-4, stopping="objective", normalize=False, random_state=None):
+        self.n_components = n_components
+        self.loss = loss
+        self.init = init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.stopping = stopping
+        self.normalize = normalize
+        self.random_state = random_state
+
+
+class GNMF(_BaseMU):
+    """Graph-regularised NMF (Cai, He, Han & Huang 2011).
+
+    Minimises ``||X - W H||_F^2 + lam * tr(W^T L W)`` (or the KL divergence plus the same
+    graph term), where ``L = D - A`` is the Laplacian of an affinity graph over the samples:
+    samples that are neighbours in data space are pushed to have similar coefficients.
+
+    Parameters
+    ----------
+    n_components : int or None, default=None
+    lam : float, default=100.0
+        Graph weight lambda (>= 0; 0 gives plain NMF). The thesis gives no value; 100 is the
+        value Cai et al. use throughout their experiments (with p = 5 and 0-1 weights). The
+        authors' reference code uses 0.3 with its dense RBF graph and the KL loss.
+    loss : {"frobenius", "kl"}, default="frobenius"
+    graph : {"knn", "rbf"}, default="knn"
+        ``"knn"``: Cai et al.'s sparse symmetric p-nearest-neighbour graph. ``"rbf"``: the
+        reference code's dense ``exp(-||x_i - x_j||^2 / sigma^2)`` affinity over all pairs
+        (n^2 memory).
+    n_neighbors : int, default=5
+        p of the kNN graph.
+    weight : {"binary", "heat"}, default="binary"
+        kNN edge weights: 0-1 or heat kernel.
+    heat_t : float or None, default=None
+        Heat-kernel bandwidth; None uses the mean squared edge length.
+    sigma : float, default=0.5
+        Width of the dense RBF graph.
+    kl_update : {"mm", "split"}, default="mm"
+        W update for the KL loss with a graph: ``"mm"`` is a monotone majorise-minimise closed
+        form; ``"split"`` the split-gradient heuristic of the reference code (not monotone in
+        general). Ignored for the Frobenius loss (Cai et al.'s update, monotone).
+    init, max_iter, tol, stopping, normalize, random_state
+        As in :class:`NMF`.
+
+    Attributes
+    ----------
+    components_, n_components_, n_iter_, reconstruction_err_, objective_history_,
+    n_features_in_
+        As in :class:`NMF`; ``objective_history_`` includes the graph term.
+
+    References
+    ----------
+    D. Cai, X. He, J. Han and T. S. Huang, "Graph regularized nonnegative matrix factorization
+    for data representation", IEEE TPAMI 33(8), 2011.
+    """
+
+    def __init__(self, n_components=None, *, lam=100.0, loss="frobenius", graph="knn",
+                 n_neighbors=5, weight="binary", heat_t=None, sigma=0.5, kl_update="mm",
+                 init="random", max_iter=200, tol=1e-4, stopping="objective", normalize=False,
+                 random_state=None):
+        self.n_components = n_components
+        self.lam = lam
+        self.loss = loss
+        self.graph = graph
+        self.n_neighbors = n_neighbors
+        self.weight = weight
+        self.heat_t = heat_t
+        self.sigma = sigma
+        self.kl_update = kl_update
+        self.init = init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.stopping = stopping
+        self.normalize = normalize
+        self.random_state = random_state
+
+    def _check_params(self, X):
+        k = super()._check_params(X)
+        check_real(self.lam, name="lam", low=0)
+        check_choice(self.graph, GRAPHS, name="graph")
+        check_int(self.n_neighbors, name="n_neighbors", low=1)
+        check_choice(self.weight, WEIGHTS, name="weight")
+        if self.heat_t is not None:
+            check_real(self.heat_t, name="heat_t", low=0, low_inclusive=False)
+        check_real(self.sigma, name="sigma", low=0, low_inclusive=False)
+        check_choice(self.kl_update, KL_UPDATES, name="kl_update")
+        return k
+
+    def _lam(self):
+        return float(self.lam)
+
+    def _graph_for(self, X):
+        if self.lam == 0:
+            return None
+        return build_graph(X, self.graph, n_neighbors=self.n_neighbors, weight=self.weight,
+                           heat_t=self.heat_t, sigma=self.sigma)
