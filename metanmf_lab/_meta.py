@@ -1,0 +1,270 @@
+"""Meta-NMF: thesis Algorithm 1 (meta-tasks, target task, transfer of the basis).
+
+In the thesis' orientation the transferred object is the basis W (features x rank). In this
+package's scikit-learn orientation that is ``components_`` (rank x features); below it is
+called the *basis* and written ``B`` to avoid any clash with the coefficient matrix ``W``.
+
+One epoch (thesis eqs. 3.2 and 3.4, Fig. 3.1)::
+
+    for each meta-task i:  start from B = B_t + B_i, coefficients = X_i B^T;
+                           run the base NMF for inner_iter iterations; B_i <- result
+    transfer = (1/N) sum_i alpha_i B_i           (thesis: this epoch's bases)
+    start from B = B_t + transfer, coefficients = X_t B^T;
+    run the base NMF on the target for inner_iter iterations; B_t <- result
+
+Evaluation phase (Algorithm 1 line 14): on unseen X_e, start from B = B_t, coefficients =
+X_e B_t^T, and run the base NMF for inner_iter iterations updating both factors; the
+coefficients are the representation that is clustered.
+
+``protocol="reference"`` reproduces each documented difference of the authors' code: task
+size 100; tasks drawn independently (overlapping); target = whole learning set; the sum of the
+task bases is a running sum never reset between epochs; B_t starts at zero; every base call
+of an NMF base ends with the max-normalisation of the components; and, for an NMF base with NNDSVD init, the
+NNDSVD initialisation replaces whatever start was passed, on every call, evaluation included.
+(For a GNMF base, NNDSVD only gives the meta-tasks' first start: with B_t starting at zero, the
+first epoch starts each task from its own NNDSVD, as in the reference code.)
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._graph import build_graph
+from ._init import nndsvd
+from ._nmf import GNMF, NMF
+from ._solvers import normalize_components, solve_mu
+from ._validation import check_choice, check_int, check_nonnegative_data, check_rank
+from .splits import PROTOCOLS, make_tasks
+
+
+class MetaNMF(TransformerMixin, BaseEstimator):
+    """Meta-NMF (Khan 2025, Algorithm 1): learn a basis on meta-tasks and a target task, then
+    use it to start the factorisation of unseen data.
+
+    ``fit(X_learn)`` runs the meta-learning phase on a learning set; ``transform(X_eval)``
+    runs the evaluation phase on unseen data and returns its coefficients.
+
+    Parameters
+    ----------
+    n_components : int, default=10
+        Rank k.
+    base : NMF or GNMF instance, default=None
+        The base model and its settings (loss, init, graph, lam, normalize); None means
+        ``NMF()`` (Frobenius, random init). Its ``n_components``, ``max_iter``, ``tol`` and
+        ``random_state`` are not used: every base call runs exactly ``inner_iter`` iterations.
+        A base with NNDSVD init starts the meta-tasks and the target from the NNDSVD of their
+        own data instead of U(0, 1).
+    n_tasks : int, default=5
+        Number N of meta-tasks.
+    task_size : int or None, default=None
+        Samples per meta-task; None uses the protocol's default (50 thesis, 100 reference).
+    n_epochs : int, default=50
+        Outer epochs of the meta-learning phase.
+    inner_iter : int, default=100
+        Iterations of every base call (meta-tasks, target, evaluation).
+    alpha : float or array-like of shape (n_tasks,), default=1.0
+        Weights alpha_i of the task bases in the transfer (thesis eq. 3.4; 1 in the thesis).
+    protocol : {"thesis", "reference"}, default="thesis"
+        Follow the thesis text, or the authors' public code (see module docstring).
+    on_infeasible : {"shrink", "error"}, default="shrink"
+        What to do when the thesis split does not fit the learning set (see
+        :func:`metanmf_lab.splits.make_tasks`).
+    keep_basis_history : bool, default=False
+        Keep the target basis after every epoch in ``basis_history_`` (for plots).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the task draw and the initial bases.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        The learned target basis B_t (the thesis' W_t transposed).
+    n_components_ : int
+    tasks_ : TaskSplit
+        Indices of the meta-tasks and the target within the learning set.
+    history_ : dict of ndarray
+        Per epoch: ``"target_objective"`` (objective of the target call at its end),
+        ``"meta_objective"`` (mean over tasks), ``"basis_change"`` (relative Frobenius change
+        of B_t).
+    basis_history_ : ndarray of shape (n_epochs + 1, n_components, n_features)
+        Only with ``keep_basis_history=True``; entry 0 is the initial B_t.
+    n_base_iter_ : int
+        Total number of base-model iterations spent by ``fit`` (for equal-compute baselines).
+    n_features_in_ : int
+
+    References
+    ----------
+    A. A. Khan, "Meta-Unsupervised Learning: Application to Non-Negative Matrix
+    Factorization", M.Sc. thesis, Bishop's University, 2025.
+    """
+
+    def __init__(self, n_components=10, *, base=None, n_tasks=5, task_size=None, n_epochs=50,
+                 inner_iter=100, alpha=1.0, protocol="thesis", on_infeasible="shrink",
+                 keep_basis_history=False, random_state=None):
+        self.n_components = n_components
+        self.base = base
+        self.n_tasks = n_tasks
+        self.task_size = task_size
+        self.n_epochs = n_epochs
+        self.inner_iter = inner_iter
+        self.alpha = alpha
+        self.protocol = protocol
+        self.on_infeasible = on_infeasible
+        self.keep_basis_history = keep_basis_history
+        self.random_state = random_state
+
+    # -- parameters ------------------------------------------------------------------------
+    def _check_params(self, X):
+        k = check_rank(self.n_components, X.shape)
+        base = NMF() if self.base is None else self.base
+        if not isinstance(base, (NMF, GNMF)):
+            raise TypeError(f"base must be a metanmf_lab NMF or GNMF instance, got "
+                            f"{type(base).__name__}.")
+        base = clone(base).set_params(n_components=k)
+        base._check_params(X)
+        if str(base.init).lower() == "custom":
+            raise ValueError("base.init='custom' has no meaning inside Meta-NMF: the starting "
+                             "points are the transferred bases.")
+        check_int(self.n_tasks, name="n_tasks", low=1)
+        check_int(self.n_epochs, name="n_epochs", low=0)
+        check_int(self.inner_iter, name="inner_iter", low=1)
+        protocol = check_choice(self.protocol, PROTOCOLS, name="protocol")
+        alpha = np.broadcast_to(np.asarray(self.alpha, dtype=np.float64), (self.n_tasks,))
+        if isinstance(self.alpha, (str, bytes)) or not np.isfinite(alpha).all() \
+                or (alpha < 0).any():
+            raise ValueError(f"alpha must be non-negative finite weights, got {self.alpha!r}.")
+        return k, base, protocol, alpha
+
+    # -- one base call ---------------------------------------------------------------------
+    def _call(self, X, B0, graph, *, override):
+        """Run the base model on X from basis B0 (coefficients X B0^T); return (W, B, obj)."""
+        base = self._base
+        if override:  # reference code: NNDSVD replaces the start on every call
+            W, B = self._nndsvd(X)
+        else:
+            B = np.array(B0, dtype=X.dtype, order="C", copy=True)
+            W = X @ B.T
+        res = solve_mu(X, W, B, loss=self._loss, max_iter=self.inner_iter, tol=0.0,
+                       graph=graph, lam=self._lam, kl_update=self._kl_update)
+        if self._normalize:
+            normalize_components(res.W, res.H)
+        return res.W, res.H, float(res.objective[-1])
+
+    def _nndsvd(self, X):
+        key = id(X)
+        if key not in self._nndsvd_cache:  # NNDSVD is a pure function of X: compute it once
+            self._nndsvd_cache[key] = nndsvd(X, self.n_components_, variant=self._base.init,
+                                             random_state=self._rng)
+        W, B = self._nndsvd_cache[key]
+        return W.copy(), B.copy()
+
+    def _graph(self, X):
+        if not isinstance(self._base, GNMF) or self._lam == 0:
+            return None
+        b = self._base
+        return build_graph(X, b.graph, n_neighbors=b.n_neighbors, weight=b.weight,
+                           heat_t=b.heat_t, sigma=b.sigma)
+
+    def _setup(self, X):
+        k, base, protocol, alpha = self._check_params(X)
+        self._base = base
+        self._loss = base.loss.lower()
+        self._kl_update = str(getattr(base, "kl_update", "mm")).lower()
+        self._lam = float(base.lam) if isinstance(base, GNMF) else 0.0
+        # The reference code's NMF helper max-normalises its basis at the end of every call.
+        self._normalize = bool(base.normalize) or (protocol == "reference"
+                                                    and not isinstance(base, GNMF))
+        self._nndsvd_init = str(base.init).lower().startswith("nndsvd")
+        self._override = (protocol == "reference" and self._nndsvd_init
+                          and not isinstance(base, GNMF))
+        self._nndsvd_cache = {}
+        self.n_components_ = k
+        return k, protocol, alpha
+
+    # -- meta-learning phase ---------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Run the meta-learning phase on the learning set X (n_samples, n_features)."""
+        X = check_nonnegative_data(X)
+        k, protocol, alpha = self._setup(X)
+        self._rng = rng = check_random_state(self.random_state)
+        split = make_tasks(X.shape[0], n_tasks=self.n_tasks, task_size=self.task_size,
+                           protocol=protocol, random_state=rng,
+                           on_infeasible=self.on_infeasible, min_size=k)
+        Xs = [np.ascontiguousarray(X[idx]) for idx in split.meta]
+        Xt = X if protocol == "reference" else np.ascontiguousarray(X[split.target])
+        graphs = [self._graph(Xi) for Xi in Xs]
+        graph_t = self._graph(Xt)
+
+        # Initial bases (Algorithm 1 line 1).
+        def start(Xi):
+            if self._nndsvd_init:
+                return self._nndsvd(Xi)[1]
+            return rng.uniform(0.0, 1.0, size=(k, X.shape[1])).astype(X.dtype)
+
+        B_tasks = [start(Xi) for Xi in Xs]
+        B_t = np.zeros((k, X.shape[1]), X.dtype) if protocol == "reference" else start(Xt)
+        running = np.zeros_like(B_t)
+        basis_hist = [B_t.copy()] if self.keep_basis_history else None
+        hist = {"target_objective": [], "meta_objective": [], "basis_change": []}
+
+        for epoch in range(self.n_epochs):
+            task_obj = []
+            for i, Xi in enumerate(Xs):
+                _, B_tasks[i], obj = self._call(Xi, B_t + B_tasks[i], graphs[i],
+                                                override=self._override)
+                task_obj.append(obj)
+            weighted = sum(a * B for a, B in zip(alpha, B_tasks))
+            if protocol == "reference":
+                running += weighted  # never reset between epochs
+                transfer = running / len(Xs)
+            else:
+                transfer = weighted / len(Xs)
+            B_prev = B_t
+            _, B_t, obj_t = self._call(Xt, B_prev + transfer, graph_t,
+                                       override=self._override)
+            denom = np.linalg.norm(B_prev)
+            hist["basis_change"].append(np.linalg.norm(B_t - B_prev) / denom if denom > 0
+                                        else np.inf)
+            hist["target_objective"].append(obj_t)
+            hist["meta_objective"].append(float(np.mean(task_obj)))
+            if basis_hist is not None:
+                basis_hist.append(B_t.copy())
+
+        self.components_ = B_t
+        self.tasks_ = split
+        self.history_ = {key: np.asarray(v, dtype=np.float64) for key, v in hist.items()}
+        if basis_hist is not None:
+            self.basis_history_ = np.stack(basis_hist)
+        self.n_base_iter_ = self.n_epochs * (len(Xs) + 1) * self.inner_iter
+        self.n_features_in_ = X.shape[1]
+        del self._nndsvd_cache
+        return self
+
+    # -- evaluation phase ------------------------------------------------------------------
+    def factorize(self, X):
+        """Evaluation phase on unseen X: return coefficients ``W`` and components ``H``.
+
+        Starts from the learned basis (coefficients ``X @ components_.T``) and runs the base
+        model for ``inner_iter`` iterations updating both factors (Algorithm 1, line 14).
+        """
+        check_is_fitted(self, "components_")
+        X = check_nonnegative_data(X, dtype=self.components_.dtype)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but MetaNMF was fitted with "
+                             f"{self.n_features_in_}.")
+        self._setup(X)
+        self._rng = check_random_state(self.random_state)
+        try:
+            W, H, _ = self._call(X, self.components_, self._graph(X), override=self._override)
+        finally:
+            del self._nndsvd_cache
+        return W, H
+
+    def transform(self, X):
+        """Evaluation phase on unseen X; returns its coefficients (n_samples, n_components)."""
+        return self.factorize(X)[0]

@@ -1,0 +1,65 @@
+"""Evaluation: clustering quality (NMI of k-means on the coefficients), reconstruction error,
+and sparsity of basis vectors (Hoyer 2004)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.metrics import normalized_mutual_info_score
+
+from ._losses import reconstruction_error  # noqa: F401  (re-exported: one name, one place)
+from ._validation import check_int
+
+#: k-means restarts used everywhere (fixed, so that NMI differences come from the models).
+KMEANS_N_INIT = 10
+
+
+def cluster_nmi(coefficients, labels, *, n_clusters=None, random_state=0,
+                n_init=KMEANS_N_INIT):
+    """NMI between the true labels and k-means clusters of the coefficients.
+
+    Parameters
+    ----------
+    coefficients : array-like of shape (n_samples, n_components)
+        The representation to cluster (our W; the thesis' H transposed).
+    labels : array-like of shape (n_samples,)
+    n_clusters : int or None
+        k of k-means; None uses the number of distinct labels (the thesis' choice).
+    random_state : int
+        Seed of k-means.
+    n_init : int, default=10
+
+    Returns
+    -------
+    float
+        Normalised mutual information (arithmetic normalisation, scikit-learn's default).
+    """
+    coefficients = np.asarray(coefficients, dtype=np.float64)
+    labels = np.asarray(labels)
+    if coefficients.ndim != 2 or coefficients.shape[0] != labels.shape[0]:
+        raise ValueError(f"coefficients must be (n_samples, n_components) with one row per "
+                         f"label; got {coefficients.shape} and {labels.shape[0]} labels.")
+    if not np.isfinite(coefficients).all():
+        raise ValueError("coefficients contain NaN or infinite values.")
+    k = len(np.unique(labels)) if n_clusters is None else check_int(n_clusters,
+                                                                     name="n_clusters", low=1)
+    km = KMeans(n_clusters=k, n_init=check_int(n_init, name="n_init", low=1),
+                random_state=random_state)
+    pred = km.fit_predict(coefficients)
+    return float(normalized_mutual_info_score(labels, pred))
+
+
+def hoyer_sparsity(vectors, axis=-1):
+    """Hoyer's sparsity of each vector: 1 for one non-zero entry, 0 for all entries equal.
+
+    ``(sqrt(n) - ||v||_1 / ||v||_2) / (sqrt(n) - 1)`` (P. O. Hoyer, JMLR 5, 2004). All-zero
+    vectors get NaN-free value 0.
+    """
+    v = np.abs(np.asarray(vectors, dtype=np.float64))
+    n = v.shape[axis]
+    if n < 2:
+        raise ValueError("Hoyer sparsity needs vectors of at least 2 entries.")
+    l1 = v.sum(axis=axis)
+    l2 = np.sqrt((v * v).sum(axis=axis))
+    ratio = np.divide(l1, l2, out=np.full_like(l1, np.sqrt(n)), where=l2 > 0)
+    return (np.sqrt(n) - ratio) / (np.sqrt(n) - 1)

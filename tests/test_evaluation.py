@@ -1,0 +1,46 @@
+"""NMI of k-means on coefficients, and Hoyer sparsity."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import normalized_mutual_info_score
+
+from metanmf_lab.evaluation import cluster_nmi, hoyer_sparsity
+
+
+def test_nmi_perfect_and_random():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 50)
+    separated = np.eye(4)[y] * 10 + 0.01 * rng.random((200, 4))
+    assert cluster_nmi(separated, y) == pytest.approx(1.0)
+    noise = rng.random((200, 4))
+    assert cluster_nmi(noise, y) < 0.2
+
+
+def test_nmi_uses_number_of_classes_and_is_seeded():
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(3), 30)
+    Z = rng.random((90, 5)) + np.eye(3)[y] @ rng.random((3, 5))
+    a, b = cluster_nmi(Z, y, random_state=3), cluster_nmi(Z, y, random_state=3)
+    assert a == b
+    from sklearn.cluster import KMeans
+    pred = KMeans(3, n_init=10, random_state=3).fit_predict(Z)
+    assert a == pytest.approx(normalized_mutual_info_score(y, pred))
+
+
+def test_nmi_errors():
+    with pytest.raises(ValueError, match="one row per label"):
+        cluster_nmi(np.ones((5, 2)), np.arange(4))
+    with pytest.raises(ValueError, match="NaN"):
+        cluster_nmi(np.full((4, 2), np.nan), np.arange(4))
+
+
+def test_hoyer_extremes_and_scale_invariance():
+    assert hoyer_sparsity(np.eye(5)[0]) == pytest.approx(1.0)
+    assert hoyer_sparsity(np.ones(5)) == pytest.approx(0.0)
+    v = np.random.default_rng(0).random((3, 10))
+    np.testing.assert_allclose(hoyer_sparsity(v), hoyer_sparsity(7 * v))
+    np.testing.assert_allclose(hoyer_sparsity(v.T, axis=0), hoyer_sparsity(v))
+    s = hoyer_sparsity(np.zeros((2, 4)))
+    assert np.isfinite(s).all()
+    with pytest.raises(ValueError, match="at least 2"):
+        hoyer_sparsity(np.ones((3, 1)))
