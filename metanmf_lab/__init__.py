@@ -1,0 +1,26 @@
+"""Meta-NMF Lab: NMF, GNMF, NNDSVD and Meta-NMF (Khan 2025, Algorithm 1), with the datasets,
+task split, evaluation and experiment grid of the thesis' reproduction.
+
+Orientation: as in scikit-learn, ``X`` is (n_samples, n_features) and ``X ~ W H`` with
+coefficients ``W`` (n_samples, n_components) and components ``H`` (n_components, n_features).
+The thesis writes the transpose (X features x samples, basis W): its W is our ``H.T`` (the
+``components_``), its H is our ``W.T``.
+"""
+
+from ._config import ALGORITHM_VERSION, __version__, data_dir
+from ._graph import Graph, build_graph, knn_graph, rbf_graph
+from ._init import initialize, nndsvd
+from ._losses import frobenius_loss, kl_loss, reconstruction_error
+from ._meta import MetaNMF
+from ._nmf import GNMF, NMF
+from .datasets import DATASETS, load_dataset
+from .evaluation import cluster_nmi, hoyer_sparsity
+from .splits import TaskSplit, TaskSplitWarning, learning_evaluation_split, make_tasks
+
+__all__ = [
+    "ALGORITHM_VERSION", "DATASETS", "GNMF", "Graph", "MetaNMF", "NMF", "TaskSplit",
+    "TaskSplitWarning", "__version__", "build_graph", "cluster_nmi", "data_dir",
+    "frobenius_loss", "hoyer_sparsity", "initialize", "kl_loss", "knn_graph",
+    "learning_evaluation_split", "load_dataset", "make_tasks", "nndsvd", "rbf_graph",
+    "reconstruction_error",
+]

@@ -1,0 +1,347 @@
+"""The experiment grid: the eight models of the thesis, cells, and a resumable parallel runner.
+
+A *cell* is one (dataset, noise, model, rank, seed, protocol) evaluated under a
+:class:`Settings`. Evaluating a cell (thesis Sec. 4.2):
+
+1. load the dataset (with noise if asked), split it 50/50 into a learning and an evaluation
+   half (seed 42);
+2. a baseline model factorises the evaluation half from its own initialisation; a Meta model
+   runs the meta-learning phase on the learning half, then the evaluation phase on the
+   evaluation half;
+3. k-means (k = number of classes, seeded by the cell's seed) clusters the coefficients of the
+   evaluation half; the score is the NMI with the true labels.
+
+The cell's seed drives everything random in the model (initialisation, meta-task draw) and
+k-means; the data split (seed 42) and the noise (``Settings.noise_seed``) are fixed, so seeds
+measure the variability of the method, not of the data.
+
+Every cell runs with BLAS limited to one thread, so a cell gives bit-identical numbers whether
+the grid runs serially, in parallel processes or on a cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import nullcontext
+import json
+import platform
+import time
+import warnings
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Optional
+
+import numpy as np
+from joblib import Parallel, delayed, parallel_config
+from threadpoolctl import threadpool_limits
+
+from ._config import ALGORITHM_VERSION, __version__
+from ._losses import reconstruction_error
+from ._meta import MetaNMF
+from ._nmf import GNMF, NMF
+from ._validation import check_choice, check_int, check_real
+from .evaluation import cluster_nmi
+from .splits import PROTOCOLS, TaskSplitWarning, learning_evaluation_split
+from .store import DEFAULT_STORE, KEY, ResultStore, key_of
+
+#: The eight models, named as in the thesis tables.
+MODELS = ("NMF", "Meta-NMF", "GNMF", "Meta-GNMF", "NMF NNDSVD", "Meta-NMF NNDSVD",
+          "GNMF NNDSVD", "Meta-GNMF NNDSVD")
+
+#: (baseline, Meta model) pairs in the order of thesis Tables 4.3-4.6.
+PAIRS = (("NMF", "Meta-NMF"), ("GNMF", "Meta-GNMF"), ("GNMF NNDSVD", "Meta-GNMF NNDSVD"),
+         ("NMF NNDSVD", "Meta-NMF NNDSVD"))
+
+#: Ranks of thesis Table 4.2.
+THESIS_RANKS = (2, 3, 5, 10, 14, 18)
+
+
+def parse_model(name):
+    """Split a model name into ``(is_meta, family, init)``, e.g. ``(True, "gnmf", "nndsvd")``."""
+    name = check_choice(name, MODELS, name="model")
+    meta = name.startswith("Meta-")
+    stem = name[5:] if meta else name
+    family = "gnmf" if stem.startswith("GNMF") else "nmf"
+    init = "nndsvd" if stem.endswith("NNDSVD") else "random"
+    return meta, family, init
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that defines a result besides the cell key (thesis Table 4.2 defaults).
+
+    Two results are only comparable if their settings hash is equal.
+    """
+
+    n_epochs: int = 50
+    inner_iter: int = 100
+    n_tasks: int = 5
+    task_size: Optional[int] = None
+    """Samples per meta-task; None = protocol default (50 thesis, 100 reference)."""
+    baseline_iter: int = 100
+    gnmf_lam: Optional[float] = None
+    """Graph weight; None = protocol default (100 thesis / Cai et al., 0.3 reference)."""
+    n_neighbors: int = 5
+    graph_weight: str = "binary"
+    faces_size: int = 32
+    dtype: str = "float64"
+    kmeans_n_init: int = 10
+    split_seed: int = 42
+    noise_seed: int = 0
+
+    def __post_init__(self):
+        check_int(self.n_epochs, name="n_epochs", low=0)
+        check_int(self.inner_iter, name="inner_iter", low=1)
+        check_int(self.n_tasks, name="n_tasks", low=1)
+        if self.task_size is not None:
+            check_int(self.task_size, name="task_size", low=1)
+        check_int(self.baseline_iter, name="baseline_iter", low=1)
+        if self.gnmf_lam is not None:
+            check_real(self.gnmf_lam, name="gnmf_lam", low=0)
+        check_int(self.n_neighbors, name="n_neighbors", low=1)
+        check_choice(self.graph_weight, ("binary", "heat"), name="graph_weight")
+        check_choice(self.faces_size, (32, 64), name="faces_size")
+        check_choice(self.dtype, ("float64", "float32"), name="dtype")
+        check_int(self.kmeans_n_init, name="kmeans_n_init", low=1)
+        check_int(self.split_seed, name="split_seed", low=0)
+        check_int(self.noise_seed, name="noise_seed", low=0)
+
+    def to_json(self):
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def hash(self):
+        """Short hash of the settings and the algorithm version."""
+        payload = f"{self.to_json()}|algorithm={ALGORITHM_VERSION}".encode()
+        return hashlib.sha256(payload).hexdigest()[:12]
+
+    def replace(self, **changes):
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One point of the grid."""
+
+    dataset: str
+    noise: float
+    model: str
+    rank: int
+    seed: int
+    protocol: str = "thesis"
+
+    def __post_init__(self):
+        from .datasets import DATASETS
+
+        object.__setattr__(self, "dataset", check_choice(self.dataset, tuple(DATASETS),
+                                                         name="dataset"))
+        object.__setattr__(self, "noise", check_real(self.noise, name="noise", low=0))
+        object.__setattr__(self, "model", check_choice(self.model, MODELS, name="model"))
+        object.__setattr__(self, "rank", check_int(self.rank, name="rank", low=1))
+        object.__setattr__(self, "seed", check_int(self.seed, name="seed", low=0))
+        object.__setattr__(self, "protocol", check_choice(self.protocol, PROTOCOLS,
+                                                          name="protocol"))
+
+
+def resolve_noise(dataset, noise):
+    """``"none"`` -> 0, ``"default"`` -> the dataset's default level, a number -> itself."""
+    from .datasets import DATASETS
+
+    if isinstance(noise, str):
+        choice = check_choice(noise, ("none", "default"), name="noise")
+        return 0.0 if choice == "none" else float(DATASETS[dataset].default_noise)
+    return check_real(noise, name="noise", low=0)
+
+
+def make_grid(datasets, models=MODELS, ranks=THESIS_RANKS, seeds=range(5),
+              noises=("none", "default"), protocols=("thesis",)):
+    """All cells of a full factorial grid (noise levels may be ``"none"``/``"default"``)."""
+    cells = []
+    for d in datasets:
+        for nz in noises:
+            for p in protocols:
+                for m in models:
+                    for r in ranks:
+                        for s in seeds:
+                            cells.append(Cell(d, resolve_noise(d, nz), m, r, s, p))
+    return cells
+
+
+def make_base(family, init, protocol, settings, *, rank, seed):
+    """The base model of a family under a protocol (also the baseline of a Meta model).
+
+    thesis: Frobenius NMF / Cai et al.'s GNMF (kNN graph, p = 5, 0-1 weights, lambda = 100),
+    exactly ``baseline_iter`` iterations.
+    reference: the authors' code: NMF with max-normalised basis and their stopping rule
+    (both factor changes < 1e-3); GNMF with the KL loss, dense RBF graph (sigma = 0.5),
+    lambda = 0.3 and split-gradient updates.
+    """
+    common = dict(n_components=rank, init=init, max_iter=settings.baseline_iter,
+                  random_state=seed)
+    if family == "nmf":
+        if protocol == "reference":
+            return NMF(loss="frobenius", tol=1e-3, stopping="factors", normalize=True,
+                       **common)
+        return NMF(loss="frobenius", tol=0.0, **common)
+    if protocol == "reference":
+        lam = 0.3 if settings.gnmf_lam is None else settings.gnmf_lam
+        return GNMF(lam=lam, loss="kl", graph="rbf", sigma=0.5, kl_update="split", tol=0.0,
+                    **common)
+    lam = 100.0 if settings.gnmf_lam is None else settings.gnmf_lam
+    return GNMF(lam=lam, loss="frobenius", graph="knn", n_neighbors=settings.n_neighbors,
+                weight=settings.graph_weight, tol=0.0, **common)
+
+
+def make_model(model, rank, seed, protocol="thesis", settings=None):
+    """The estimator for a model name: a baseline NMF/GNMF or a MetaNMF around it."""
+    settings = Settings() if settings is None else settings
+    meta, family, init = parse_model(model)
+    base = make_base(family, init, protocol, settings, rank=rank, seed=seed)
+    if not meta:
+        return base
+    return MetaNMF(rank, base=base, n_tasks=settings.n_tasks, task_size=settings.task_size,
+                   n_epochs=settings.n_epochs, inner_iter=settings.inner_iter,
+                   protocol=protocol, random_state=seed)
+
+
+@dataclass
+class CellResult:
+    """The outcome of one cell, with the factors of the evaluation half."""
+
+    cell: Cell
+    W: np.ndarray
+    """Coefficients of the evaluation half (n_eval, rank)."""
+    H: np.ndarray
+    """Components found on the evaluation half (rank, n_features)."""
+    y_eval: np.ndarray
+    nmi: float
+    recon_error: float
+    n_iter: int
+    train_iter: int
+    task_size: Optional[int]
+    seconds: float
+    model: object = field(repr=False)
+
+
+def load_cell_data(dataset, noise, settings):
+    """Learning and evaluation halves of a dataset under ``settings`` (cached loader)."""
+    from .datasets import load_dataset
+
+    X, y = load_dataset(dataset, noise=noise, random_state=settings.noise_seed,
+                        faces_size=settings.faces_size, dtype=settings.dtype)
+    return learning_evaluation_split(X, y, random_state=settings.split_seed)
+
+
+def fit_cell(cell, settings=None):
+    """Evaluate one cell and keep its factors (see module docstring)."""
+    settings = Settings() if settings is None else settings
+    X_learn, X_eval, _, y_eval = load_cell_data(cell.dataset, cell.noise, settings)
+    est = make_model(cell.model, cell.rank, cell.seed, cell.protocol, settings)
+    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", TaskSplitWarning)  # recorded in task_size instead
+        t0 = time.perf_counter()
+        if isinstance(est, MetaNMF):
+            est.fit(X_learn)
+            W, H = est.factorize(X_eval)
+            n_iter, train_iter, task_size = est.inner_iter, est.n_base_iter_, \
+                est.tasks_.task_size
+        else:
+            W = est.fit_transform(X_eval)
+            H = est.components_
+            n_iter, train_iter, task_size = est.n_iter_, 0, None
+        seconds = time.perf_counter() - t0
+        nmi = cluster_nmi(W, y_eval, random_state=cell.seed, n_init=settings.kmeans_n_init)
+    loss = est.base.loss if isinstance(est, MetaNMF) else est.loss
+    err = reconstruction_error(X_eval, W, H, loss)
+    return CellResult(cell, W, H, y_eval, nmi, err, int(n_iter), int(train_iter), task_size,
+                      seconds, est)
+
+
+def _environment():
+    import numpy
+    import scipy
+    import sklearn
+
+    return (f"python={platform.python_version()};numpy={numpy.__version__};"
+            f"scipy={scipy.__version__};scikit-learn={sklearn.__version__}")
+
+
+def run_cell(cell, settings=None):
+    """Evaluate one cell and return its store row (a dict with every store column)."""
+    settings = Settings() if settings is None else settings
+    res = fit_cell(cell, settings)
+    return {
+        "dataset": cell.dataset, "noise": cell.noise, "model": cell.model, "rank": cell.rank,
+        "seed": cell.seed, "protocol": cell.protocol, "settings_hash": settings.hash,
+        "algorithm_version": ALGORITHM_VERSION, "nmi": res.nmi,
+        "recon_error": res.recon_error, "n_iter": res.n_iter, "train_iter": res.train_iter,
+        "task_size": "" if res.task_size is None else res.task_size,
+        "seconds": round(res.seconds, 3), "package_version": __version__,
+        "environment": _environment(), "settings": settings.to_json(),
+        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _cell_key(cell, settings):
+    return key_of({"dataset": cell.dataset, "noise": cell.noise, "model": cell.model,
+                   "rank": cell.rank, "seed": cell.seed, "protocol": cell.protocol,
+                   "settings_hash": settings.hash, "algorithm_version": ALGORITHM_VERSION})
+
+
+def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=None,
+             progress=True, flush_every=25):
+    """Evaluate the cells missing from the store, in parallel, and return all their rows.
+
+    Parameters
+    ----------
+    cells : iterable of Cell
+    settings : Settings, default=Settings()
+    store : ResultStore, str, Path or None, default=``data/results/results.csv``
+        Where rows are read from and added to. ``None`` computes everything, stores nothing.
+    n_jobs : int, default=1
+        joblib workers (-1: all cores). Each cell runs with one BLAS thread.
+    backend : str or None, default=None
+        joblib backend: None for joblib's default (loky processes), ``"dask"`` for a
+        ``dask.distributed`` cluster the caller has connected a ``Client`` to.
+    progress : bool, default=True
+        Show a tqdm progress bar over the cells computed.
+    flush_every : int, default=25
+        Write computed rows to the store after this many cells (so an interrupted run
+        keeps its complete rows and resumes where it stopped).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per requested cell (stored or new), sorted by key.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    settings = Settings() if settings is None else settings
+    cells = sorted(set(cells))
+    if store is not None and not isinstance(store, ResultStore):
+        store = ResultStore(store)
+    done = store.keys() if store is not None else set()
+    todo = [c for c in cells if _cell_key(c, settings) not in done]
+    new_rows, pending = [], []
+    if todo:
+        bar = tqdm(total=len(todo), desc="cells", disable=not progress, unit="cell")
+        with parallel_config(backend=backend) if backend else nullcontext():
+            runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+            for row in runner(delayed(run_cell)(c, settings) for c in todo):
+                new_rows.append(row)
+                pending.append(row)
+                bar.update(1)
+                if store is not None and len(pending) >= flush_every:
+                    store.add(pending)
+                    pending = []
+        bar.close()
+        if store is not None and pending:
+            store.add(pending)
+    wanted = {_cell_key(c, settings) for c in cells}
+    frames = [pd.DataFrame(new_rows)] if store is None else [store.load()]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if df.empty:
+        return df
+    mask = [key_of(r) in wanted for r in df[list(KEY)].to_dict("records")]
+    return df[mask].sort_values(list(KEY[:6]), kind="stable").reset_index(drop=True)

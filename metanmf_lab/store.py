@@ -1,0 +1,103 @@
+"""The result store: one tidy CSV row per evaluated cell, committed under ``data/results/``.
+
+A row is identified by its *key* -- dataset, noise, model, rank, seed, protocol, the hash of
+every other setting, and the algorithm version -- so a changed setting or a changed algorithm
+makes a new cell and an old row is never silently reused. Rows are only ever added whole:
+every write goes to a temporary file that then atomically replaces the store.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from ._config import RESULTS_DIR
+
+#: Columns that identify a cell.
+KEY = ("dataset", "noise", "model", "rank", "seed", "protocol", "settings_hash",
+       "algorithm_version")
+
+#: Every column of the store, in order. ``seconds`` and ``created_utc`` describe the run that
+#: produced the row, not the result, and are left out of reproducibility comparisons.
+COLUMNS = KEY + ("nmi", "recon_error", "n_iter", "train_iter", "task_size", "seconds", "package_version",
+                 "environment", "settings", "created_utc")
+
+#: Columns that depend on the machine and the moment, not on the computation.
+RUN_COLUMNS = ("seconds", "created_utc")
+
+DEFAULT_STORE = RESULTS_DIR / "results.csv"
+
+_DTYPES = {"dataset": str, "model": str, "protocol": str, "settings_hash": str,
+           "algorithm_version": str, "package_version": str, "environment": str,
+           "settings": str, "created_utc": str}
+
+
+def key_of(row):
+    """The key tuple of a row (a mapping), normalised for comparisons."""
+    return (str(row["dataset"]), round(float(row["noise"]), 10), str(row["model"]),
+            int(row["rank"]), int(row["seed"]), str(row["protocol"]), str(row["settings_hash"]),
+            str(row["algorithm_version"]))
+
+
+class ResultStore:
+    """A CSV file of result rows with set-like access by key.
+
+    Parameters
+    ----------
+    path : str or Path, default=``data/results/results.csv``
+    """
+
+    def __init__(self, path=DEFAULT_STORE):
+        self.path = Path(path)
+
+    def load(self):
+        """All rows as a DataFrame (empty, with the store's columns, if there is no file)."""
+        if not self.path.exists():
+            return pd.DataFrame(columns=list(COLUMNS))
+        df = pd.read_csv(self.path, dtype=_DTYPES, keep_default_na=False)
+        missing = set(COLUMNS) - set(df.columns)
+        if missing:
+            raise ValueError(f"{self.path} is not a result store: missing columns "
+                             f"{sorted(missing)}.")
+        return df[list(COLUMNS)]
+
+    def keys(self):
+        """The set of keys already stored."""
+        df = self.load()
+        return {key_of(r) for r in df[list(KEY)].to_dict("records")}
+
+    def add(self, rows):
+        """Add complete rows (mappings with every column); existing keys are not duplicated.
+
+        Returns the number of rows actually added.
+        """
+        rows = [dict(r) for r in rows]
+        for r in rows:
+            absent = set(COLUMNS) - set(r)
+            if absent:
+                raise ValueError(f"Incomplete result row, missing {sorted(absent)}: {r}")
+        old = self.load()
+        seen = {key_of(r) for r in old[list(KEY)].to_dict("records")}
+        new = []
+        for r in rows:
+            k = key_of(r)
+            if k not in seen:
+                seen.add(k)
+                new.append({c: r[c] for c in COLUMNS})
+        if not new:
+            return 0
+        df = pd.concat([old, pd.DataFrame(new, columns=list(COLUMNS))], ignore_index=True)
+        df = df.sort_values(list(KEY[:6]), kind="stable").reset_index(drop=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".results-", suffix=".csv")
+        try:
+            with os.fdopen(fd, "w", newline="") as fh:
+                df.to_csv(fh, index=False)  # floats as repr: exact round trip
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return len(new)

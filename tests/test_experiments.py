@@ -1,0 +1,150 @@
+"""The experiment grid: model registry, cells, the resumable parallel runner and the store."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from metanmf_lab import experiments as ex
+from metanmf_lab._meta import MetaNMF
+from metanmf_lab._nmf import GNMF, NMF
+from metanmf_lab.store import COLUMNS, RUN_COLUMNS, ResultStore
+
+TINY = ex.Settings(n_epochs=2, inner_iter=5, baseline_iter=10)
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("NMF", (False, "nmf", "random")), ("Meta-NMF", (True, "nmf", "random")),
+    ("GNMF", (False, "gnmf", "random")), ("Meta-GNMF", (True, "gnmf", "random")),
+    ("NMF NNDSVD", (False, "nmf", "nndsvd")), ("Meta-NMF NNDSVD", (True, "nmf", "nndsvd")),
+    ("GNMF NNDSVD", (False, "gnmf", "nndsvd")),
+    ("Meta-GNMF NNDSVD", (True, "gnmf", "nndsvd")),
+])
+def test_parse_model(name, expected):
+    assert ex.parse_model(name) == expected
+
+
+def test_models_per_protocol():
+    m = ex.make_model("NMF", 5, 3)
+    assert isinstance(m, NMF) and m.tol == 0 and m.max_iter == 100 and m.random_state == 3
+    g = ex.make_model("GNMF NNDSVD", 5, 3)
+    assert isinstance(g, GNMF) and (g.lam, g.loss, g.graph, g.init) == (100.0, "frobenius",
+                                                                         "knn", "nndsvd")
+    r = ex.make_model("NMF", 5, 3, protocol="reference")
+    assert r.normalize and r.stopping == "factors" and r.tol == 1e-3
+    rg = ex.make_model("GNMF", 5, 3, protocol="reference")
+    assert (rg.lam, rg.loss, rg.graph, rg.sigma, rg.kl_update) == (0.3, "kl", "rbf", 0.5,
+                                                                   "split")
+    meta = ex.make_model("Meta-GNMF", 5, 3, protocol="reference", settings=TINY)
+    assert isinstance(meta, MetaNMF) and isinstance(meta.base, GNMF)
+    assert (meta.n_epochs, meta.inner_iter, meta.protocol) == (2, 5, "reference")
+    assert ex.make_model("GNMF", 5, 3, settings=TINY.replace(gnmf_lam=7.0)).lam == 7.0
+
+
+def test_settings_hash_changes_with_any_setting():
+    base = ex.Settings()
+    assert base.hash == ex.Settings().hash
+    hashes = {base.hash, base.replace(n_epochs=49).hash, base.replace(dtype="float32").hash,
+              base.replace(task_size=50).hash, base.replace(noise_seed=1).hash}
+    assert len(hashes) == 5
+    with pytest.raises(ValueError, match="dtype"):
+        ex.Settings(dtype="float16")
+    with pytest.raises(ValueError, match="faces_size"):
+        ex.Settings(faces_size=48)
+
+
+def test_cells_validate_and_grid_is_factorial():
+    c = ex.Cell("DIGITS", 0, "meta-nmf", 3, 0)
+    assert (c.dataset, c.model, c.noise, c.protocol) == ("digits", "Meta-NMF", 0.0, "thesis")
+    for kw, err in [(dict(dataset="mnist"), ValueError), (dict(model="PCA"), ValueError),
+                    (dict(noise=-0.1), ValueError), (dict(rank=0), ValueError),
+                    (dict(protocol="paper"), ValueError), (dict(seed=1.5), TypeError)]:
+        args = dict(dataset="digits", noise=0.0, model="NMF", rank=2, seed=0)
+        args.update(kw)
+        with pytest.raises(err):
+            ex.Cell(**args)
+    grid = ex.make_grid(["digits", "blobs"], ranks=[2, 3], seeds=range(2))
+    assert len(grid) == 2 * 2 * 8 * 2 * 2
+    assert {c.noise for c in grid if c.dataset == "blobs"} == {0.0, 0.1}
+    assert ex.resolve_noise("digits", "default") == 0.4
+    with pytest.raises(ValueError, match="noise"):
+        ex.resolve_noise("digits", "loud")
+
+
+def test_run_cell_row_is_complete_and_reproducible():
+    cell = ex.Cell("digits", 0.0, "Meta-GNMF", 3, 1)
+    row = ex.run_cell(cell, TINY)
+    assert set(row) == set(COLUMNS)
+    assert 0 <= row["nmi"] <= 1 and row["recon_error"] > 0
+    assert row["n_iter"] == 5 and row["train_iter"] == 2 * 6 * 5 and row["task_size"] == 50
+    again = ex.run_cell(cell, TINY)
+    assert {k: again[k] for k in COLUMNS if k not in RUN_COLUMNS} == \
+        {k: row[k] for k in COLUMNS if k not in RUN_COLUMNS}
+
+
+def test_fit_cell_keeps_factors():
+    res = ex.fit_cell(ex.Cell("digits", 0.4, "NMF NNDSVD", 4, 0), TINY)
+    assert res.W.shape == (899, 4) and res.H.shape == (4, 64) and res.y_eval.shape == (899,)
+    assert res.n_iter == 10 and res.train_iter == 0 and res.task_size is None
+
+
+def test_run_grid_stores_resumes_and_skips(tmp_path, monkeypatch):
+    store = ResultStore(tmp_path / "results.csv")
+    cells = ex.make_grid(["digits"], models=["NMF", "Meta-NMF"], ranks=[2], seeds=[0, 1],
+                         noises=["none"])
+    df = ex.run_grid(cells, TINY, store=store, progress=False)
+    assert len(df) == 4 and len(store.load()) == 4
+
+    calls = []
+    real = ex.run_cell
+    monkeypatch.setattr(ex, "run_cell", lambda c, s: calls.append(c) or real(c, s))
+    df2 = ex.run_grid(cells + [ex.Cell("digits", 0.0, "NMF", 3, 0)], TINY, store=store,
+                      progress=False)
+    assert calls == [ex.Cell("digits", 0.0, "NMF", 3, 0)]  # only the new cell is computed
+    assert len(df2) == 5
+    pd.testing.assert_frame_equal(df2[df2["rank"] == 2].reset_index(drop=True), df)
+
+    calls.clear()
+    ex.run_grid(cells[:1], TINY.replace(inner_iter=6), store=store, progress=False)
+    assert len(calls) == 1  # a changed setting is a new cell
+    assert len(store.load()) == 6
+
+
+def test_parallel_run_gives_identical_rows(tmp_path):
+    cells = ex.make_grid(["digits"], models=["Meta-NMF", "GNMF"], ranks=[2, 3], seeds=[0],
+                         noises=["none"])
+    serial = ex.run_grid(cells, TINY, store=tmp_path / "a.csv", progress=False)
+    parallel = ex.run_grid(cells, TINY, store=tmp_path / "b.csv", n_jobs=2, progress=False)
+    keep = [c for c in COLUMNS if c not in RUN_COLUMNS]
+    pd.testing.assert_frame_equal(serial[keep], parallel[keep])
+
+
+def test_interrupted_run_keeps_complete_rows(tmp_path, monkeypatch):
+    store = ResultStore(tmp_path / "r.csv")
+    cells = ex.make_grid(["digits"], models=["NMF"], ranks=[2, 3, 4], seeds=[0],
+                         noises=["none"])
+    real = ex.run_cell
+
+    def flaky(cell, settings):
+        if cell.rank == 4:
+            raise KeyboardInterrupt
+        return real(cell, settings)
+
+    monkeypatch.setattr(ex, "run_cell", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        ex.run_grid(cells, TINY, store=store, progress=False, flush_every=1)
+    assert sorted(store.load()["rank"]) == [2, 3]
+    monkeypatch.setattr(ex, "run_cell", real)
+    assert len(ex.run_grid(cells, TINY, store=store, progress=False)) == 3
+
+
+def test_faces_thesis_split_fallback_is_recorded():
+    from metanmf_lab._config import data_dir
+
+    if not (data_dir() / "olivettifaces.mat").exists():
+        if os.environ.get("METANMF_DATA"):
+            pytest.fail("METANMF_DATA is set but olivettifaces.mat is missing")
+        pytest.skip("olivettifaces.mat not available (set METANMF_DATA)")
+    row = ex.run_cell(ex.Cell("faces", 0.0, "Meta-NMF", 2, 0), TINY)
+    assert row["task_size"] == 20
