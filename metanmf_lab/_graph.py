@@ -59,6 +59,20 @@ class Graph:
         out = self.A @ W
         return np.asarray(out, dtype=W.dtype)
 
+    def matmul_t(self, Wt):
+        """Return ``(A W)^T = Wt A`` (A is symmetric) for coefficients held as (k, n)."""
+        if sp.issparse(self.A):
+            return np.ascontiguousarray((self.A @ Wt.T).T, dtype=Wt.dtype)
+        return np.asarray(Wt @ self.A, dtype=Wt.dtype)
+
+    def quadratic_t(self, Wt, AWt=None):
+        """``tr(W^T L W)`` for coefficients held transposed, ``Wt`` of shape (k, n)."""
+        if AWt is None:
+            AWt = self.matmul_t(Wt)
+        Wt64 = Wt.astype(np.float64, copy=False)
+        return float(np.einsum("j,ij,ij->", self.degree.astype(np.float64), Wt64, Wt64)
+                     - np.vdot(Wt64, AWt.astype(np.float64, copy=False)))
+
     def quadratic(self, W, AW=None):
         """Return ``tr(W^T L W) = sum_i d_i ||w_i||^2 - tr(W^T A W)`` in float64."""
         if AW is None:

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._graph import GRAPHS, WEIGHTS, build_graph
 from ._init import INITS, initialize
-from ._losses import LOSSES, reconstruction_error
+from ._losses import LOSSES
 from ._solvers import solve_mu
 from ._validation import (check_choice, check_int, check_nonnegative_data, check_rank,
                           check_real)
@@ -85,7 +85,10 @@ class _BaseMU(TransformerMixin, BaseEstimator):
         self.n_components_ = k
         self.n_iter_ = res.n_iter
         self.objective_history_ = res.objective
-        self.reconstruction_err_ = reconstruction_error(X, res.W, res.H, self.loss.lower())
+        # sqrt(2 * beta-divergence), as scikit-learn: ||X - WH||_F, or sqrt(2 KL). After
+        # normalize=True W H is unchanged, so the solver's final data term still holds.
+        scale = 1.0 if self.loss.lower() == "frobenius" else 2.0
+        self.reconstruction_err_ = float(np.sqrt(scale * res.loss))
         self.n_features_in_ = X.shape[1]
         return res.W
 

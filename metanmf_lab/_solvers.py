@@ -47,6 +47,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scipy.special import xlogy
+
 from ._losses import EPS
 
 
@@ -59,10 +61,19 @@ class MUResult:
     n_iter: int
     objective: np.ndarray
     """Objective after 0, 1, ..., n_iter iterations (float64; data term + graph term)."""
+    loss: float = float("nan")
+    """Data-fit term alone (no graph term) at the returned factors."""
 
 
 def _f64dot(a, b):
     return float(np.vdot(a.astype(np.float64, copy=False), b.astype(np.float64, copy=False)))
+
+
+def squared_norm(X, block=4096):
+    """``||X||_F^2`` accumulated in float64 without a float64 copy of all of X."""
+    flat = X.reshape(-1)
+    return float(sum(_f64dot(flat[i:i + block * 64], flat[i:i + block * 64])
+                     for i in range(0, flat.size, block * 64)))
 
 
 def _guard(denom):
@@ -71,14 +82,70 @@ def _guard(denom):
     return denom
 
 
-def _converged(stopping, tol, obj, W, H, W_prev, H_prev):
+class _Coef:
+    """The coefficient matrix W, held in the layout whose products with X are fastest.
+
+    OpenBLAS computes ``X H^T`` much faster as ``(H X^T)^T`` in float64 but not in float32
+    (the benchmark prints both), so in float64 W is held transposed, as a C-contiguous (k, n)
+    array (the thesis' H), and in float32 as a C-contiguous (n, k) array. The choice depends
+    only on the dtype, so results are deterministic. Every method returns arrays in the same
+    layout as ``C``.
+    """
+
+    def __init__(self, W):
+        self.t = W.dtype == np.float64
+        self.C = np.ascontiguousarray(W.T if self.t else W)
+
+    def xht(self, A, H, out):
+        """``A H^T`` (n, k) in this layout, for A of shape (n, m): X or the KL ratio."""
+        return np.matmul(H, A.T, out=out) if self.t else np.matmul(A, H.T, out=out)
+
+    def times_gram(self, G, out):
+        """``W G`` for a symmetric (k, k) matrix G (e.g. ``H H^T``)."""
+        return np.matmul(G, self.C, out=out) if self.t else np.matmul(self.C, G, out=out)
+
+    def wtx(self, A):
+        """``W^T A`` (k, m) for A of shape (n, m)."""
+        return self.C @ A if self.t else self.C.T @ A
+
+    def wtw(self):
+        return self.C @ self.C.T if self.t else self.C.T @ self.C
+
+    def wh(self, H, out=None):
+        return np.matmul(self.C.T if self.t else self.C, H, out=out)
+
+    def per_component(self, v):
+        """Broadcast a length-k vector over the samples."""
+        return v[:, None] if self.t else v[None, :]
+
+    def per_sample(self, v):
+        """Broadcast a length-n vector over the components."""
+        return v[None, :] if self.t else v[:, None]
+
+    def component_sums(self):
+        """Column sums of W (length k): ``W^T 1``."""
+        return self.C.sum(axis=1 if self.t else 0)
+
+    def graph_times(self, graph):
+        """``A W`` in this layout."""
+        return graph.matmul_t(self.C) if self.t else graph.matmul(self.C)
+
+    def graph_quadratic(self, graph, AC):
+        return graph.quadratic_t(self.C, AC) if self.t else graph.quadratic(self.C, AC)
+
+    def write_to(self, W):
+        W[...] = self.C.T if self.t else self.C
+        return W
+
+
+def _converged(stopping, tol, obj, Wt, H, Wt_prev, H_prev):
     if tol <= 0:
         return False
     if stopping == "objective":
         prev, cur = obj[-2], obj[-1]
         return (prev - cur) <= tol * max(abs(prev), np.finfo(np.float64).tiny)
     # "factors": the reference code's rule, both factor changes below tol (Frobenius norms).
-    return bool(np.linalg.norm(W - W_prev) < tol and np.linalg.norm(H - H_prev) < tol)
+    return bool(np.linalg.norm(Wt - Wt_prev) < tol and np.linalg.norm(H - H_prev) < tol)
 
 
 def normalize_components(W, H):
@@ -99,113 +166,123 @@ def mu_frobenius(X, W, H, *, max_iter, tol=0.0, stopping="objective", graph=None
     """Frobenius MU, optionally graph-regularised on W. Updates W and H in place."""
     use_graph = graph is not None and lam > 0
     if normX2 is None:
-        normX2 = _f64dot(X, X)
-    n, k = W.shape
-    numer_W = np.empty_like(W)
-    denom_W = np.empty_like(W)
+        normX2 = squared_norm(X)
+    cw = _Coef(W)
+    C = cw.C
+    numer = np.empty_like(C)
+    denom = np.empty_like(C)
     denom_H = np.empty_like(H)
     HHt = H @ H.T
-    AW = graph.matmul(W) if use_graph else None
-    deg = graph.degree[:, None] if use_graph else None
-
+    AC = cw.graph_times(graph) if use_graph else None
+    deg = cw.per_sample(graph.degree) if use_graph else None
     # The Gram form cancels when the fit is nearly exact; below this fraction of ||X||^2 its
     # rounding error (~ eps * ||X||^2) is no longer negligible and the residual is used instead.
     direct_below = normX2 * 10 * np.sqrt(np.finfo(X.dtype).eps)
+    data = [0.0]
 
-    def objective(WtX, WtW, HHt, AW):
+    def objective(WtX, WtW, HHt, AC):
         # WtX = W^T X and WtW = W^T W for the current W; HHt for the current H.
         if WtX is None:
-            WtX, WtW = W.T @ X, W.T @ W
+            WtX, WtW = cw.wtx(X), cw.wtw()
         val = normX2 - 2.0 * _f64dot(WtX, H) + _f64dot(WtW, HHt)
         if val < direct_below:
-            R = X - W @ H
+            R = X - cw.wh(H)
             val = _f64dot(R, R)
+        data[0] = val = max(val, 0.0)
         if use_graph:
-            val += lam * graph.quadratic(W, AW)
-        return max(val, 0.0)
+            val += lam * cw.graph_quadratic(graph, AC)
+        return val
 
-    obj = [objective(None, None, HHt, AW)]
-    W_prev = H_prev = None
+    obj = [objective(None, None, HHt, AC)]
+    C_prev = H_prev = None
     it = 0
     for it in range(1, max_iter + 1):
         if stopping == "factors" and tol > 0:
-            W_prev, H_prev = W.copy(), H.copy()
+            C_prev, H_prev = C.copy(), H.copy()
         if update_W:
-            np.matmul(X, H.T, out=numer_W)
-            np.matmul(W, HHt, out=denom_W)
+            cw.xht(X, H, numer)
+            cw.times_gram(HHt, denom)
             if use_graph:
-                numer_W += lam * AW
-                denom_W += lam * deg * W
-            numer_W /= _guard(denom_W)
-            W *= numer_W
+                numer += lam * AC
+                denom += lam * deg * C
+            np.divide(numer, _guard(denom), out=denom)
+            C *= denom
             if use_graph:
-                AW = graph.matmul(W)
-        WtX = W.T @ X
-        WtW = W.T @ W
+                AC = cw.graph_times(graph)
+        WtX = cw.wtx(X)
+        WtW = cw.wtw()
         if update_H:
             np.matmul(WtW, H, out=denom_H)
-            H *= WtX / _guard(denom_H)
+            np.divide(WtX, _guard(denom_H), out=denom_H)
+            H *= denom_H
             HHt = H @ H.T
-        obj.append(objective(WtX, WtW, HHt, AW))
-        if _converged(stopping, tol, obj, W, H, W_prev, H_prev):
+        obj.append(objective(WtX, WtW, HHt, AC))
+        if _converged(stopping, tol, obj, C, H, C_prev, H_prev):
             break
-    return MUResult(W, H, it, np.asarray(obj))
+    cw.write_to(W)
+    return MUResult(W, H, it, np.asarray(obj), data[0])
 
 
 def mu_kl(X, W, H, *, max_iter, tol=0.0, stopping="objective", graph=None, lam=0.0,
           kl_update="mm", update_W=True, update_H=True, xlogx=None):
     """KL MU, optionally graph-regularised on W. Updates W and H in place."""
-    from scipy.special import xlogy
-
     use_graph = graph is not None and lam > 0
     if xlogx is None:
         xlogx = float(xlogy(X, X).sum(dtype=np.float64))
     sumX = float(X.sum(dtype=np.float64))
+    cw = _Coef(W)
+    C = cw.C
     WH = np.empty_like(X)
-    AW = graph.matmul(W) if use_graph else None
-    deg = graph.degree[:, None] if use_graph else None
+    numer = np.empty_like(C)
+    AC = cw.graph_times(graph) if use_graph else None
+    deg = cw.per_sample(graph.degree) if use_graph else None
+    data = [0.0]
 
-    def ratio():
+    def model_ratio(with_objective):
         # WH <- X / max(W H, eps), in place; return the objective at the current (W, H).
-        np.matmul(W, H, out=WH)
-        model_sum = float(WH.sum(dtype=np.float64))
-        np.maximum(WH, EPS, out=WH)
-        val = xlogx - float(xlogy(X, WH).sum(dtype=np.float64)) - sumX + model_sum
-        if use_graph:
-            val += lam * graph.quadratic(W, AW)
+        cw.wh(H, out=WH)
+        val = None
+        if with_objective:
+            model_sum = float(WH.sum(dtype=np.float64))
+            np.maximum(WH, EPS, out=WH)
+            data[0] = val = max(xlogx - float(xlogy(X, WH).sum(dtype=np.float64)) - sumX
+                                + model_sum, 0.0)
+            if use_graph:
+                val += lam * cw.graph_quadratic(graph, AC)
+        else:
+            np.maximum(WH, EPS, out=WH)
         np.divide(X, WH, out=WH)
-        return max(val, 0.0)
+        return val
 
-    obj = [ratio()]
-    W_prev = H_prev = None
+    obj = [model_ratio(True)]
+    C_prev = H_prev = None
     it = 0
     for it in range(1, max_iter + 1):
         if stopping == "factors" and tol > 0:
-            W_prev, H_prev = W.copy(), H.copy()
+            C_prev, H_prev = C.copy(), H.copy()
         if update_W:
-            RHt = WH @ H.T
-            a = _guard(H.sum(axis=1)[None, :])
+            RHt = cw.xht(WH, H, numer)                           # R H^T
+            a = _guard(cw.per_component(H.sum(axis=1)))         # 1 H^T: row sums of H
             if not use_graph:
                 RHt /= a
-                W *= RHt
+                C *= RHt
             elif kl_update == "split":
-                W *= (RHt + 2 * lam * AW) / _guard(a + 2 * lam * deg * W)
+                C *= (RHt + 2 * lam * AC) / _guard(a + 2 * lam * deg * C)
             else:  # majorise-minimise closed form (monotone)
-                C = W * RHt + 2 * lam * W * AW
-                W[...] = 2 * C / _guard(a + np.sqrt(a * a + 8 * lam * deg * C))
+                Cm = C * RHt + 2 * lam * C * AC
+                C[...] = 2 * Cm / _guard(a + np.sqrt(a * a + 8 * lam * deg * Cm))
             if use_graph:
-                AW = graph.matmul(W)
-            np.matmul(W, H, out=WH)
-            np.maximum(WH, EPS, out=WH)
-            np.divide(X, WH, out=WH)
+                AC = cw.graph_times(graph)
+            model_ratio(False)
         if update_H:
-            WtR = W.T @ WH
-            WtR /= _guard(W.sum(axis=0)[:, None])
+            WtR = cw.wtx(WH)
+            WtR /= _guard(cw.component_sums()[:, None])
             H *= WtR
-        obj.append(ratio())
-        if _converged(stopping, tol, obj, W, H, W_prev, H_prev):
+        obj.append(model_ratio(True))
+        if _converged(stopping, tol, obj, C, H, C_prev, H_prev):
             break
-    return MUResult(W, H, it, np.asarray(obj))
+    cw.write_to(W)
+    return MUResult(W, H, it, np.asarray(obj), data[0])
 
 
 def solve_mu(X, W, H, *, loss="frobenius", max_iter=200, tol=0.0, stopping="objective",

@@ -57,13 +57,16 @@ def check_nonnegative_data(X, *, name="X", dtype=None, min_samples=1, min_featur
         dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     dtype = check_dtype(dtype)
     arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
+    # min and max are NaN if any entry is NaN, and infinite if any entry is: two passes over X
+    # tell everything (finite, non-negative, not all zero) without a temporary array.
+    lo, hi = arr.min(), arr.max()
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         bad = int(arr.size - np.isfinite(arr).sum())
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); NMF needs finite data.")
-    if arr.min() < 0:
-        raise ValueError(f"{name} contains negative values (minimum {arr.min():.4g}); NMF needs "
+    if lo < 0:
+        raise ValueError(f"{name} contains negative values (minimum {lo:.4g}); NMF needs "
                          f"non-negative data.")
-    if not arr.any():
+    if hi == 0:
         raise ValueError(f"{name} is all zeros: there is nothing to factorise.")
     return arr
 
