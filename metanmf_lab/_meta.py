@@ -75,22 +75,45 @@ class MetaNMF(TransformerMixin, BaseEstimator):
     on_infeasible : {"shrink", "error"}, default="shrink"
         What to do when the thesis split does not fit the learning set (see
         :func:`metanmf_lab.splits.make_tasks`).
+    rescale_bases : bool, default=True
+        After every epoch, divide all bases by the power of two that brings max(B_t) into
+        [0.5, 1) (see Notes). False runs the raw algorithm. Has no effect when the base calls
+        max-normalise their bases (``base.normalize`` or the reference protocol's NMF), which
+        already bounds the scale.
     keep_basis_history : bool, default=False
         Keep the target basis after every epoch in ``basis_history_`` (for plots).
     random_state : int, RandomState instance or None, default=None
         Seeds the task draw and the initial bases.
 
+    Notes
+    -----
+    The raw Algorithm 1 grows the scale of B_t by a factor of about 2 to 3 per epoch (each
+    start adds two bases of similar size, and nothing pulls the scale back), so after 50
+    epochs the bases are ~1e20 and the coefficients ~1e-20. ``history_["scale_growth"]``
+    records this. With ``rescale_bases=True`` all bases are divided, after every epoch, by the
+    power of two that brings max(B_t) into [0.5, 1):
+
+    - for NMF bases (Frobenius or KL), whose updates are equivariant to a common rescaling of
+      the bases, this is exact in floating point: every iterate equals the raw algorithm's up
+      to that power of two (a test checks it bit for bit), but float32 no longer overflows;
+    - for GNMF bases it is not equivalent: the graph term lambda tr(W^T L W) scales with the
+      coefficients, so in the raw algorithm its weight effectively shrinks by ~(2-3)^2 per
+      epoch and the graph regularisation fades out; rescaling keeps it at its nominal weight,
+      as in a GNMF started from U(0, 1). The book measures the difference.
+
     Attributes
     ----------
     components_ : ndarray of shape (n_components, n_features)
-        The learned target basis B_t (the thesis' W_t transposed).
+        The learned target basis B_t (the thesis' W_t transposed), up to the common
+        power-of-two scale described in the Notes.
     n_components_ : int
     tasks_ : TaskSplit
         Indices of the meta-tasks and the target within the learning set.
     history_ : dict of ndarray
         Per epoch: ``"target_objective"`` (objective of the target call at its end),
-        ``"meta_objective"`` (mean over tasks), ``"basis_change"`` (relative Frobenius change
-        of B_t).
+        ``"meta_objective"`` (mean over tasks), ``"basis_change"`` (Frobenius distance between
+        the unit-norm bases B_t / ||B_t|| of consecutive epochs), ``"scale_growth"``
+        (||B_t|| after the epoch / before it, in the raw algorithm).
     basis_history_ : ndarray of shape (n_epochs + 1, n_components, n_features)
         Only with ``keep_basis_history=True``; entry 0 is the initial B_t.
     n_base_iter_ : int
@@ -105,7 +128,7 @@ class MetaNMF(TransformerMixin, BaseEstimator):
 
     def __init__(self, n_components=10, *, base=None, n_tasks=5, task_size=None, n_epochs=50,
                  inner_iter=100, alpha=1.0, protocol="thesis", on_infeasible="shrink",
-                 keep_basis_history=False, random_state=None):
+                 rescale_bases=True, keep_basis_history=False, random_state=None):
         self.n_components = n_components
         self.base = base
         self.n_tasks = n_tasks
@@ -115,6 +138,7 @@ class MetaNMF(TransformerMixin, BaseEstimator):
         self.alpha = alpha
         self.protocol = protocol
         self.on_infeasible = on_infeasible
+        self.rescale_bases = rescale_bases
         self.keep_basis_history = keep_basis_history
         self.random_state = random_state
 
@@ -210,7 +234,8 @@ class MetaNMF(TransformerMixin, BaseEstimator):
         B_t = np.zeros((k, X.shape[1]), X.dtype) if protocol == "reference" else start(Xt)
         running = np.zeros_like(B_t)
         basis_hist = [B_t.copy()] if self.keep_basis_history else None
-        hist = {"target_objective": [], "meta_objective": [], "basis_change": []}
+        hist = {"target_objective": [], "meta_objective": [], "basis_change": [],
+                "scale_growth": []}
 
         for epoch in range(self.n_epochs):
             task_obj = []
@@ -227,9 +252,21 @@ class MetaNMF(TransformerMixin, BaseEstimator):
             B_prev = B_t
             _, B_t, obj_t = self._call(Xt, B_prev + transfer, graph_t,
                                        override=self._override)
-            denom = np.linalg.norm(B_prev)
-            hist["basis_change"].append(np.linalg.norm(B_t - B_prev) / denom if denom > 0
-                                        else np.inf)
+            n_prev, n_new = np.linalg.norm(B_prev), np.linalg.norm(B_t)
+            hist["scale_growth"].append(n_new / n_prev if n_prev > 0 else np.inf)
+            hist["basis_change"].append(
+                np.linalg.norm(B_t / n_new - B_prev / n_prev) if n_prev > 0 and n_new > 0
+                else np.inf)
+            # The raw algorithm multiplies the scale of B_t by ~2-3 every epoch; bring it back
+            # to [0.5, 1) by a power of two, exact in floating point (see Notes).
+            # (Not needed when every call max-normalises its basis: the scale is then bounded,
+            # and rescaling the running sum of normalised bases would not be exact.)
+            rescale = self.rescale_bases and not self._normalize and B_t.max() > 0
+            shift = np.frexp(B_t.max())[1] if rescale else 0
+            if shift:
+                B_t = np.ldexp(B_t, -shift).astype(B_t.dtype, copy=False)
+                B_tasks = [np.ldexp(B, -shift).astype(B.dtype, copy=False) for B in B_tasks]
+                running = np.ldexp(running, -shift).astype(running.dtype, copy=False)
             hist["target_objective"].append(obj_t)
             hist["meta_objective"].append(float(np.mean(task_obj)))
             if basis_hist is not None:
