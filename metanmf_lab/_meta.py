@@ -16,31 +16,31 @@ Evaluation phase (Algorithm 1 line 14): on unseen X_e, start from B = B_t, coeff
 X_e B_t^T, and run the base NMF for inner_iter iterations updating both factors; the
 coefficients are the representation that is clustered.
 
-``protocol="reference"`` reproduces each documented difference of the authors' code: task
-size 100; tasks drawn independently (overlapping); target = whole learning set; the sum of the
-task bases is a running sum never reset between epochs; B_t starts at zero; every base call
-of an NMF base ends with the max-normalisation of the components; and, for an NMF base with NNDSVD init, the
-NNDSVD initialisation replaces whatever start was passed, on every call, evaluation included.
-(For a GNMF base, NNDSVD only gives the meta-tasks' first start: with B_t starting at zero, the
-first epoch starts each task from its own NNDSVD, as in the reference code.)
+``protocol="reference"`` reproduces each documented difference of the authors' code (one
+field each of :class:`metanmf_lab.protocols.Protocol`, so they can also be switched one at a
+time): task size 100; tasks drawn independently (overlapping); target = whole learning set;
+the sum of the task bases is a running sum never reset between epochs; B_t starts at zero;
+every call of an NMF base ends with the max-normalisation of the components; and, for an NMF
+base with NNDSVD init, the NNDSVD initialisation replaces whatever start was passed, on every
+call, evaluation included. (For a GNMF base, NNDSVD only gives the meta-tasks' first start:
+with B_t starting at zero, the first epoch starts each task from its own NNDSVD, as in the
+reference code.)
 """
 
 from __future__ import annotations
-
-import numbers
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._graph import build_graph
+from ._graph import block_diagonal, build_graph
 from ._init import nndsvd
 from ._nmf import GNMF, NMF
-from ._solvers import normalize_components, solve_mu
+from ._solvers import mu_batched, normalize_components, solve_mu
 from ._validation import check_choice, check_int, check_nonnegative_data, check_rank
-from .splits import PROTOCOLS, make_tasks
+from .protocols import Protocol, get_protocol
+from .splits import make_tasks
 
 
 class MetaNMF(TransformerMixin, BaseEstimator):
@@ -70,7 +70,7 @@ class MetaNMF(TransformerMixin, BaseEstimator):
         Iterations of every base call (meta-tasks, target, evaluation).
     alpha : float or array-like of shape (n_tasks,), default=1.0
         Weights alpha_i of the task bases in the transfer (thesis eq. 3.4; 1 in the thesis).
-    protocol : {"thesis", "reference"}, default="thesis"
+    protocol : {"thesis", "reference"} or Protocol, default="thesis"
         Follow the thesis text, or the authors' public code (see module docstring).
     on_infeasible : {"shrink", "error"}, default="shrink"
         What to do when the thesis split does not fit the learning set (see
@@ -157,7 +157,10 @@ class MetaNMF(TransformerMixin, BaseEstimator):
         check_int(self.n_tasks, name="n_tasks", low=1)
         check_int(self.n_epochs, name="n_epochs", low=0)
         check_int(self.inner_iter, name="inner_iter", low=1)
-        protocol = check_choice(self.protocol, PROTOCOLS, name="protocol")
+        if not isinstance(self.protocol, (str, Protocol)):
+            raise TypeError(f"protocol must be 'thesis', 'reference' or a Protocol, got "
+                            f"{self.protocol!r}.")
+        protocol = get_protocol(self.protocol)
         alpha = np.broadcast_to(np.asarray(self.alpha, dtype=np.float64), (self.n_tasks,))
         if isinstance(self.alpha, (str, bytes)) or not np.isfinite(alpha).all() \
                 or (alpha < 0).any():
@@ -200,12 +203,12 @@ class MetaNMF(TransformerMixin, BaseEstimator):
         self._loss = base.loss.lower()
         self._kl_update = str(getattr(base, "kl_update", "mm")).lower()
         self._lam = float(base.lam) if isinstance(base, GNMF) else 0.0
-        # The reference code's NMF helper max-normalises its basis at the end of every call.
-        self._normalize = bool(base.normalize) or (protocol == "reference"
-                                                    and not isinstance(base, GNMF))
+        # The reference code's NMF helper max-normalises its basis at the end of every call,
+        # and restarts from NNDSVD when asked for it; its GNMF helper does neither.
+        nmf_base = not isinstance(base, GNMF)
+        self._normalize = bool(base.normalize) or (protocol.normalize_calls and nmf_base)
         self._nndsvd_init = str(base.init).lower().startswith("nndsvd")
-        self._override = (protocol == "reference" and self._nndsvd_init
-                          and not isinstance(base, GNMF))
+        self._override = protocol.nndsvd_override and self._nndsvd_init and nmf_base
         self._nndsvd_cache = {}
         self.n_components_ = k
         return k, protocol, alpha
@@ -220,7 +223,7 @@ class MetaNMF(TransformerMixin, BaseEstimator):
                            protocol=protocol, random_state=rng,
                            on_infeasible=self.on_infeasible, min_size=k)
         Xs = [np.ascontiguousarray(X[idx]) for idx in split.meta]
-        Xt = X if protocol == "reference" else np.ascontiguousarray(X[split.target])
+        Xt = X if protocol.target == "all" else np.ascontiguousarray(X[split.target])
         graphs = [self._graph(Xi) for Xi in Xs]
         graph_t = self._graph(Xt)
 
@@ -231,20 +234,39 @@ class MetaNMF(TransformerMixin, BaseEstimator):
             return rng.uniform(0.0, 1.0, size=(k, X.shape[1])).astype(X.dtype)
 
         B_tasks = [start(Xi) for Xi in Xs]
-        B_t = np.zeros((k, X.shape[1]), X.dtype) if protocol == "reference" else start(Xt)
+        B_t = np.zeros((k, X.shape[1]), X.dtype) if protocol.target_start == "zero" \
+            else start(Xt)
         running = np.zeros_like(B_t)
         basis_hist = [B_t.copy()] if self.keep_basis_history else None
         hist = {"target_objective": [], "meta_objective": [], "basis_change": [],
                 "scale_growth": []}
 
+        # The meta-tasks are equally sized: update them together (one stacked product per
+        # step) unless the reference code's NNDSVD override restarts every call separately.
+        batched = not self._override
+        if batched:
+            X_stack = np.stack(Xs)
+            graph_stack = None if graphs[0] is None else block_diagonal(graphs)
+
         for epoch in range(self.n_epochs):
-            task_obj = []
-            for i, Xi in enumerate(Xs):
-                _, B_tasks[i], obj = self._call(Xi, B_t + B_tasks[i], graphs[i],
-                                                override=self._override)
-                task_obj.append(obj)
+            if batched:
+                B_stack = np.stack([B_t + B for B in B_tasks])
+                W_stack = X_stack @ B_stack.transpose(0, 2, 1)
+                task_obj = mu_batched(X_stack, W_stack, B_stack, loss=self._loss,
+                                      max_iter=self.inner_iter, graph=graph_stack,
+                                      lam=self._lam, kl_update=self._kl_update)
+                if self._normalize:
+                    for W_i, B_i in zip(W_stack, B_stack):
+                        normalize_components(W_i, B_i)
+                B_tasks = list(B_stack)
+            else:
+                task_obj = []
+                for i, Xi in enumerate(Xs):
+                    _, B_tasks[i], obj = self._call(Xi, B_t + B_tasks[i], graphs[i],
+                                                    override=self._override)
+                    task_obj.append(obj)
             weighted = sum(a * B for a, B in zip(alpha, B_tasks))
-            if protocol == "reference":
+            if protocol.transfer == "running_sum":
                 running += weighted  # never reset between epochs
                 transfer = running / len(Xs)
             else:

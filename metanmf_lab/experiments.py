@@ -15,13 +15,16 @@ The cell's seed drives everything random in the model (initialisation, meta-task
 k-means; the data split (seed 42) and the noise (``Settings.noise_seed``) are fixed, so seeds
 measure the variability of the method, not of the data.
 
-Every cell runs with BLAS limited to one thread, so a cell gives bit-identical numbers whether
-the grid runs serially, in parallel processes or on a cluster.
+Every cell runs with BLAS and OpenMP (k-means) limited to one thread, so a cell gives
+bit-identical numbers whether the grid runs serially, in parallel processes or on a cluster.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import os
+import sys
 from contextlib import nullcontext
 import json
 import platform
@@ -41,7 +44,9 @@ from ._meta import MetaNMF
 from ._nmf import GNMF, NMF
 from ._validation import check_choice, check_int, check_real
 from .evaluation import cluster_nmi
-from .splits import PROTOCOLS, TaskSplitWarning, learning_evaluation_split
+from .protocols import FIELDS as PROTOCOL_FIELDS
+from .protocols import PROTOCOLS, get_protocol
+from .splits import TaskSplitWarning, learning_evaluation_split
 from .store import DEFAULT_STORE, KEY, ResultStore, key_of
 
 #: The eight models, named as in the thesis tables.
@@ -88,6 +93,11 @@ class Settings:
     kmeans_n_init: int = 10
     split_seed: int = 42
     noise_seed: int = 0
+    rescale_bases: bool = True
+    """MetaNMF's exact power-of-two rescaling of the bases between epochs (see MetaNMF)."""
+    protocol_overrides: tuple = ()
+    """``(field, value)`` pairs applied over the cell's protocol preset, to switch one
+    protocol difference at a time (see :mod:`metanmf_lab.protocols`)."""
 
     def __post_init__(self):
         check_int(self.n_epochs, name="n_epochs", low=0)
@@ -105,6 +115,15 @@ class Settings:
         check_int(self.kmeans_n_init, name="kmeans_n_init", low=1)
         check_int(self.split_seed, name="split_seed", low=0)
         check_int(self.noise_seed, name="noise_seed", low=0)
+        if not isinstance(self.rescale_bases, bool):
+            raise TypeError(f"rescale_bases must be True or False, got {self.rescale_bases!r}.")
+        pairs = tuple(sorted((str(k), v) for k, v in dict(self.protocol_overrides).items()))
+        object.__setattr__(self, "protocol_overrides", pairs)
+        get_protocol("thesis", **dict(pairs))  # validates field names and values
+
+    def protocol(self, name):
+        """The effective :class:`Protocol` of a cell of protocol ``name``."""
+        return get_protocol(name, **dict(self.protocol_overrides))
 
     def to_json(self):
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
@@ -170,20 +189,20 @@ def make_grid(datasets, models=MODELS, ranks=THESIS_RANKS, seeds=range(5),
 def make_base(family, init, protocol, settings, *, rank, seed):
     """The base model of a family under a protocol (also the baseline of a Meta model).
 
-    thesis: Frobenius NMF / Cai et al.'s GNMF (kNN graph, p = 5, 0-1 weights, lambda = 100),
-    exactly ``baseline_iter`` iterations.
-    reference: the authors' code: NMF with max-normalised basis and their stopping rule
-    (both factor changes < 1e-3); GNMF with the KL loss, dense RBF graph (sigma = 0.5),
-    lambda = 0.3 and split-gradient updates.
+    ``protocol.gnmf == "cai"``: Cai et al.'s GNMF (Frobenius, kNN graph p = 5, 0-1 weights,
+    lambda = 100); ``"reference"``: the code's KL GNMF with a dense RBF graph (sigma = 0.5,
+    lambda = 0.3) and split-gradient updates. NMF: Frobenius, exactly ``baseline_iter``
+    iterations (thesis) or the reference rule (stop when both factor changes < 1e-3), with the
+    reference's max-normalised basis when ``protocol.normalize_calls``.
     """
+    protocol = settings.protocol(protocol) if isinstance(protocol, str) else protocol
     common = dict(n_components=rank, init=init, max_iter=settings.baseline_iter,
                   random_state=seed)
     if family == "nmf":
-        if protocol == "reference":
-            return NMF(loss="frobenius", tol=1e-3, stopping="factors", normalize=True,
-                       **common)
-        return NMF(loss="frobenius", tol=0.0, **common)
-    if protocol == "reference":
+        stop = dict(tol=1e-3, stopping="factors") if protocol.baseline_stopping == "factors" \
+            else dict(tol=0.0)
+        return NMF(loss="frobenius", normalize=protocol.normalize_calls, **stop, **common)
+    if protocol.gnmf == "reference":
         lam = 0.3 if settings.gnmf_lam is None else settings.gnmf_lam
         return GNMF(lam=lam, loss="kl", graph="rbf", sigma=0.5, kl_update="split", tol=0.0,
                     **common)
@@ -195,13 +214,14 @@ def make_base(family, init, protocol, settings, *, rank, seed):
 def make_model(model, rank, seed, protocol="thesis", settings=None):
     """The estimator for a model name: a baseline NMF/GNMF or a MetaNMF around it."""
     settings = Settings() if settings is None else settings
+    proto = settings.protocol(protocol)
     meta, family, init = parse_model(model)
-    base = make_base(family, init, protocol, settings, rank=rank, seed=seed)
+    base = make_base(family, init, proto, settings, rank=rank, seed=seed)
     if not meta:
         return base
     return MetaNMF(rank, base=base, n_tasks=settings.n_tasks, task_size=settings.task_size,
                    n_epochs=settings.n_epochs, inner_iter=settings.inner_iter,
-                   protocol=protocol, random_state=seed)
+                   protocol=proto, rescale_bases=settings.rescale_bases, random_state=seed)
 
 
 @dataclass
@@ -237,7 +257,7 @@ def fit_cell(cell, settings=None):
     settings = Settings() if settings is None else settings
     X_learn, X_eval, _, y_eval = load_cell_data(cell.dataset, cell.noise, settings)
     est = make_model(cell.model, cell.rank, cell.seed, cell.protocol, settings)
-    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+    with threadpool_limits(limits=1), warnings.catch_warnings():  # BLAS and OpenMP
         warnings.simplefilter("ignore", TaskSplitWarning)  # recorded in task_size instead
         t0 = time.perf_counter()
         if isinstance(est, MetaNMF):
@@ -288,6 +308,23 @@ def _cell_key(cell, settings):
                    "settings_hash": settings.hash, "algorithm_version": ALGORITHM_VERSION})
 
 
+def _require_dask_client():
+    try:
+        from dask.distributed import default_client
+    except ImportError as exc:
+        raise ImportError("backend='dask' needs dask.distributed: pip install -r "
+                          "requirements-dask.txt") from exc
+    try:
+        default_client()
+    except ValueError as exc:
+        raise RuntimeError(
+            "backend='dask' needs a connected dask.distributed Client. Start a cluster "
+            "(e.g. `dask scheduler` and `dask worker <scheduler-address> --nthreads 1` on "
+            "each machine), then in Python: `from dask.distributed import Client; "
+            "Client('<scheduler-address>')` before calling run_grid, or use "
+            "`python -m metanmf_lab.experiments --scheduler <address>`.") from exc
+
+
 def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=None,
              progress=True, flush_every=25):
     """Evaluate the cells missing from the store, in parallel, and return all their rows.
@@ -301,8 +338,9 @@ def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=Non
     n_jobs : int, default=1
         joblib workers (-1: all cores). Each cell runs with one BLAS thread.
     backend : str or None, default=None
-        joblib backend: None for joblib's default (loky processes), ``"dask"`` for a
-        ``dask.distributed`` cluster the caller has connected a ``Client`` to.
+        joblib backend: None for the ``METANMF_BACKEND`` environment variable if set, else
+        joblib's default (loky processes); ``"dask"`` for a ``dask.distributed`` cluster the
+        caller has connected a ``Client`` to (``n_jobs=-1`` then uses all its workers).
     progress : bool, default=True
         Show a tqdm progress bar over the cells computed.
     flush_every : int, default=25
@@ -318,6 +356,9 @@ def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=Non
     from tqdm.auto import tqdm
 
     settings = Settings() if settings is None else settings
+    backend = backend or os.environ.get("METANMF_BACKEND") or None
+    if backend == "dask":
+        _require_dask_client()
     cells = sorted(set(cells))
     if store is not None and not isinstance(store, ResultStore):
         store = ResultStore(store)
@@ -345,3 +386,43 @@ def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=Non
         return df
     mask = [key_of(r) in wanted for r in df[list(KEY)].to_dict("records")]
     return df[mask].sort_values(list(KEY[:6]), kind="stable").reset_index(drop=True)
+
+
+def main(argv=None):
+    """Command line: run (part of) the grid into the result store, resumably."""
+    from .datasets import DATASETS
+
+    ap = argparse.ArgumentParser(
+        prog="python -m metanmf_lab.experiments",
+        description="Evaluate the grid cells missing from the result store (resumable: an "
+                    "interrupted run keeps every complete row).")
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    ap.add_argument("--ranks", nargs="+", type=int, default=list(THESIS_RANKS))
+    ap.add_argument("--seeds", nargs="+", type=int, default=list(range(5)))
+    ap.add_argument("--noises", nargs="+", default=["none", "default"],
+                    help='"none", "default" (the dataset\'s level) or numbers')
+    ap.add_argument("--protocols", nargs="+", default=["thesis"], choices=list(PROTOCOLS))
+    ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    ap.add_argument("--jobs", type=int, default=-1, help="workers (-1: all cores)")
+    ap.add_argument("--store", default=str(DEFAULT_STORE))
+    ap.add_argument("--scheduler", default=None,
+                    help="address of a dask.distributed scheduler: run the cells there")
+    args = ap.parse_args(argv)
+    noises = [n if n in ("none", "default") else float(n) for n in args.noises]
+    cells = make_grid(args.datasets, models=args.models, ranks=args.ranks, seeds=args.seeds,
+                      noises=noises, protocols=args.protocols)
+    settings = Settings(dtype=args.dtype)
+    if args.scheduler:
+        from dask.distributed import Client
+
+        with Client(args.scheduler):
+            df = run_grid(cells, settings, store=args.store, n_jobs=-1, backend="dask")
+    else:
+        df = run_grid(cells, settings, store=args.store, n_jobs=args.jobs)
+    print(f"{len(df)} of {len(cells)} cells in {args.store}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """Learning/evaluation split and the meta-task / target split (thesis Sec. 4.2, Fig. 4.1).
 
-Two protocols:
+Two protocols (see :mod:`metanmf_lab.protocols`):
 
 - ``"thesis"``: the learning half is split into ``n_tasks`` *disjoint* meta-tasks of
   ``task_size`` samples (default 50) and the target task is the rest of the learning half.
@@ -26,12 +26,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from ._validation import check_choice, check_int
-
-PROTOCOLS = ("thesis", "reference")
-
-#: Meta-task size of each protocol (thesis Table 4.2; the reference code overrides its own
-#: argument of 50 with 100).
-DEFAULT_TASK_SIZE = {"thesis": 50, "reference": 100}
+from .protocols import PROTOCOLS, get_protocol  # noqa: F401  (PROTOCOLS re-exported)
 
 #: Seed of the learning/evaluation split in the reference code.
 SPLIT_SEED = 42
@@ -48,6 +43,7 @@ class TaskSplit:
     meta: tuple
     target: np.ndarray
     protocol: str
+    """Name of the protocol the split follows."""
     task_size: int
     requested_task_size: int
     fallback: str | None = None
@@ -84,7 +80,8 @@ def make_tasks(n_learn, *, n_tasks=5, task_size=None, protocol="thesis", random_
     n_tasks : int, default=5
     task_size : int or None, default=None
         Samples per meta-task; None uses the protocol's default (50 thesis, 100 reference).
-    protocol : {"thesis", "reference"}
+    protocol : {"thesis", "reference"} or Protocol
+        Which tasks to draw: disjoint slices or independent draws; target = the rest or all.
     random_state : int, RandomState or None
     on_infeasible : {"shrink", "error"}
         What to do when the thesis split does not fit (see module docstring).
@@ -95,19 +92,21 @@ def make_tasks(n_learn, *, n_tasks=5, task_size=None, protocol="thesis", random_
     -------
     TaskSplit
     """
-    protocol = check_choice(protocol, PROTOCOLS, name="protocol")
+    proto = get_protocol(protocol)
     on_infeasible = check_choice(on_infeasible, ("shrink", "error"), name="on_infeasible")
     n_learn = check_int(n_learn, name="n_learn", low=1)
     n_tasks = check_int(n_tasks, name="n_tasks", low=1)
-    requested = DEFAULT_TASK_SIZE[protocol] if task_size is None else check_int(
+    requested = proto.task_size if task_size is None else check_int(
         task_size, name="task_size", low=1)
     rng = check_random_state(random_state)
     size, fallback = requested, None
 
-    if protocol == "thesis":
-        if n_tasks * size >= n_learn:
-            msg = (f"The thesis split needs {n_tasks} disjoint meta-tasks of {size} samples plus "
-                   f"a non-empty target, but the learning set has only {n_learn} samples.")
+    if proto.disjoint_tasks:
+        needed = n_tasks * size + (1 if proto.target == "rest" else 0)
+        if needed > n_learn:
+            msg = (f"The split needs {n_tasks} disjoint meta-tasks of {size} samples"
+                   f"{' plus a non-empty target' if proto.target == 'rest' else ''}, but the "
+                   f"learning set has only {n_learn} samples.")
             if on_infeasible == "error":
                 raise ValueError(msg + " Use fewer or smaller tasks, protocol='reference', or "
                                        "on_infeasible='shrink'.")
@@ -120,7 +119,8 @@ def make_tasks(n_learn, *, n_tasks=5, task_size=None, protocol="thesis", random_
                           stacklevel=2)
         perm = rng.permutation(n_learn)
         meta = tuple(np.sort(perm[i * size:(i + 1) * size]) for i in range(n_tasks))
-        target = np.sort(perm[n_tasks * size:])
+        target = np.sort(perm[n_tasks * size:]) if proto.target == "rest" \
+            else np.arange(n_learn)
     else:
         if size > n_learn:
             raise ValueError(f"A meta-task of {size} samples cannot be drawn from a learning "
@@ -132,4 +132,4 @@ def make_tasks(n_learn, *, n_tasks=5, task_size=None, protocol="thesis", random_
     if smallest < min_size:
         raise ValueError(f"The smallest task has {smallest} samples, fewer than the "
                          f"{min_size} needed (the factorisation rank).")
-    return TaskSplit(meta, target, protocol, size, requested, fallback)
+    return TaskSplit(meta, target, proto.name, size, requested, fallback)

@@ -38,7 +38,7 @@ def test_models_per_protocol():
                                                                    "split")
     meta = ex.make_model("Meta-GNMF", 5, 3, protocol="reference", settings=TINY)
     assert isinstance(meta, MetaNMF) and isinstance(meta.base, GNMF)
-    assert (meta.n_epochs, meta.inner_iter, meta.protocol) == (2, 5, "reference")
+    assert (meta.n_epochs, meta.inner_iter, meta.protocol.name) == (2, 5, "reference")
     assert ex.make_model("GNMF", 5, 3, settings=TINY.replace(gnmf_lam=7.0)).lam == 7.0
 
 
@@ -148,3 +148,19 @@ def test_faces_thesis_split_fallback_is_recorded():
         pytest.skip("olivettifaces.mat not available (set METANMF_DATA)")
     row = ex.run_cell(ex.Cell("faces", 0.0, "Meta-NMF", 2, 0), TINY)
     assert row["task_size"] == 20
+
+
+def test_protocol_overrides_reach_the_models_and_the_hash():
+    s = TINY.replace(protocol_overrides=(("transfer", "running_sum"), ("gnmf", "reference")))
+    assert s.hash != TINY.hash
+    assert s.protocol_overrides == (("gnmf", "reference"), ("transfer", "running_sum"))
+    meta = ex.make_model("Meta-GNMF", 3, 0, settings=s)
+    assert meta.protocol.transfer == "running_sum" and meta.protocol.task_size == 50
+    assert meta.base.loss == "kl" and meta.base.graph == "rbf"
+    assert ex.make_model("NMF", 3, 0, settings=s).normalize is False
+    with pytest.raises(ValueError, match="Unknown protocol field"):
+        ex.Settings(protocol_overrides=(("epochs", 3),))
+    with pytest.raises(ValueError, match="transfer"):
+        ex.Settings(protocol_overrides=(("transfer", "median"),))
+    assert ex.make_model("Meta-NMF", 3, 0, settings=TINY.replace(rescale_bases=False)) \
+        .rescale_bases is False
