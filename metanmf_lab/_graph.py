@@ -60,26 +60,25 @@ class Graph:
         return np.asarray(out, dtype=W.dtype)
 
     def matmul_t(self, Wt):
-        """Return ``(A W)^T = Wt A`` (A is symmetric) for coefficients held as (k, n)."""
+        """Return ``(A W)^T = Wt A`` (A is symmetric) for coefficients held as (k, n).
+
+        For a sparse A this is a transposed view of ``A @ Wt.T`` (no copy).
+        """
         if sp.issparse(self.A):
-            return np.ascontiguousarray((self.A @ Wt.T).T, dtype=Wt.dtype)
+            return np.asarray(self.A @ Wt.T, dtype=Wt.dtype).T
         return np.asarray(Wt @ self.A, dtype=Wt.dtype)
 
     def quadratic_t(self, Wt, AWt=None):
         """``tr(W^T L W)`` for coefficients held transposed, ``Wt`` of shape (k, n)."""
-        if AWt is None:
-            AWt = self.matmul_t(Wt)
-        Wt64 = Wt.astype(np.float64, copy=False)
-        return float(np.einsum("j,ij,ij->", self.degree.astype(np.float64), Wt64, Wt64)
-                     - np.vdot(Wt64, AWt.astype(np.float64, copy=False)))
+        return self.quadratic(Wt.T, None if AWt is None else AWt.T)
 
     def quadratic(self, W, AW=None):
         """Return ``tr(W^T L W) = sum_i d_i ||w_i||^2 - tr(W^T A W)`` in float64."""
         if AW is None:
             AW = self.matmul(W)
-        W64 = W.astype(np.float64, copy=False)
-        return float(np.einsum("i,ij,ij->", self.degree.astype(np.float64), W64, W64)
-                     - np.vdot(W64, AW.astype(np.float64, copy=False)))
+        sq = np.einsum("ij,ij->i", W, W, dtype=np.float64)   # ||w_i||^2 per sample
+        return float(sq @ self.degree.astype(np.float64)
+                     - np.einsum("ij,ij->", W, AW, dtype=np.float64))
 
     def astype(self, dtype):
         """The same graph with values of ``dtype`` (float32 fast path)."""
@@ -145,6 +144,14 @@ def rbf_graph(X, sigma=0.5):
     D2 = pairwise_distances(X, metric="sqeuclidean")
     A = np.exp(-D2 / sigma**2).astype(X.dtype)
     return Graph(A, A.sum(axis=1))
+
+
+def block_diagonal(graphs):
+    """One graph over the stacked samples of several graphs (task i's samples after task
+    i-1's), for :func:`metanmf_lab._solvers.mu_batched`. Always sparse."""
+    A = sp.block_diag([g.A if sp.issparse(g.A) else sp.csr_matrix(g.A) for g in graphs],
+                      format="csr")
+    return Graph(A, np.concatenate([g.degree for g in graphs]))
 
 
 def build_graph(X, graph="knn", *, n_neighbors=5, weight="binary", heat_t=None, sigma=0.5):
