@@ -7,13 +7,17 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+DASK   := $(VENV)/.dask-installed
 
-.PHONY: help venv test test-fast lock clean
+.PHONY: help venv test lock clean bench bench-full grid
 
 help:
-	@echo "make book    build the book into _build/html"
-	@echo "make test    run all tests (pytest)"
-	@echo "make lock    regenerate requirements-lock.txt from requirements.txt"
+	@echo "make book        build the book into _build/html"
+	@echo "make test        run all tests (pytest)"
+	@echo "make bench       quick benchmarks (< 3 min) -> data/benchmarks/bench-quick.csv"
+	@echo "make bench-full  full benchmarks, incl. the measured wall time of the whole grid"
+	@echo "make grid        fill the result store with the thesis grid (resumable)"
+	@echo "make lock        regenerate requirements-lock.txt from the requirements files"
 
 $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,12 +28,26 @@ $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)
+# dask is optional for the book but the tests run the grid on a local Dask cluster.
+$(DASK): requirements-dask.txt $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-dask.txt -c requirements-lock.txt
+	touch $@
+
+test: $(STAMP) $(DASK)
 	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m metanmf_lab.bench
+
+bench-full: $(STAMP)
+	$(PY) -m metanmf_lab.bench --full
+
+grid: $(STAMP)
+	$(PY) -m metanmf_lab.experiments
 
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
-	.lockenv/bin/python -m pip install --quiet -r requirements.txt
+	.lockenv/bin/python -m pip install --quiet -r requirements.txt -r requirements-dask.txt
 	.lockenv/bin/python -m pip freeze --exclude-editable | grep -v '^metanmf' > requirements-lock.txt
 	rm -rf .lockenv
 
