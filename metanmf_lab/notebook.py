@@ -1,0 +1,201 @@
+"""What every notebook of the book shares: parameter validation, profiles, plotting setup.
+
+A notebook's first code cell is tagged ``parameters`` and holds literal values only, one per
+line, as ``name: type = value  # help`` (``papermill --help-notebook`` reads it). The next
+cell imports the package and validates them::
+
+    from metanmf_lab import notebook as nb
+    P = nb.check_parameters(globals())
+
+:func:`check_parameters` fails with a clear message on an unknown parameter (a name papermill
+injected that the parameters cell does not declare), an ill-typed one, or a bad value, and
+returns the parameters resolved against the *profile*: ``"full"`` (the thesis settings, the
+committed result store) or ``"smoke"`` (seconds-long settings for the tests, a scratch store).
+"""
+
+from __future__ import annotations
+
+import numbers
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._config import PROJECT_ROOT
+from .experiments import MODELS, THESIS_RANKS, Settings
+from .protocols import PROTOCOLS
+from .store import DEFAULT_STORE, ResultStore
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much a notebook computes."""
+
+    name: str
+    settings: Settings
+    ranks: tuple
+    seeds: tuple
+    store: Path
+    datasets: tuple = ("blobs", "digits", "fmnist", "faces", "coil20")
+    extra: dict = field(default_factory=dict)
+
+
+PROFILES = {
+    "full": Profile("full", Settings(), tuple(THESIS_RANKS), tuple(range(5)), DEFAULT_STORE),
+    # A few seconds per notebook: tiny budgets on the small datasets, two ranks, two seeds.
+    "smoke": Profile("smoke", Settings(n_epochs=3, inner_iter=10, baseline_iter=10),
+                     (2, 5), (0, 1), PROJECT_ROOT / "_build" / "smoke-results.csv",
+                     datasets=("digits", "faces")),
+}
+
+#: Names IPython and ipykernel put in a notebook's namespace.
+IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+
+
+def _check_noise(v):
+    if isinstance(v, str) and v in ("none", "default"):
+        return v
+    if isinstance(v, numbers.Real) and not isinstance(v, bool) and v >= 0:
+        return float(v)
+    raise ValueError(f'noise must be "none", "default" or a number >= 0, got {v!r}.')
+
+
+def _check_list_of_ints(name, low):
+    def check(v):
+        if not all(isinstance(x, numbers.Integral) and not isinstance(x, bool) and x >= low
+                   for x in v):
+            raise ValueError(f"{name} must be a list of integers >= {low}, got {v!r}.")
+        return [int(x) for x in v]
+    return check
+
+
+def _check_choice(name, allowed):
+    def check(v):
+        if v not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got "
+                             f"{v!r}.")
+        return v
+    return check
+
+
+def _datasets():
+    from .datasets import DATASETS
+
+    return tuple(DATASETS)
+
+
+#: Value checks of the parameters the notebooks share (one place for all of them).
+VALIDATORS = {
+    "profile": _check_choice("profile", tuple(PROFILES)),
+    "dataset": lambda v: _check_choice("dataset", _datasets())(v),
+    "protocol": _check_choice("protocol", PROTOCOLS),
+    "noise": _check_noise,
+    "ranks": _check_list_of_ints("ranks", 1),
+    "seeds": _check_list_of_ints("seeds", 0),
+    "models": lambda v: [_check_choice("models", MODELS)(m) for m in v],
+    "n_jobs": lambda v: v if v == -1 or v >= 1 else
+    (_ for _ in ()).throw(ValueError(f"n_jobs must be -1 or >= 1, got {v!r}.")),
+}
+
+
+def _type_ok(value, annotation):
+    origin = typing.get_origin(annotation) or annotation
+    if origin is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if origin is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if origin in (list, tuple):
+        return isinstance(value, (list, tuple))
+    if origin is typing.Union:
+        return any(_type_ok(value, a) for a in typing.get_args(annotation))
+    if annotation is typing.Any:
+        return True
+    return isinstance(value, origin)
+
+
+class Params(dict):
+    """Validated parameters (also readable as attributes) and their profile."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+    @property
+    def settings(self):
+        return self["profile_"].settings
+
+    @property
+    def store(self):
+        return ResultStore(self["profile_"].store)
+
+
+def check_parameters(namespace):
+    """Validate a notebook's parameters; return them resolved against their profile.
+
+    Parameters
+    ----------
+    namespace : dict
+        The notebook's ``globals()``; the declared parameters are its ``__annotations__``.
+
+    Returns
+    -------
+    Params
+        Every declared parameter; ``ranks``/``seeds`` left empty take the profile's; plus
+        ``profile_`` (the :class:`Profile`), and ``settings`` / ``store`` properties.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Unknown parameter, wrong type, or a value outside what the parameter allows.
+    """
+    declared = dict(namespace.get("__annotations__", {}))
+    if "profile" not in declared:
+        raise ValueError("The parameters cell must declare `profile: str = ...`.")
+    unknown = sorted(n for n in namespace
+                     if not n.startswith("_") and n not in declared and n not in IPYTHON_NAMES
+                     and not isinstance(namespace[n], type(typing)))
+    if unknown:
+        raise ValueError(f"Unknown parameter(s) {', '.join(unknown)}. This notebook's "
+                         f"parameters are: {', '.join(declared)}.")
+    params = Params()
+    for name, annotation in declared.items():
+        if name not in namespace:
+            raise ValueError(f"Parameter {name} is declared but has no value.")
+        value = namespace[name]
+        if not _type_ok(value, annotation):
+            tname = getattr(annotation, "__name__", str(annotation))
+            raise TypeError(f"Parameter {name} must be of type {tname}, got {value!r} "
+                            f"({type(value).__name__}).")
+        if name in VALIDATORS:
+            value = VALIDATORS[name](value)
+        params[name] = value
+    profile = PROFILES[params["profile"]]
+    params["profile_"] = profile
+    if "ranks" in params and not params["ranks"]:
+        params["ranks"] = list(profile.ranks)
+    if "seeds" in params and not params["seeds"]:
+        params["seeds"] = list(profile.seeds)
+    return params
+
+
+def setup_plotting():
+    """The book's one figure style; PNGs without timestamps or version strings."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    mpl.rcParams.update({
+        "figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7.0, 4.0),
+        "axes.titlesize": "medium", "axes.labelsize": "medium", "legend.fontsize": "small",
+        "svg.hashsalt": "metanmf-lab", "image.cmap": "gray",
+    })
+    try:  # deterministic inline PNGs: no software version or date in the metadata
+        from IPython import get_ipython
+
+        ip = get_ipython()
+        if ip is not None:
+            ip.run_line_magic("config", "InlineBackend.print_figure_kwargs = "
+                                        "{'bbox_inches': 'tight', 'metadata': {'Software': None}}")
+    except ImportError:  # pragma: no cover
+        pass
