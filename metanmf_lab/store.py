@@ -8,8 +8,10 @@ every write goes to a temporary file that then atomically replaces the store.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -69,16 +71,32 @@ class ResultStore:
         df = self.load()
         return {key_of(r) for r in df[list(KEY)].to_dict("records")}
 
+    @contextmanager
+    def _locked(self):
+        """Exclusive lock for a read-modify-write (notebooks may fill the store in parallel)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.parent / f".{self.path.name}.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     def add(self, rows):
         """Add complete rows (mappings with every column); existing keys are not duplicated.
 
-        Returns the number of rows actually added.
+        Safe against concurrent writers (an exclusive file lock). Returns the number of rows
+        actually added.
         """
         rows = [dict(r) for r in rows]
         for r in rows:
             absent = set(COLUMNS) - set(r)
             if absent:
                 raise ValueError(f"Incomplete result row, missing {sorted(absent)}: {r}")
+        with self._locked():
+            return self._add(rows)
+
+    def _add(self, rows):
         old = self.load()
         seen = {key_of(r) for r in old[list(KEY)].to_dict("records")}
         new = []
@@ -91,7 +109,6 @@ class ResultStore:
             return 0
         df = pd.concat([old, pd.DataFrame(new, columns=list(COLUMNS))], ignore_index=True)
         df = df.sort_values(list(KEY[:6]), kind="stable").reset_index(drop=True)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".results-", suffix=".csv")
         try:
             with os.fdopen(fd, "w", newline="") as fh:

@@ -53,7 +53,7 @@ def test_incomplete_rows_are_refused_and_nothing_is_written(tmp_path):
     with pytest.raises(ValueError, match="missing"):
         store.add([row(seed=5), bad])
     assert not store.path.exists()
-    assert list(tmp_path.iterdir()) == []  # no temporary files left behind
+    assert list(tmp_path.iterdir()) == []  # refused before anything is written
 
 
 def test_not_a_store(tmp_path):
@@ -61,3 +61,16 @@ def test_not_a_store(tmp_path):
     p.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not a result store"):
         ResultStore(p).load()
+
+
+def _writer(path, start):
+    ResultStore(path).add([row(seed=start + i) for i in range(20)])
+
+
+def test_concurrent_writers_lose_nothing(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = tmp_path / "r.csv"
+    with ProcessPoolExecutor(4) as ex:
+        list(ex.map(_writer, [path] * 4, [0, 100, 200, 300]))
+    assert len(ResultStore(path).load()) == 80
