@@ -43,7 +43,97 @@ from .protocols import Protocol, get_protocol
 from .splits import make_tasks
 
 
-class MetaNMF(TransformerMixin, BaseEstimator):
+class _Transfer(TransformerMixin, BaseEstimator):
+    """What Meta-NMF and its warm-start baseline share: the base model's calls from a given
+    basis, and the evaluation phase (Algorithm 1 line 14). Not public."""
+
+    def _check_base(self, X):
+        k = check_rank(self.n_components, X.shape)
+        base = NMF() if self.base is None else self.base
+        if not isinstance(base, (NMF, GNMF)):
+            raise TypeError(f"base must be a metanmf_lab NMF or GNMF instance, got "
+                            f"{type(base).__name__}.")
+        base = clone(base).set_params(n_components=k)
+        base._check_params(X)
+        if str(base.init).lower() == "custom":
+            raise ValueError("base.init='custom' has no meaning here: the starting points "
+                             "are the transferred bases.")
+        check_int(self.inner_iter, name="inner_iter", low=1)
+        if not isinstance(self.protocol, (str, Protocol)):
+            raise TypeError(f"protocol must be 'thesis', 'reference' or a Protocol, got "
+                            f"{self.protocol!r}.")
+        return k, base, get_protocol(self.protocol)
+
+    def _setup_base(self, k, base, protocol):
+        self._base = base
+        self._loss = base.loss.lower()
+        self._kl_update = str(getattr(base, "kl_update", "mm")).lower()
+        self._lam = float(base.lam) if isinstance(base, GNMF) else 0.0
+        # The reference code's NMF helper max-normalises its basis at the end of every call,
+        # and restarts from NNDSVD when asked for it; its GNMF helper does neither.
+        nmf_base = not isinstance(base, GNMF)
+        self._normalize = bool(base.normalize) or (protocol.normalize_calls and nmf_base)
+        self._nndsvd_init = str(base.init).lower().startswith("nndsvd")
+        self._override = protocol.nndsvd_override and self._nndsvd_init and nmf_base
+        self._nndsvd_cache = {}
+        self.n_components_ = k
+
+    # -- one base call ---------------------------------------------------------------------
+    def _call(self, X, B0, graph, *, override):
+        """Run the base model on X from basis B0 (coefficients X B0^T); return (W, B, obj)."""
+        base = self._base
+        if override:  # reference code: NNDSVD replaces the start on every call
+            W, B = self._nndsvd(X)
+        else:
+            B = np.array(B0, dtype=X.dtype, order="C", copy=True)
+            W = X @ B.T
+        res = solve_mu(X, W, B, loss=self._loss, max_iter=self.inner_iter, tol=0.0,
+                       graph=graph, lam=self._lam, kl_update=self._kl_update)
+        if self._normalize:
+            normalize_components(res.W, res.H)
+        return res.W, res.H, float(res.objective[-1])
+
+    def _nndsvd(self, X):
+        key = id(X)
+        if key not in self._nndsvd_cache:  # NNDSVD is a pure function of X: compute it once
+            self._nndsvd_cache[key] = nndsvd(X, self.n_components_, variant=self._base.init,
+                                             random_state=self._rng)
+        W, B = self._nndsvd_cache[key]
+        return W.copy(), B.copy()
+
+    def _graph(self, X):
+        if not isinstance(self._base, GNMF) or self._lam == 0:
+            return None
+        b = self._base
+        return build_graph(X, b.graph, n_neighbors=b.n_neighbors, weight=b.weight,
+                           heat_t=b.heat_t, sigma=b.sigma)
+
+    # -- evaluation phase ------------------------------------------------------------------
+    def factorize(self, X):
+        """Evaluation phase on unseen X: return coefficients ``W`` and components ``H``.
+
+        Starts from the learned basis (coefficients ``X @ components_.T``) and runs the base
+        model for ``inner_iter`` iterations updating both factors (Algorithm 1, line 14).
+        """
+        check_is_fitted(self, "components_")
+        X = check_nonnegative_data(X, dtype=self.components_.dtype)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} was "
+                             f"fitted with {self.n_features_in_}.")
+        self._setup(X)
+        self._rng = check_random_state(self.random_state)
+        try:
+            W, H, _ = self._call(X, self.components_, self._graph(X), override=self._override)
+        finally:
+            del self._nndsvd_cache
+        return W, H
+
+    def transform(self, X):
+        """Evaluation phase on unseen X; returns its coefficients (n_samples, n_components)."""
+        return self.factorize(X)[0]
+
+
+class MetaNMF(_Transfer):
     """Meta-NMF (Khan 2025, Algorithm 1): learn a basis on meta-tasks and a target task, then
     use it to start the factorisation of unseen data.
 
@@ -144,73 +234,18 @@ class MetaNMF(TransformerMixin, BaseEstimator):
 
     # -- parameters ------------------------------------------------------------------------
     def _check_params(self, X):
-        k = check_rank(self.n_components, X.shape)
-        base = NMF() if self.base is None else self.base
-        if not isinstance(base, (NMF, GNMF)):
-            raise TypeError(f"base must be a metanmf_lab NMF or GNMF instance, got "
-                            f"{type(base).__name__}.")
-        base = clone(base).set_params(n_components=k)
-        base._check_params(X)
-        if str(base.init).lower() == "custom":
-            raise ValueError("base.init='custom' has no meaning inside Meta-NMF: the starting "
-                             "points are the transferred bases.")
+        k, base, protocol = self._check_base(X)
         check_int(self.n_tasks, name="n_tasks", low=1)
         check_int(self.n_epochs, name="n_epochs", low=0)
-        check_int(self.inner_iter, name="inner_iter", low=1)
-        if not isinstance(self.protocol, (str, Protocol)):
-            raise TypeError(f"protocol must be 'thesis', 'reference' or a Protocol, got "
-                            f"{self.protocol!r}.")
-        protocol = get_protocol(self.protocol)
         alpha = np.broadcast_to(np.asarray(self.alpha, dtype=np.float64), (self.n_tasks,))
         if isinstance(self.alpha, (str, bytes)) or not np.isfinite(alpha).all() \
                 or (alpha < 0).any():
             raise ValueError(f"alpha must be non-negative finite weights, got {self.alpha!r}.")
         return k, base, protocol, alpha
 
-    # -- one base call ---------------------------------------------------------------------
-    def _call(self, X, B0, graph, *, override):
-        """Run the base model on X from basis B0 (coefficients X B0^T); return (W, B, obj)."""
-        base = self._base
-        if override:  # reference code: NNDSVD replaces the start on every call
-            W, B = self._nndsvd(X)
-        else:
-            B = np.array(B0, dtype=X.dtype, order="C", copy=True)
-            W = X @ B.T
-        res = solve_mu(X, W, B, loss=self._loss, max_iter=self.inner_iter, tol=0.0,
-                       graph=graph, lam=self._lam, kl_update=self._kl_update)
-        if self._normalize:
-            normalize_components(res.W, res.H)
-        return res.W, res.H, float(res.objective[-1])
-
-    def _nndsvd(self, X):
-        key = id(X)
-        if key not in self._nndsvd_cache:  # NNDSVD is a pure function of X: compute it once
-            self._nndsvd_cache[key] = nndsvd(X, self.n_components_, variant=self._base.init,
-                                             random_state=self._rng)
-        W, B = self._nndsvd_cache[key]
-        return W.copy(), B.copy()
-
-    def _graph(self, X):
-        if not isinstance(self._base, GNMF) or self._lam == 0:
-            return None
-        b = self._base
-        return build_graph(X, b.graph, n_neighbors=b.n_neighbors, weight=b.weight,
-                           heat_t=b.heat_t, sigma=b.sigma)
-
     def _setup(self, X):
         k, base, protocol, alpha = self._check_params(X)
-        self._base = base
-        self._loss = base.loss.lower()
-        self._kl_update = str(getattr(base, "kl_update", "mm")).lower()
-        self._lam = float(base.lam) if isinstance(base, GNMF) else 0.0
-        # The reference code's NMF helper max-normalises its basis at the end of every call,
-        # and restarts from NNDSVD when asked for it; its GNMF helper does neither.
-        nmf_base = not isinstance(base, GNMF)
-        self._normalize = bool(base.normalize) or (protocol.normalize_calls and nmf_base)
-        self._nndsvd_init = str(base.init).lower().startswith("nndsvd")
-        self._override = protocol.nndsvd_override and self._nndsvd_init and nmf_base
-        self._nndsvd_cache = {}
-        self.n_components_ = k
+        self._setup_base(k, base, protocol)
         return k, protocol, alpha
 
     # -- meta-learning phase ---------------------------------------------------------------
@@ -304,26 +339,61 @@ class MetaNMF(TransformerMixin, BaseEstimator):
         del self._nndsvd_cache
         return self
 
-    # -- evaluation phase ------------------------------------------------------------------
-    def factorize(self, X):
-        """Evaluation phase on unseen X: return coefficients ``W`` and components ``H``.
 
-        Starts from the learned basis (coefficients ``X @ components_.T``) and runs the base
-        model for ``inner_iter`` iterations updating both factors (Algorithm 1, line 14).
-        """
-        check_is_fitted(self, "components_")
-        X = check_nonnegative_data(X, dtype=self.components_.dtype)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but MetaNMF was fitted with "
-                             f"{self.n_features_in_}.")
+class WarmStartNMF(_Transfer):
+    """Baseline for Meta-NMF: transfer without meta-tasks.
+
+    ``fit(X_learn)`` fits the base model on the whole learning set for ``learn_iter``
+    iterations; ``transform(X_eval)`` then runs exactly Meta-NMF's evaluation phase from that
+    basis (coefficients ``X_eval @ components_.T``, ``inner_iter`` iterations, both factors
+    updated). Compared with Meta-NMF it separates "transferring a basis learned on other data
+    helps" from "meta-learning the basis helps".
+
+    Parameters
+    ----------
+    n_components : int, default=10
+    base : NMF or GNMF instance, default=None
+        As in :class:`MetaNMF` (its own initialisation starts the fit on the learning set).
+    learn_iter : int, default=5000
+        Iterations on the learning set; 5000 = 50 epochs x 100 iterations, as many as
+        Meta-NMF's target calls.
+    inner_iter : int, default=100
+        Iterations of the evaluation phase.
+    protocol : {"thesis", "reference"} or Protocol, default="thesis"
+        Only the fields that concern a base call apply (normalisation, NNDSVD override).
+    random_state : int, RandomState instance or None, default=None
+
+    Attributes
+    ----------
+    components_, n_components_, n_base_iter_, n_features_in_
+        As in :class:`MetaNMF`.
+    """
+
+    def __init__(self, n_components=10, *, base=None, learn_iter=5000, inner_iter=100,
+                 protocol="thesis", random_state=None):
+        self.n_components = n_components
+        self.base = base
+        self.learn_iter = learn_iter
+        self.inner_iter = inner_iter
+        self.protocol = protocol
+        self.random_state = random_state
+
+    def _setup(self, X):
+        k, base, protocol = self._check_base(X)
+        check_int(self.learn_iter, name="learn_iter", low=0)
+        self._setup_base(k, base, protocol)
+        return k, protocol, None
+
+    def fit(self, X, y=None):
+        """Fit the base model on the whole learning set X."""
+        X = check_nonnegative_data(X)
         self._setup(X)
-        self._rng = check_random_state(self.random_state)
-        try:
-            W, H, _ = self._call(X, self.components_, self._graph(X), override=self._override)
-        finally:
-            del self._nndsvd_cache
-        return W, H
-
-    def transform(self, X):
-        """Evaluation phase on unseen X; returns its coefficients (n_samples, n_components)."""
-        return self.factorize(X)[0]
+        est = clone(self._base).set_params(max_iter=self.learn_iter, tol=0.0,
+                                           normalize=self._normalize,
+                                           random_state=self.random_state)
+        est.fit(X)
+        self.components_ = est.components_
+        self.n_base_iter_ = self.learn_iter
+        self.n_features_in_ = X.shape[1]
+        del self._nndsvd_cache
+        return self

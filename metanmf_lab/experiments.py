@@ -40,7 +40,7 @@ from threadpoolctl import threadpool_limits
 
 from ._config import ALGORITHM_VERSION, __version__
 from ._losses import reconstruction_error
-from ._meta import MetaNMF
+from ._meta import MetaNMF, WarmStartNMF
 from ._nmf import GNMF, NMF
 from ._validation import check_choice, check_int, check_real
 from .evaluation import cluster_nmi
@@ -53,6 +53,14 @@ from .store import DEFAULT_STORE, KEY, ResultStore, key_of
 MODELS = ("NMF", "Meta-NMF", "GNMF", "Meta-GNMF", "NMF NNDSVD", "Meta-NMF NNDSVD",
           "GNMF NNDSVD", "Meta-GNMF NNDSVD")
 
+#: Fair baselines (not in the thesis): the base model given the Meta model's compute, from
+#: random and from NNDSVD init; and a warm start without meta-tasks (see fit_cell).
+FAIR_MODELS = ("NMF (equal compute)", "NMF NNDSVD (equal compute)", "GNMF (equal compute)",
+               "GNMF NNDSVD (equal compute)", "NMF (warm start)", "NMF NNDSVD (warm start)",
+               "GNMF (warm start)", "GNMF NNDSVD (warm start)")
+
+ALL_MODELS = MODELS + FAIR_MODELS
+
 #: (baseline, Meta model) pairs in the order of thesis Tables 4.3-4.6.
 PAIRS = (("NMF", "Meta-NMF"), ("GNMF", "Meta-GNMF"), ("GNMF NNDSVD", "Meta-GNMF NNDSVD"),
          ("NMF NNDSVD", "Meta-NMF NNDSVD"))
@@ -61,14 +69,46 @@ PAIRS = (("NMF", "Meta-NMF"), ("GNMF", "Meta-GNMF"), ("GNMF NNDSVD", "Meta-GNMF 
 THESIS_RANKS = (2, 3, 5, 10, 14, 18)
 
 
+def model_kind(name):
+    """``"baseline"``, ``"meta"``, ``"equal_compute"`` or ``"warm_start"``."""
+    name = check_choice(name, ALL_MODELS, name="model")
+    if name.startswith("Meta-"):
+        return "meta"
+    if name.endswith("(equal compute)"):
+        return "equal_compute"
+    return "warm_start" if name.endswith("(warm start)") else "baseline"
+
+
 def parse_model(name):
     """Split a model name into ``(is_meta, family, init)``, e.g. ``(True, "gnmf", "nndsvd")``."""
-    name = check_choice(name, MODELS, name="model")
-    meta = name.startswith("Meta-")
-    stem = name[5:] if meta else name
+    name = check_choice(name, ALL_MODELS, name="model")
+    meta = model_kind(name) == "meta"
+    stem = (name[5:] if meta else name).split(" (")[0]
     family = "gnmf" if stem.startswith("GNMF") else "nmf"
     init = "nndsvd" if stem.endswith("NNDSVD") else "random"
     return meta, family, init
+
+
+def equal_compute_iterations(settings, protocol, n_learn, n_eval, rank):
+    """Iterations on the evaluation half that cost what a Meta model spends in total.
+
+    One MU iteration on an n-sample matrix costs in proportion to n (both products with X
+    are n x m x k). A Meta model spends ``n_epochs * inner_iter * (n_tasks * task_size +
+    n_target) + inner_iter * n_eval`` sample-iterations (meta-tasks, target, evaluation);
+    divided by ``n_eval`` this is the number of iterations on the evaluation half with the
+    same arithmetic (5,100 for the thesis' settings when the learning and evaluation halves
+    are equal).
+    """
+    from .splits import make_tasks
+
+    proto = settings.protocol(protocol) if isinstance(protocol, str) else protocol
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TaskSplitWarning)
+        split = make_tasks(n_learn, n_tasks=settings.n_tasks, task_size=settings.task_size,
+                           protocol=proto, random_state=0, min_size=rank)
+    per_epoch = settings.n_tasks * split.task_size + split.target.size
+    total = settings.n_epochs * settings.inner_iter * per_epoch + settings.inner_iter * n_eval
+    return int(round(total / n_eval))
 
 
 @dataclass(frozen=True)
@@ -155,7 +195,7 @@ class Cell:
         object.__setattr__(self, "dataset", check_choice(self.dataset, tuple(DATASETS),
                                                          name="dataset"))
         object.__setattr__(self, "noise", check_real(self.noise, name="noise", low=0))
-        object.__setattr__(self, "model", check_choice(self.model, MODELS, name="model"))
+        object.__setattr__(self, "model", check_choice(self.model, ALL_MODELS, name="model"))
         object.__setattr__(self, "rank", check_int(self.rank, name="rank", low=1))
         object.__setattr__(self, "seed", check_int(self.seed, name="seed", low=0))
         object.__setattr__(self, "protocol", check_choice(self.protocol, PROTOCOLS,
@@ -211,14 +251,25 @@ def make_base(family, init, protocol, settings, *, rank, seed):
                 weight=settings.graph_weight, tol=0.0, **common)
 
 
-def make_model(model, rank, seed, protocol="thesis", settings=None):
-    """The estimator for a model name: a baseline NMF/GNMF or a MetaNMF around it."""
+def make_model(model, rank, seed, protocol="thesis", settings=None, *, equal_iter=None):
+    """The estimator for a model name: a baseline NMF/GNMF, a MetaNMF around it, or a fair
+    baseline (``equal_iter``: the equal-compute iteration budget, see
+    :func:`equal_compute_iterations`)."""
     settings = Settings() if settings is None else settings
     proto = settings.protocol(protocol)
-    meta, family, init = parse_model(model)
+    kind = model_kind(model)
+    _, family, init = parse_model(model)
     base = make_base(family, init, proto, settings, rank=rank, seed=seed)
-    if not meta:
+    if kind == "baseline":
         return base
+    if kind == "equal_compute":
+        if equal_iter is None:
+            raise ValueError("An equal-compute baseline needs equal_iter (the iteration "
+                             "budget); see equal_compute_iterations.")
+        return base.set_params(max_iter=int(equal_iter), tol=0.0)
+    if kind == "warm_start":
+        return WarmStartNMF(rank, base=base, learn_iter=settings.n_epochs * settings.inner_iter,
+                            inner_iter=settings.inner_iter, protocol=proto, random_state=seed)
     return MetaNMF(rank, base=base, n_tasks=settings.n_tasks, task_size=settings.task_size,
                    n_epochs=settings.n_epochs, inner_iter=settings.inner_iter,
                    protocol=proto, rescale_bases=settings.rescale_bases, random_state=seed)
@@ -256,22 +307,27 @@ def fit_cell(cell, settings=None):
     """Evaluate one cell and keep its factors (see module docstring)."""
     settings = Settings() if settings is None else settings
     X_learn, X_eval, _, y_eval = load_cell_data(cell.dataset, cell.noise, settings)
-    est = make_model(cell.model, cell.rank, cell.seed, cell.protocol, settings)
+    equal_iter = None
+    if model_kind(cell.model) == "equal_compute":
+        equal_iter = equal_compute_iterations(settings, cell.protocol, X_learn.shape[0],
+                                              X_eval.shape[0], cell.rank)
+    est = make_model(cell.model, cell.rank, cell.seed, cell.protocol, settings,
+                     equal_iter=equal_iter)
     with threadpool_limits(limits=1), warnings.catch_warnings():  # BLAS and OpenMP
         warnings.simplefilter("ignore", TaskSplitWarning)  # recorded in task_size instead
         t0 = time.perf_counter()
-        if isinstance(est, MetaNMF):
+        if isinstance(est, (MetaNMF, WarmStartNMF)):
             est.fit(X_learn)
             W, H = est.factorize(X_eval)
-            n_iter, train_iter, task_size = est.inner_iter, est.n_base_iter_, \
-                est.tasks_.task_size
+            n_iter, train_iter = est.inner_iter, est.n_base_iter_
+            task_size = est.tasks_.task_size if isinstance(est, MetaNMF) else None
         else:
             W = est.fit_transform(X_eval)
             H = est.components_
             n_iter, train_iter, task_size = est.n_iter_, 0, None
         seconds = time.perf_counter() - t0
         nmi = cluster_nmi(W, y_eval, random_state=cell.seed, n_init=settings.kmeans_n_init)
-    loss = est.base.loss if isinstance(est, MetaNMF) else est.loss
+    loss = est.base.loss if isinstance(est, (MetaNMF, WarmStartNMF)) else est.loss
     err = reconstruction_error(X_eval, W, H, loss)
     return CellResult(cell, W, H, y_eval, nmi, err, int(n_iter), int(train_iter), task_size,
                       seconds, est)
@@ -306,6 +362,15 @@ def _cell_key(cell, settings):
     return key_of({"dataset": cell.dataset, "noise": cell.noise, "model": cell.model,
                    "rank": cell.rank, "seed": cell.seed, "protocol": cell.protocol,
                    "settings_hash": settings.hash, "algorithm_version": ALGORITHM_VERSION})
+
+
+def _progress_bar(total, disable):
+    """tqdm's bar (a widget in Jupyter when ipywidgets is there, text otherwise), without the
+    warning tqdm.auto prints when it falls back to text."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+    return tqdm(total=total, desc="cells", unit="cell", disable=disable)
 
 
 def _require_dask_client():
@@ -353,7 +418,6 @@ def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=Non
         One row per requested cell (stored or new), sorted by key.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
 
     settings = Settings() if settings is None else settings
     backend = backend or os.environ.get("METANMF_BACKEND") or None
@@ -366,7 +430,7 @@ def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=Non
     todo = [c for c in cells if _cell_key(c, settings) not in done]
     new_rows, pending = [], []
     if todo:
-        bar = tqdm(total=len(todo), desc="cells", disable=not progress, unit="cell")
+        bar = _progress_bar(len(todo), disable=not progress)
         with parallel_config(backend=backend) if backend else nullcontext():
             runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
             for row in runner(delayed(run_cell)(c, settings) for c in todo):
@@ -397,7 +461,7 @@ def main(argv=None):
         description="Evaluate the grid cells missing from the result store (resumable: an "
                     "interrupted run keeps every complete row).")
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(ALL_MODELS))
     ap.add_argument("--ranks", nargs="+", type=int, default=list(THESIS_RANKS))
     ap.add_argument("--seeds", nargs="+", type=int, default=list(range(5)))
     ap.add_argument("--noises", nargs="+", default=["none", "default"],

@@ -164,3 +164,51 @@ def test_protocol_overrides_reach_the_models_and_the_hash():
         ex.Settings(protocol_overrides=(("transfer", "median"),))
     assert ex.make_model("Meta-NMF", 3, 0, settings=TINY.replace(rescale_bases=False)) \
         .rescale_bases is False
+
+
+@pytest.mark.parametrize("name,kind,family,init", [
+    ("NMF (equal compute)", "equal_compute", "nmf", "random"),
+    ("GNMF NNDSVD (equal compute)", "equal_compute", "gnmf", "nndsvd"),
+    ("NMF NNDSVD (warm start)", "warm_start", "nmf", "nndsvd"),
+    ("GNMF (warm start)", "warm_start", "gnmf", "random"),
+    ("Meta-GNMF NNDSVD", "meta", "gnmf", "nndsvd"), ("NMF", "baseline", "nmf", "random"),
+])
+def test_fair_model_names(name, kind, family, init):
+    assert ex.model_kind(name) == kind
+    assert ex.parse_model(name) == (kind == "meta", family, init)
+
+
+def test_equal_compute_budget_counts_sample_iterations():
+    s = ex.Settings()
+    # thesis: 5 x 50 tasks + the rest of 3000 as target, 50 epochs x 100, plus the evaluation
+    assert ex.equal_compute_iterations(s, "thesis", 3000, 3000, 18) == 50 * 100 + 100
+    # reference: 5 x 100 overlapping tasks + the whole learning set as target
+    assert ex.equal_compute_iterations(s, "reference", 3000, 3000, 18) == \
+        round((50 * 100 * (500 + 3000) + 100 * 3000) / 3000)
+    # Faces under the thesis protocol: the documented fallback (tasks of 20) is counted
+    assert ex.equal_compute_iterations(s, "thesis", 200, 200, 5) == 50 * 100 + 100
+    small = s.replace(n_epochs=2, inner_iter=5)
+    assert ex.equal_compute_iterations(small, "thesis", 898, 899, 2) == \
+        round((2 * 5 * 898 + 5 * 899) / 899)
+
+
+def test_fair_baselines_run_and_spend_what_they_claim():
+    ec = ex.fit_cell(ex.Cell("digits", 0.0, "NMF (equal compute)", 3, 0), TINY)
+    assert ec.n_iter == ex.equal_compute_iterations(TINY, "thesis", 898, 899, 3)
+    assert ec.train_iter == 0 and ec.task_size is None
+    ws = ex.fit_cell(ex.Cell("digits", 0.0, "GNMF NNDSVD (warm start)", 3, 0), TINY)
+    assert ws.train_iter == TINY.n_epochs * TINY.inner_iter and ws.n_iter == TINY.inner_iter
+    assert 0 <= ws.nmi <= 1 and ws.W.shape == (899, 3)
+
+
+def test_warm_start_uses_the_evaluation_phase_of_meta_nmf():
+    from metanmf_lab._meta import WarmStartNMF
+
+    X_learn, X_eval, _, _ = ex.load_cell_data("digits", 0.0, TINY)
+    ws = WarmStartNMF(4, base=NMF(), learn_iter=30, inner_iter=7, random_state=0).fit(X_learn)
+    ref = NMF(4, max_iter=30, tol=0, random_state=0).fit(X_learn)
+    np.testing.assert_array_equal(ws.components_, ref.components_)
+    W, H = ws.factorize(X_eval)
+    m = NMF(4, init="custom", max_iter=7, tol=0)
+    np.testing.assert_allclose(W, m.fit_transform(X_eval, W=X_eval @ ref.components_.T,
+                                                  H=ref.components_.copy()), rtol=1e-12)
