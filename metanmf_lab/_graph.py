@@ -131,19 +131,32 @@ def knn_graph(X, n_neighbors=5, weight="binary", heat_t=None):
     return Graph(A, degree)
 
 
+#: Keep the RBF affinity dense if more than this fraction of its weights survive.
+_RBF_DENSE_ABOVE = 0.25
+
+
 def rbf_graph(X, sigma=0.5):
-    """Dense RBF affinity over all pairs, as in the authors' reference code.
+    """RBF affinity over all pairs, as in the authors' reference code.
 
     ``A_ij = exp(-||x_i - x_j||^2 / sigma^2)`` for all i, j (diagonal included: it cancels in
-    L = D - A). On min-max scaled data with hundreds of features the squared distances are in
-    the tens or hundreds, so with ``sigma = 0.5`` almost every off-diagonal weight underflows to
-    zero and the graph term all but vanishes; the book measures this.
+    L = D - A). Weights below ``eps / n`` are set to zero: together they change a row of
+    ``A W`` by less than one rounding error of its diagonal term. On min-max scaled data with
+    hundreds of features the squared distances are in the tens or hundreds, so with
+    ``sigma = 0.5`` almost every off-diagonal weight is that small (the graph term all but
+    vanishes; the book measures this), and the graph is then stored sparse. Building it takes
+    n^2 memory for the distances.
     """
     X = _as_float_data(X)
     sigma = check_real(sigma, name="sigma", low=0, low_inclusive=False)
+    n = X.shape[0]
     D2 = pairwise_distances(X, metric="sqeuclidean")
-    A = np.exp(-D2 / sigma**2).astype(X.dtype)
-    return Graph(A, A.sum(axis=1))
+    A = np.exp(-D2 / sigma**2)
+    A[A < np.finfo(X.dtype).eps / n] = 0.0
+    A = A.astype(X.dtype)
+    degree = A.sum(axis=1)
+    if np.count_nonzero(A) <= _RBF_DENSE_ABOVE * n * n:
+        A = sp.csr_matrix(A)
+    return Graph(A, degree)
 
 
 def block_diagonal(graphs):

@@ -451,3 +451,30 @@ def test_kl_update_is_case_insensitive():
 
     assert not np.array_equal(fit("split"), fit("mm"))
     np.testing.assert_array_equal(fit("SPLIT"), fit("split"))
+
+
+def test_rbf_graph_drops_only_negligible_weights():
+    """Well-separated data: the RBF graph is stored sparse, and GNMF with it matches GNMF with
+    the exact dense affinity to rounding."""
+    import scipy.sparse as sp_
+
+    from metanmf_lab._graph import Graph, rbf_graph
+    from metanmf_lab._solvers import solve_mu
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([2 * rng.random((20, 30)) + 4 * c for c in range(3)])
+    X[1] = X[0] + 1e-3  # one close pair keeps a real edge
+    g = rbf_graph(X, sigma=0.5)
+    assert sp_.issparse(g.A) and g.A.nnz < X.shape[0] ** 2 / 4
+    assert g.A[0, 1] > 0.9
+    D2 = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    A = np.exp(-D2 / 0.25)
+    exact = Graph(A, A.sum(1))
+    W0, H0 = rng.random((60, 3)), rng.random((3, 30))
+    for loss in ("frobenius", "kl"):
+        a = solve_mu(X, W0.copy(), H0.copy(), loss=loss, max_iter=50, graph=g, lam=0.3,
+                     kl_update="split")
+        b = solve_mu(X, W0.copy(), H0.copy(), loss=loss, max_iter=50, graph=exact, lam=0.3,
+                     kl_update="split")
+        np.testing.assert_allclose(a.W, b.W, rtol=1e-10)
+        np.testing.assert_allclose(a.H, b.H, rtol=1e-10)
