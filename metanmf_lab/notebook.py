@@ -16,6 +16,7 @@ committed result store) or ``"smoke"`` (seconds-long settings for the tests, a s
 from __future__ import annotations
 
 import numbers
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +106,7 @@ def _type_ok(value, annotation):
         return isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if origin in (list, tuple):
         return isinstance(value, (list, tuple))
-    if origin is typing.Union:
+    if origin in (typing.Union, types.UnionType):
         return any(_type_ok(value, a) for a in typing.get_args(annotation))
     if annotation is typing.Any:
         return True
@@ -199,3 +200,13 @@ def setup_plotting():
                                         "{'bbox_inches': 'tight', 'metadata': {'Software': None}}")
     except ImportError:  # pragma: no cover
         pass
+
+
+def glue_figure(name, fig):
+    """Glue a figure for a ``{glue:figure}`` directive, and close it so that the notebook does
+    not display it a second time."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)

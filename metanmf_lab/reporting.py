@@ -1,0 +1,165 @@
+"""Tables from the result store, side by side with the thesis' numbers.
+
+Reporting takes tables (rows of the store), never models. The thesis' numbers are read at
+build time from ``thesis_tables.csv`` in the folder named by ``METANMF_REFERENCE`` (default:
+``../shared/reference`` beside the project); they are never copied into the project.
+
+Statistics follow the thesis: for each (dataset, noise, model, rank) the NMI is averaged over
+seeds; a table cell is the mean of those averages over the ranks. The spread we report beside
+it is the standard deviation over seeds of the rank-averaged NMI (each seed's mean over ranks).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._config import ALGORITHM_VERSION, PROJECT_ROOT
+from .datasets import DATASETS
+from .experiments import MODELS, PAIRS
+
+REFERENCE_ENV = "METANMF_REFERENCE"
+
+#: Thesis Tables 4.3-4.10: table id -> (noise condition, (baseline, Meta model)).
+THESIS_TABLES = {
+    "4.3": ("none", PAIRS[0]), "4.4": ("none", PAIRS[1]), "4.5": ("none", PAIRS[2]),
+    "4.6": ("none", PAIRS[3]), "4.7": ("added", PAIRS[0]), "4.8": ("added", PAIRS[1]),
+    "4.9": ("added", PAIRS[3]), "4.10": ("added", PAIRS[2]),
+}
+
+#: Thesis figure numbers of the NMI-against-rank plots: dataset -> (no noise, added noise).
+THESIS_FIGURES = {"blobs": ("4.2", "4.7"), "coil20": ("4.3", "4.8"), "digits": ("4.4", "4.9"),
+                  "faces": ("4.5", "4.10"), "fmnist": ("4.6", "4.11")}
+
+#: Thesis Figs. 4.14-4.21 (face parts): pair -> (no noise, added noise).
+THESIS_FACE_FIGURES = {PAIRS[0]: ("4.14", "4.15"), PAIRS[1]: ("4.16", "4.17"),
+                       PAIRS[3]: ("4.18", "4.19"), PAIRS[2]: ("4.20", "4.21")}
+
+#: A difference from the thesis larger than this (in NMI) gets an explanation in the book.
+DIFFERENCE_THRESHOLD = 0.03
+
+
+def reference_dir():
+    """Folder holding ``thesis_tables.csv``: ``$METANMF_REFERENCE`` or ``../shared/reference``."""
+    env = os.environ.get(REFERENCE_ENV, "").strip()
+    return Path(env).expanduser().resolve() if env else \
+        PROJECT_ROOT.parent / "shared" / "reference"
+
+
+def thesis_tables(path=None):
+    """The thesis' mean-NMI-over-ranks numbers (Tables 4.3-4.10) as a tidy DataFrame.
+
+    Columns: ``table, noise ("none"/"added"), dataset (package name), model,
+    thesis_nmi``. Raises ``FileNotFoundError`` naming the file and the setting when the
+    reference folder is not there.
+    """
+    path = Path(path) if path is not None else reference_dir() / "thesis_tables.csv"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"The thesis' numbers are read at build time from {path.name}, not found in "
+            f"{path.parent}. Set {REFERENCE_ENV} to the folder holding it (the project's "
+            f"../shared/reference).")
+    df = pd.read_csv(path, dtype={"table": str})
+    by_display = {info.display_name.lower(): name for name, info in DATASETS.items()}
+    unknown = set(df["dataset"].str.lower()) - set(by_display)
+    if unknown or not set(df["model"]) <= set(MODELS):
+        raise ValueError(f"{path} has unexpected datasets or models: "
+                         f"{sorted(unknown) or sorted(set(df['model']) - set(MODELS))}.")
+    return pd.DataFrame({
+        "table": df["table"], "noise": df["noise"],
+        "dataset": df["dataset"].str.lower().map(by_display), "model": df["model"],
+        "thesis_nmi": df["mean_nmi_over_ranks"].astype(float)})
+
+
+def thesis_tables_or_none():
+    """:func:`thesis_tables`, or None (with the reason) when the reference is unavailable."""
+    try:
+        return thesis_tables(), None
+    except FileNotFoundError as exc:
+        return None, str(exc)
+
+
+def select(df, settings, protocol="thesis", datasets=None, models=None):
+    """The store's rows computed under ``settings`` (hash) and the current algorithm."""
+    mask = (df["settings_hash"] == settings.hash) & (df["protocol"] == protocol) \
+        & (df["algorithm_version"] == ALGORITHM_VERSION)
+    if datasets is not None:
+        mask &= df["dataset"].isin(list(datasets))
+    if models is not None:
+        mask &= df["model"].isin(list(models))
+    out = df[mask].copy()
+    out["condition"] = np.where(out["noise"].astype(float) > 0, "added", "none")
+    return out
+
+
+def nmi_by_rank(rows):
+    """Mean, standard deviation and count of the NMI over seeds, per
+    (dataset, condition, noise, model, rank)."""
+    g = rows.groupby(["dataset", "condition", "noise", "model", "rank"])["nmi"]
+    return g.agg(mean="mean", sd="std", n="count").reset_index()
+
+
+def mean_over_ranks(rows):
+    """The thesis' table statistic: per (dataset, condition, model), the mean over ranks of
+    the mean NMI over seeds; plus ``sd_seeds`` (s.d. over seeds of each seed's mean over
+    ranks), ``n_seeds`` and ``n_ranks``."""
+    per_seed = rows.groupby(["dataset", "condition", "model", "seed"])["nmi"].mean()
+    by_rank = nmi_by_rank(rows).groupby(["dataset", "condition", "model"])
+    out = by_rank["mean"].mean().rename("ours").to_frame()
+    out["n_ranks"] = by_rank["rank"].nunique()
+    sd = per_seed.groupby(["dataset", "condition", "model"])
+    out["sd_seeds"] = sd.std()
+    out["n_seeds"] = sd.count()
+    return out.reset_index()
+
+
+def side_by_side(ours, thesis=None):
+    """Our table statistic beside the thesis', with the difference.
+
+    Parameters
+    ----------
+    ours : DataFrame from :func:`mean_over_ranks`
+    thesis : DataFrame from :func:`thesis_tables` or None
+
+    Returns
+    -------
+    DataFrame with columns table, condition, dataset, model, thesis, ours, sd_seeds,
+    n_seeds, difference, beyond (|difference| > DIFFERENCE_THRESHOLD).
+    """
+    rows = []
+    for table, (cond, pair) in THESIS_TABLES.items():
+        for model in pair:
+            for ds in DATASETS:
+                o = ours[(ours.dataset == ds) & (ours.condition == cond) & (ours.model == model)]
+                t = None if thesis is None else thesis[
+                    (thesis.dataset == ds) & (thesis.noise == cond) & (thesis.model == model)]
+                rows.append(dict(
+                    table=table, condition=cond, dataset=ds, model=model,
+                    thesis=float(t.thesis_nmi.iloc[0]) if t is not None and len(t) else np.nan,
+                    ours=float(o.ours.iloc[0]) if len(o) else np.nan,
+                    sd_seeds=float(o.sd_seeds.iloc[0]) if len(o) else np.nan,
+                    n_seeds=int(o.n_seeds.iloc[0]) if len(o) else 0))
+    out = pd.DataFrame(rows)
+    out["difference"] = out["ours"] - out["thesis"]
+    out["beyond"] = out["difference"].abs() > DIFFERENCE_THRESHOLD
+    return out
+
+
+def display_table(sbs, table):
+    """One thesis table (e.g. ``"4.3"``) in the thesis' layout: a row per dataset, for each
+    of the two models the thesis' number, ours (mean +/- s.d. over seeds) and the
+    difference."""
+    part = sbs[sbs.table == table]
+    base, meta = THESIS_TABLES[table][1]
+    out = pd.DataFrame(index=[DATASETS[d].display_name for d in DATASETS])
+    for model in (base, meta):
+        m = part[part.model == model].set_index("dataset").reindex(list(DATASETS))
+        out[(model, "thesis")] = m["thesis"].to_numpy()
+        out[(model, "ours")] = [f"{o:.3f} ± {s:.3f}" if np.isfinite(o) else "–"
+                                for o, s in zip(m["ours"], m["sd_seeds"].fillna(0))]
+        out[(model, "difference")] = m["difference"].round(3).to_numpy()
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
+    return out
