@@ -24,7 +24,7 @@ RESULTS_DIR = PROJECT_ROOT / "data" / "results"
 #: Version of the numerical algorithms. Bump it whenever a change to a solver, an
 #: initialisation, Meta-NMF, a dataset's preprocessing or the evaluation can change a stored
 #: number: the result store keys every row by it, so old rows are never silently reused.
-ALGORITHM_VERSION = "1"
+ALGORITHM_VERSION = "2"  # 2: GNMF bases are no longer rescaled between epochs
 
 
 def data_dir() -> Path:

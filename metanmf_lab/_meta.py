@@ -166,10 +166,11 @@ class MetaNMF(_Transfer):
         What to do when the thesis split does not fit the learning set (see
         :func:`metanmf_lab.splits.make_tasks`).
     rescale_bases : bool, default=True
-        After every epoch, divide all bases by the power of two that brings max(B_t) into
-        [0.5, 1) (see Notes). False runs the raw algorithm. Has no effect when the base calls
-        max-normalise their bases (``base.normalize`` or the reference protocol's NMF), which
-        already bounds the scale.
+        For NMF bases, divide all bases after every epoch by the power of two that brings
+        max(B_t) into [0.5, 1), which leaves the algorithm unchanged (see Notes); False runs
+        the raw algorithm. Never applied to GNMF bases (where it would change the algorithm)
+        nor when the base calls max-normalise their bases (``base.normalize`` or the reference
+        protocol's NMF), which already bounds the scale.
     keep_basis_history : bool, default=False
         Keep the target basis after every epoch in ``basis_history_`` (for plots).
     random_state : int, RandomState instance or None, default=None
@@ -177,19 +178,19 @@ class MetaNMF(_Transfer):
 
     Notes
     -----
-    The raw Algorithm 1 grows the scale of B_t by a factor of about 2 to 3 per epoch (each
-    start adds two bases of similar size, and nothing pulls the scale back), so after 50
-    epochs the bases are ~1e20 and the coefficients ~1e-20. ``history_["scale_growth"]``
-    records this. With ``rescale_bases=True`` all bases are divided, after every epoch, by the
-    power of two that brings max(B_t) into [0.5, 1):
+    With an NMF base, the raw Algorithm 1 grows the scale of B_t by a factor of about 2 to 3
+    per epoch (each start adds two bases of similar size, and nothing pulls the scale back),
+    so after 50 epochs the bases are ~1e20 and the coefficients ~1e-20.
+    ``history_["scale_growth"]`` records this. NMF's updates are equivariant to a common
+    rescaling of the bases, so dividing all bases after every epoch by the power of two that
+    brings max(B_t) into [0.5, 1) changes nothing but that common scale: it is exact in
+    floating point (a test checks a short run bit for bit; over long runs the raw algorithm's
+    tiny entries fall into the subnormal range and the two then agree only to rounding), and
+    float32 no longer overflows.
 
-    - for NMF bases (Frobenius or KL), whose updates are equivariant to a common rescaling of
-      the bases, this is exact in floating point: every iterate equals the raw algorithm's up
-      to that power of two (a test checks it bit for bit), but float32 no longer overflows;
-    - for GNMF bases it is not equivalent: the graph term lambda tr(W^T L W) scales with the
-      coefficients, so in the raw algorithm its weight effectively shrinks by ~(2-3)^2 per
-      epoch and the graph regularisation fades out; rescaling keeps it at its nominal weight,
-      as in a GNMF started from U(0, 1). The book measures the difference.
+    A GNMF base is different: its graph term lambda tr(W^T L W) depends on the scale of the
+    coefficients, so a rescaling would change the algorithm. With lambda >= 1 the graph term
+    also stops the growth by itself (measured in the book), so GNMF bases are never rescaled.
 
     Attributes
     ----------
@@ -314,11 +315,13 @@ class MetaNMF(_Transfer):
             hist["basis_change"].append(
                 np.linalg.norm(B_t / n_new - B_prev / n_prev) if n_prev > 0 and n_new > 0
                 else np.inf)
-            # The raw algorithm multiplies the scale of B_t by ~2-3 every epoch; bring it back
-            # to [0.5, 1) by a power of two, exact in floating point (see Notes).
-            # (Not needed when every call max-normalises its basis: the scale is then bounded,
-            # and rescaling the running sum of normalised bases would not be exact.)
-            rescale = self.rescale_bases and not self._normalize and B_t.max() > 0
+            # With an NMF base the raw algorithm multiplies the scale of B_t by ~2-3 every
+            # epoch; bring it back to [0.5, 1) by a power of two, exact in floating point (see
+            # Notes). Not for GNMF bases (it would change the algorithm), nor when every call
+            # max-normalises its basis (the scale is then bounded, and rescaling the running
+            # sum of normalised bases would not be exact).
+            rescale = (self.rescale_bases and self._lam == 0 and not self._normalize
+                       and B_t.max() > 0)
             shift = np.frexp(B_t.max())[1] if rescale else 0
             if shift:
                 B_t = np.ldexp(B_t, -shift).astype(B_t.dtype, copy=False)
