@@ -10,7 +10,8 @@ The thesis writes the transpose (X features x samples, basis W): its W is our ``
 from ._config import ALGORITHM_VERSION, __version__, data_dir
 from ._graph import Graph, build_graph, knn_graph, rbf_graph
 from ._init import initialize, nndsvd
-from ._losses import frobenius_loss, kl_loss, reconstruction_error
+from ._losses import (frobenius_gradients, frobenius_loss, graph_penalty, kl_gradients, kl_loss,
+                      objective, objective_gradients, reconstruction_error)
 from ._meta import MetaNMF
 from ._nmf import GNMF, NMF
 from .datasets import DATASETS, load_dataset
@@ -20,7 +21,8 @@ from .splits import TaskSplit, TaskSplitWarning, learning_evaluation_split, make
 __all__ = [
     "ALGORITHM_VERSION", "DATASETS", "GNMF", "Graph", "MetaNMF", "NMF", "TaskSplit",
     "TaskSplitWarning", "__version__", "build_graph", "cluster_nmi", "data_dir",
-    "frobenius_loss", "hoyer_sparsity", "initialize", "kl_loss", "knn_graph",
-    "learning_evaluation_split", "load_dataset", "make_tasks", "nndsvd", "rbf_graph",
+    "frobenius_gradients", "frobenius_loss", "graph_penalty", "hoyer_sparsity", "initialize",
+    "kl_gradients", "kl_loss", "knn_graph", "learning_evaluation_split", "load_dataset",
+    "make_tasks", "nndsvd", "objective", "objective_gradients", "rbf_graph",
     "reconstruction_error",
 ]

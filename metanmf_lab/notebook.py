@@ -196,6 +196,9 @@ def setup_plotting():
 
         ip = get_ipython()
         if ip is not None:
+            # Without this, a Figure not made through pyplot has no PNG until pyplot has made
+            # one, and a glued figure silently disappears.
+            ip.run_line_magic("matplotlib", "inline")
             ip.run_line_magic("config", "InlineBackend.print_figure_kwargs = "
                                         "{'bbox_inches': 'tight', 'metadata': {'Software': None}}")
     except ImportError:  # pragma: no cover

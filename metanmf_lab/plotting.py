@@ -1,4 +1,4 @@
-"""Figures of results: NMI against rank, basis images, timings. Functions take tables (or
+"""Figures of results: NMI against rank, grids of images (data, basis images), timings. Functions take tables (or
 arrays) and return matplotlib Figures; they never compute models or touch files.
 
 Colours: one per model family (the pair of a baseline and its Meta variant share it);
@@ -8,6 +8,7 @@ baselines are dashed with open markers, Meta models solid with filled markers.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from .datasets import DATASETS
 from .experiments import PAIRS
@@ -84,41 +85,81 @@ def meta_models_by_dataset(summary, datasets, condition):
     return fig
 
 
-def basis_images(bases, image_shape, row_labels, ncols=None, vmax_per_image=True):
-    """Rows of basis images (thesis Figs. 4.14-4.21: one row per model).
+def image_grid(images, image_shape=None, *, row_labels=None, col_labels=None, scale="each",
+               cmap="gray", cell=0.9):
+    """Images in a grid of rows and columns (samples, basis vectors, ...).
 
     Parameters
     ----------
-    bases : list of ndarray of shape (n_components, n_features)
-        One basis per row (the package's ``components_``, the thesis' W transposed).
-    image_shape : (int, int)
-    row_labels : list of str
-    ncols : int or None
-        Images per row (default: all components).
-    """
-    import matplotlib.pyplot as plt
+    images : array-like of shape (n_rows, n_cols, n_pixels) or (n_images, n_pixels), or a
+        sequence of arrays of shape (n_cols, n_pixels_r), one per row
+        A 2-D array is drawn as one row. Rows given as a sequence may hold images of different
+        sizes (e.g. one data set per row) and may have different numbers of columns.
+    image_shape : tuple of int, None, or a sequence of them (one per row), default=None
+        Shape of one image; None draws each vector as a one-pixel-high strip (non-image data).
+    row_labels, col_labels : sequence of str or None
+    scale : {"each", "row", "all"}, default="each"
+        Grey levels from 0 to the maximum of each image, of each row, or of all images (NMF
+        bases have arbitrary scale, so "each" is the default).
+    cmap : str, default="gray"
+    cell : float, default=0.9
+        Width of one image in inches (its height follows the image's aspect ratio).
 
-    k = max(B.shape[0] for B in bases)
-    ncols = k if ncols is None else ncols
-    nrows_per = int(np.ceil(k / ncols))
-    fig, axes = plt.subplots(len(bases) * nrows_per, ncols,
-                             figsize=(0.9 * ncols, 1.0 * len(bases) * nrows_per + 0.3),
-                             squeeze=False)
-    for b, (B, label) in enumerate(zip(bases, row_labels)):
-        for j in range(nrows_per * ncols):
-            ax = axes[b * nrows_per + j // ncols, j % ncols]
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if isinstance(images, np.ndarray) or not isinstance(images, (list, tuple)):
+        arr = np.asarray(images, dtype=np.float64)
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3:
+            raise ValueError(f"images must be (n_rows, n_cols, n_pixels) or (n_images, "
+                             f"n_pixels), got shape {arr.shape}.")
+        rows = list(arr)
+    else:
+        rows = [np.asarray(r, dtype=np.float64) for r in images]
+        if any(r.ndim != 2 for r in rows):
+            raise ValueError("images given as a sequence must hold one (n_cols, n_pixels) "
+                             "array per row.")
+    if not rows:
+        raise ValueError("images is empty.")
+    per_row = isinstance(image_shape, (list, tuple)) and len(image_shape) > 0 and (
+        image_shape[0] is None or isinstance(image_shape[0], (list, tuple)))
+    shapes = list(image_shape) if per_row else [image_shape] * len(rows)
+    if len(shapes) != len(rows):
+        raise ValueError(f"Got {len(shapes)} image shapes for {len(rows)} rows.")
+    if scale not in ("each", "row", "all"):
+        raise ValueError(f"scale must be 'each', 'row' or 'all', got {scale!r}.")
+    shapes = [(1, r.shape[1]) if sh is None else tuple(sh) for r, sh in zip(rows, shapes)]
+    for r, sh in zip(rows, shapes):
+        if int(np.prod(sh)) != r.shape[1]:
+            raise ValueError(f"image_shape {sh} does not match {r.shape[1]} pixels.")
+    heights = [0.25 * cell if sh[0] == 1 else cell * sh[0] / sh[1] for sh in shapes]
+    n_cols = max(r.shape[0] for r in rows)
+    left = 0.9 if row_labels is not None else 0.05
+    top = 0.3 if col_labels is not None else 0.05
+    fig = Figure(figsize=(left + n_cols * cell, top + sum(heights) + 0.05))
+    W, Ht = fig.get_size_inches()
+    vmax_all = max(r.max() for r in rows)
+    y = top
+    for i, (row, sh, h) in enumerate(zip(rows, shapes, heights)):
+        y += h
+        for c, img in enumerate(row):
+            ax = fig.add_axes(((left + c * cell) / W, 1 - y / Ht, 0.95 * cell / W,
+                               0.95 * h / Ht))
+            vmax = {"each": img.max(), "row": row.max(), "all": vmax_all}[scale]
+            ax.imshow(img.reshape(sh), cmap=cmap, vmin=0.0, vmax=vmax if vmax > 0 else 1.0,
+                      interpolation="nearest", aspect="auto")
             ax.set_xticks([])
             ax.set_yticks([])
-            for s in ax.spines.values():
-                s.set_visible(False)
-            if j < B.shape[0]:
-                img = B[j].reshape(image_shape)
-                ax.imshow(img, cmap="gray", vmin=0,
-                          vmax=img.max() if vmax_per_image and img.max() > 0 else None)
-            if j == 0:
-                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize="small")
-    fig.subplots_adjust(wspace=0.05, hspace=0.05, left=0.16, right=0.99, top=0.98,
-                        bottom=0.02)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c == 0 and row_labels is not None:
+                ax.text(-0.08, 0.5, row_labels[i], transform=ax.transAxes, ha="right",
+                        va="center", fontsize=8)
+            if i == 0 and col_labels is not None:
+                ax.set_title(col_labels[c], fontsize=8, pad=3)
     return fig
 
 
