@@ -3,16 +3,20 @@
 #   make test   run every test (creates .venv on first use)
 # Everything runs inside the project's own virtual environment.
 
-PYTHON ?= python3
-VENV   ?= .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
-DASK   := $(VENV)/.dask-installed
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+DASK    := $(VENV)/.dask-installed
+PROFILE ?= full
+JOBS    ?= 2
 
-.PHONY: help venv test lock clean bench bench-full grid
+.PHONY: help venv book lab golden test lock clean bench bench-full grid
 
 help:
-	@echo "make book        build the book into _build/html"
+	@echo "make book        execute every notebook (PROFILE=full|smoke) and build _build/html"
+	@echo "make lab         open the notebooks in JupyterLab, in the project's environment"
+	@echo "make golden      regenerate the nbval golden files tests/golden/ (smoke profile)"
 	@echo "make test        run all tests (pytest)"
 	@echo "make bench       quick benchmarks (< 3 min) -> data/benchmarks/bench-quick.csv"
 	@echo "make bench-full  full benchmarks, incl. the measured wall time of the whole grid"
@@ -33,6 +37,20 @@ $(DASK): requirements-dask.txt $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-dask.txt -c requirements-lock.txt
 	touch $@
 
+# The notebooks are executed by papermill (JOBS at a time), then Jupyter Book renders them
+# with warnings as errors. PROFILE=smoke is the fast path (seconds-long settings).
+book: $(STAMP)
+	$(PY) -m metanmf_lab.pipeline execute --profile $(PROFILE) --jobs $(JOBS)
+	$(PY) -m metanmf_lab.pipeline build
+
+# Opens on notebooks/; a notebook's kernel runs in the notebook's folder, as in the pipeline.
+lab: $(STAMP)
+	$(PY) -m jupyterlab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+golden: $(STAMP)
+	$(PY) -m metanmf_lab.pipeline golden --jobs $(JOBS)
+
 test: $(STAMP) $(DASK)
 	$(PY) -m pytest
 
@@ -52,4 +70,4 @@ lock:
 	rm -rf .lockenv
 
 clean:
-	rm -rf _build .pytest_cache
+	rm -rf _build .pytest_cache book/_executed

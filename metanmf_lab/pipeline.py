@@ -1,0 +1,694 @@
+"""The book pipeline: execute the notebooks with papermill, build the HTML with Jupyter Book.
+
+``python -m metanmf_lab.pipeline --help``. The :data:`PLAN` lists every chapter of the book
+that is an executed notebook: its source in ``notebooks/``, its output name in
+``book/_executed/`` (where ``_toc.yml`` points) and the parameters papermill injects. The
+results notebook is executed once per dataset, into five chapters.
+
+Subcommands
+
+``execute``
+    Execute the planned notebooks (all, or ``--only NAME ...``) in a ``--profile``
+    (``full``, the default, or ``smoke``), ``--jobs`` at a time (threads, each driving one
+    papermill run with its own kernel), with a progress bar. Each notebook runs with the
+    working directory ``notebooks/`` into a temporary file beside its output, renamed into
+    place only on success: a failure never leaves a half-written output, and stops the run
+    with exit code 1, naming the notebook and the cell. The seconds and parameters of every
+    executed notebook, the versions and the store's row count go to
+    ``book/_executed/_timings.json``, which the status chapter shows.
+``build``
+    ``jupyter-book build --all -W -n --keep-going`` of the book; fails on any warning.
+``run``
+    A reader's batch run of one notebook with other parameters
+    (``run notebooks/results.ipynb out.ipynb -p dataset faces -p ranks "[2, 5]"``). Values
+    are Python literals (anything else is a string); names, types and values are checked
+    against the notebook's parameters cell before anything runs (exit code 2 if wrong).
+``golden``
+    Regenerate the nbval golden files ``tests/golden/<name>.ipynb``: smoke-profile
+    executions keeping only the outputs of cells tagged ``nbval-check-output``.
+``plan``
+    Print the plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import typing
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from ._config import ALGORITHM_VERSION, PROJECT_ROOT, __version__
+from .datasets import DATASETS
+from .notebook import PROFILES
+
+#: Folder of the source notebooks (stored without outputs).
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+
+#: Where the executed notebooks go, relative to the book's root (``_toc.yml`` points there).
+EXECUTED = Path("book") / "_executed"
+
+#: The pipeline's record of a run, in the executed folder.
+RECORD_NAME = "_timings.json"
+
+#: Environment variable naming the executed folder of the running pipeline (for the status
+#: chapter, which reads the record; unset: the project's own ``book/_executed``).
+EXECUTED_ENV = "METANMF_EXECUTED"
+
+#: Where ``make golden`` writes the nbval golden files.
+GOLDEN_DIR = PROJECT_ROOT / "tests" / "golden"
+
+#: Tag of the cells whose outputs nbval compares with the golden files.
+CHECK_TAG = "nbval-check-output"
+
+#: Libraries whose versions the record (and so the status chapter) lists.
+LIBRARIES = ("numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "seaborn", "joblib",
+             "papermill", "ipykernel", "jupyter-book", "sphinx", "myst-nb",
+             "sphinxcontrib-bibtex", "sphinx-mathjax-offline")
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One executed notebook of the book.
+
+    Parameters
+    ----------
+    name : str
+        Output name: ``book/_executed/<name>.ipynb``.
+    source : str
+        Source notebook, a file name in ``notebooks/``.
+    parameters : dict
+        Parameters injected by papermill besides ``profile``.
+    substitutions : dict
+        MyST substitutions of the chapter: ``{{ key }}`` in the notebook's Markdown becomes
+        the value (written into the executed notebook's metadata), so that chapters executed
+        from one source can differ in their text, e.g. the title of a results chapter.
+    last : bool
+        Execute after every other chapter (the status chapter reads their record).
+    """
+
+    name: str
+    source: str
+    parameters: dict = field(default_factory=dict)
+    substitutions: dict = field(default_factory=dict)
+    last: bool = False
+
+
+#: Datasets of the per-dataset results chapters, in the book's order.
+RESULT_DATASETS = ("blobs", "digits", "fmnist", "faces", "coil20")
+
+#: Every executed chapter of the book, in the order of ``_toc.yml``. A source executed into
+#: several chapters (results) must not declare labels in its Markdown (``(name)=``,
+#: ``:name:``): the book would define each of them once per chapter, a build warning.
+PLAN = (
+    Chapter("derivation", "derivation.ipynb"),
+    Chapter("algorithm", "algorithm.ipynb"),
+    Chapter("data", "data.ipynb"),
+    *(Chapter(f"results_{d}", "results.ipynb", {"dataset": d},
+              {"dataset_name": DATASETS[d].display_name}) for d in RESULT_DATASETS),
+    Chapter("tables", "tables.ipynb"),
+    Chapter("faces", "faces.ipynb"),
+    Chapter("performance", "performance.ipynb"),
+    Chapter("status", "status.ipynb", last=True),
+)
+
+PROFILE_NAMES = tuple(PROFILES)
+
+#: Command-line options of every kernel: its own log (a plain-TCP notice on every start) off;
+#: errors in the notebook still reach papermill through the cells' outputs.
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=CRITICAL",)
+
+
+class PipelineError(Exception):
+    """A problem the pipeline reports in one message, without a traceback."""
+
+
+# ------------------------------------------------------------------------------------------
+# Paths and the record
+# ------------------------------------------------------------------------------------------
+
+def _display(path):
+    """``path`` relative to the project if inside it, else its name (no machine paths)."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return path.name
+
+
+def select(names=None, plan=PLAN):
+    """The chapters named (all if ``names`` is empty), in plan order."""
+    if not names:
+        return list(plan)
+    known = {c.name for c in plan}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise PipelineError(f"Unknown chapter(s) {', '.join(unknown)}; the plan has: "
+                            f"{', '.join(c.name for c in plan)}.")
+    return [c for c in plan if c.name in names]
+
+
+def missing_sources(chapters, notebooks_dir=NOTEBOOKS_DIR):
+    """Source notebooks of ``chapters`` that do not exist (each named once)."""
+    missing = []
+    for c in chapters:
+        path = Path(notebooks_dir) / c.source
+        if not path.exists() and path not in missing:
+            missing.append(path)
+    return missing
+
+
+def record_path(executed_dir=None):
+    """The record of the pipeline's runs: in ``executed_dir``, else ``$METANMF_EXECUTED``,
+    else the project's ``book/_executed``."""
+    if executed_dir is None:
+        executed_dir = os.environ.get(EXECUTED_ENV) or PROJECT_ROOT / EXECUTED
+    return Path(executed_dir) / RECORD_NAME
+
+
+def read_record(executed_dir=None):
+    """The pipeline's record (see :func:`execute`), as written to ``_timings.json``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No pipeline run wrote a record there yet.
+    """
+    path = record_path(executed_dir)
+    if not path.exists():
+        raise FileNotFoundError(f"No pipeline record {_display(path)}: run `python -m "
+                                f"metanmf_lab.pipeline execute` (or `make book`) first.")
+    return json.loads(path.read_text())
+
+
+def versions():
+    """Versions of Python, this package, its algorithms and the :data:`LIBRARIES`."""
+    import platform
+
+    out = {"python": platform.python_version(), "metanmf_lab": __version__,
+           "algorithm": ALGORITHM_VERSION}
+    for lib in LIBRARIES:
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            out[lib] = "not installed"
+    return out
+
+
+def store_summary(profile):
+    """Path (project-relative) and row count of a profile's result store."""
+    from .store import ResultStore
+
+    store = ResultStore(PROFILES[profile].store)
+    return {"path": _display(store.path), "rows": int(len(store.load()))}
+
+
+def _write_atomic(path, text):
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _update_record(executed_dir, profile, done):
+    """Merge the notebooks just executed into the record (atomically)."""
+    path = record_path(executed_dir)
+    record = json.loads(path.read_text()) if path.exists() else {}
+    notebooks = record.get("notebooks", {})
+    notebooks.update(done)
+    order = {c.name: i for i, c in enumerate(PLAN)}
+    record.update(
+        date=datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        notebooks=dict(sorted(notebooks.items(), key=lambda kv: order.get(kv[0], 99))),
+        versions=versions(),
+        stores={**record.get("stores", {}), profile: store_summary(profile)},
+    )
+    _write_atomic(path, json.dumps(record, indent=1, sort_keys=False) + "\n")
+    return record
+
+
+# ------------------------------------------------------------------------------------------
+# Executing one notebook
+# ------------------------------------------------------------------------------------------
+
+def _clean_metadata(nb, source, output):
+    """Machine paths out of papermill's metadata: project-relative names instead."""
+    pm = nb.metadata.get("papermill", {})
+    pm["input_path"] = _display(source)
+    pm["output_path"] = _display(output)
+    pm.pop("environment_variables", None)
+    return nb
+
+
+def execute_notebook(source, output, parameters, *, cwd=None, substitutions=None):
+    """Execute ``source`` into ``output`` with papermill, atomically.
+
+    The notebook runs into a temporary file in the output's folder, which replaces
+    ``output`` only on success; on any failure it is removed and ``output`` is untouched.
+
+    Parameters
+    ----------
+    source, output : str or Path
+    parameters : dict
+        Injected by papermill after the cell tagged ``parameters``.
+    cwd : str or Path, default=the source's folder
+        Working directory of the kernel.
+    substitutions : dict, optional
+        MyST substitutions written into the executed notebook's metadata (``myst`` key).
+
+    Returns
+    -------
+    float
+        Wall-clock seconds of the execution.
+
+    Raises
+    ------
+    papermill.PapermillExecutionError
+        A cell raised; the error names the cell.
+    """
+    import nbformat
+    import papermill as pm
+
+    source, output = Path(source), Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}-",
+                               suffix=".ipynb")
+    os.close(fd)
+    try:
+        t0 = time.perf_counter()
+        pm.execute_notebook(str(source), tmp, parameters=dict(parameters),
+                            cwd=str(cwd or source.parent), kernel_name="python3",
+                            progress_bar=False, log_output=False,
+                            extra_arguments=list(KERNEL_ARGUMENTS))
+        seconds = time.perf_counter() - t0
+        nb = _clean_metadata(nbformat.read(tmp, as_version=4), source, output)
+        if substitutions:
+            nb.metadata.setdefault("myst", {})["substitutions"] = dict(substitutions)
+        nbformat.write(nb, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp's files are private; the book's are not
+        os.replace(tmp, output)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return seconds
+
+
+def describe_failure(chapter, parameters, exc):
+    """One readable paragraph: which notebook, which cell, what error."""
+    import papermill as pm
+
+    head = f"{chapter.name} ({chapter.source}, parameters {parameters}) failed"
+    if isinstance(exc, pm.PapermillExecutionError):
+        src = "\n".join("    " + line for line in exc.source.splitlines())
+        return (f"{head} in cell {exc.cell_index} (In [{exc.exec_count}]):\n{src}\n"
+                f"  {exc.ename}: {exc.evalue}")
+    return f"{head}: {type(exc).__name__}: {exc}"
+
+
+@contextlib.contextmanager
+def _environ(**values):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: str(v) for k, v in values.items()})
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def execute(chapters=None, *, profile="full", jobs=2, book_root=PROJECT_ROOT,
+            notebooks_dir=NOTEBOOKS_DIR, progress=True):
+    """Execute chapters of the plan into ``<book_root>/book/_executed``.
+
+    Parameters
+    ----------
+    chapters : list of Chapter, default=the whole :data:`PLAN`
+    profile : {"full", "smoke"}, default="full"
+        Injected as the ``profile`` parameter of every notebook.
+    jobs : int, default=2
+        Notebooks executed at a time (each in its own kernel).
+    book_root : str or Path, default=the project
+        Root of the book (the folder of ``_toc.yml``).
+    notebooks_dir : str or Path, default=``notebooks/``
+        Folder of the source notebooks, also the kernels' working directory.
+    progress : bool, default=True
+        Show a progress bar.
+
+    Returns
+    -------
+    list of str
+        Failure descriptions (empty: everything succeeded). After a failure, notebooks not
+        yet started are not started.
+
+    Raises
+    ------
+    PipelineError
+        Some source notebooks do not exist (nothing is executed).
+    """
+    from tqdm.auto import tqdm
+
+    if profile not in PROFILE_NAMES:
+        raise PipelineError(f"profile must be one of {PROFILE_NAMES}, got {profile!r}.")
+    chapters = list(PLAN) if chapters is None else list(chapters)
+    notebooks_dir = Path(notebooks_dir).resolve()
+    missing = missing_sources(chapters, notebooks_dir)
+    if missing:
+        names = []
+        for path in missing:
+            users = ", ".join(c.name for c in chapters if c.source == path.name)
+            names.append(f"{_display(path)} (for {users})")
+        raise PipelineError(f"Missing source notebook(s): {'; '.join(names)}.")
+    out_dir = (Path(book_root) / EXECUTED).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+
+    def run(chapter):
+        params = {"profile": profile, **chapter.parameters}
+        seconds = execute_notebook(notebooks_dir / chapter.source,
+                                   out_dir / f"{chapter.name}.ipynb", params,
+                                   cwd=notebooks_dir,
+                                   substitutions=chapter.substitutions)
+        return {"source": _display(notebooks_dir / chapter.source), "parameters": params,
+                "seconds": round(seconds, 1)}
+
+    _update_record(out_dir, profile, {})  # versions of this run, even if a notebook fails
+    failures = []
+    bar = tqdm(total=len(chapters), desc=f"notebooks ({profile})", unit="nb",
+               disable=not progress)
+    with _environ(**{EXECUTED_ENV: out_dir}):
+        for stage in ([c for c in chapters if not c.last], [c for c in chapters if c.last]):
+            if failures or not stage:
+                continue
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                futures = {pool.submit(run, c): c for c in stage}
+                pending = set(futures)
+                while pending:
+                    bar.set_postfix_str(", ".join(futures[f].name for f in pending
+                                                  if f.running()))
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in finished:
+                        chapter = futures[f]
+                        if f.cancelled():
+                            continue
+                        exc = f.exception()
+                        if exc is None:
+                            _update_record(out_dir, profile, {chapter.name: f.result()})
+                            bar.update(1)
+                        else:
+                            failures.append(describe_failure(
+                                chapter, {"profile": profile, **chapter.parameters}, exc))
+                            for other in pending:  # start nothing new after a failure
+                                other.cancel()
+    bar.close()
+    return failures
+
+
+# ------------------------------------------------------------------------------------------
+# Building the book
+# ------------------------------------------------------------------------------------------
+
+def toc_files(book_root=PROJECT_ROOT):
+    """Every file ``_toc.yml`` lists (as written there, without suffix), root first."""
+    import yaml
+
+    toc = yaml.safe_load((Path(book_root) / "_toc.yml").read_text())
+    files = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    files.append(toc["root"])
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return files
+
+
+def build(book_root=PROJECT_ROOT, path_output=None):
+    """Build the HTML book with warnings as errors; return the exit code (0: no warning).
+
+    Parameters
+    ----------
+    book_root : str or Path, default=the project
+    path_output : str or Path, optional
+        Parent of ``_build`` (Jupyter Book's ``--path-output``); default ``book_root``.
+    """
+    book_root = Path(book_root)
+    absent = [f for f in toc_files(book_root)
+              if not any((book_root / f).with_suffix(s).exists() for s in (".md", ".ipynb"))]
+    if absent:
+        raise PipelineError(f"The table of contents lists files that do not exist: "
+                            f"{', '.join(absent)}. Execute the notebooks first (`python -m "
+                            f"metanmf_lab.pipeline execute`).")
+    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
+           "build", "--all", "-W", "-n", "--keep-going", str(book_root)]
+    if path_output is not None:
+        cmd += ["--path-output", str(path_output)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    warnings = []
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        if "WARNING" in line or "ERROR" in line:
+            warnings.append(line.rstrip())
+    code = proc.wait()
+    if warnings:
+        print(f"\nThe build had {len(warnings)} warning(s):", *warnings, sep="\n",
+              file=sys.stderr)
+    return code or (1 if warnings else 0)
+
+
+# ------------------------------------------------------------------------------------------
+# A reader's batch run
+# ------------------------------------------------------------------------------------------
+
+def parse_value(text):
+    """A ``-p`` value: a Python literal if it is one (``0.6``, ``[2, 5]``), else the text."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _annotation(type_name):
+    """The type a parameters cell declares (papermill's ``inferred_type_name``)."""
+    if type_name in (None, "None"):
+        return typing.Any
+    try:
+        return eval(type_name, {"typing": typing, **vars(typing)}, {})  # noqa: S307
+    except Exception:  # an annotation we cannot evaluate: accept any value
+        return typing.Any
+
+
+def check_run_parameters(notebook, given):
+    """Check parameters for ``notebook`` the way the notebook itself will.
+
+    The notebook's parameters cell is read with :func:`papermill.inspect_notebook`; its
+    defaults overridden by ``given`` go through :func:`metanmf_lab.notebook.check_parameters`
+    (the same check the notebook's second cell runs), so an unknown name, a wrong type or a
+    bad value fails here, before a kernel starts.
+
+    Raises
+    ------
+    ValueError, TypeError
+        With the message :func:`~metanmf_lab.notebook.check_parameters` gives.
+    """
+    import papermill as pm
+
+    from .notebook import check_parameters
+
+    declared = pm.inspect_notebook(str(notebook))
+    if not declared:
+        raise ValueError(f"{_display(notebook)} has no cell tagged `parameters`.")
+    namespace = {"__annotations__": {}}
+    for name, info in declared.items():
+        namespace["__annotations__"][name] = _annotation(info["inferred_type_name"])
+        namespace[name] = parse_value(info["default"])
+    namespace.update(given)
+    return check_parameters(namespace)
+
+
+# ------------------------------------------------------------------------------------------
+# Golden files for nbval
+# ------------------------------------------------------------------------------------------
+
+def is_image(mime):
+    """Whether an output's MIME type is an image (also as glued: ``.../record/image/png``)."""
+    return mime.startswith("image/") or "/image/" in mime
+
+
+def golden_copy(nb):
+    """An executed notebook reduced to what nbval compares.
+
+    Only cells tagged ``nbval-check-output`` keep outputs (and execution counts), never
+    images; papermill's metadata (timings, paths) goes.
+    """
+    import copy
+
+    nb = copy.deepcopy(nb)
+    nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        cell.metadata = {"tags": tags} if tags else {}
+        cell.pop("id", None)
+        if cell.cell_type != "code":
+            continue
+        if CHECK_TAG not in tags:
+            cell.outputs, cell.execution_count = [], None
+            continue
+        kept = []  # execution counts stay: nbval ignores the outputs of cells never run
+        for out in cell.outputs:
+            if "data" in out:
+                out["data"] = {k: v for k, v in out["data"].items() if not is_image(k)}
+                out["metadata"] = {}
+                if not out["data"]:
+                    continue
+            kept.append(out)
+        cell.outputs = kept
+    nb.nbformat_minor = 4  # no cell ids: papermill draws them at random
+    return nb
+
+
+def make_golden(chapters=None, *, golden_dir=GOLDEN_DIR, notebooks_dir=NOTEBOOKS_DIR, jobs=2,
+                progress=True):
+    """Execute chapters in the smoke profile and write their golden files.
+
+    Returns
+    -------
+    list of str
+        Failure descriptions, as :func:`execute`.
+    """
+    import nbformat
+
+    chapters = list(PLAN) if chapters is None else list(chapters)
+    golden_dir = Path(golden_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        failures = execute(chapters, profile="smoke", jobs=jobs, book_root=tmp,
+                           notebooks_dir=notebooks_dir, progress=progress)
+        if failures:
+            return failures
+        golden_dir.mkdir(parents=True, exist_ok=True)
+        for c in chapters:
+            nb = nbformat.read(Path(tmp) / EXECUTED / f"{c.name}.ipynb", as_version=4)
+            _write_atomic(golden_dir / f"{c.name}.ipynb", nbformat.writes(golden_copy(nb)) + "\n")
+    return []
+
+
+# ------------------------------------------------------------------------------------------
+# Command line
+# ------------------------------------------------------------------------------------------
+
+def _parser():
+    ap = argparse.ArgumentParser(
+        prog="python -m metanmf_lab.pipeline",
+        description="Execute the book's notebooks with papermill and build the book.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def chapters_args(p):
+        p.add_argument("--only", nargs="+", metavar="NAME",
+                       help="chapters to execute (default: all; see the `plan` command)")
+        p.add_argument("--jobs", type=int, default=2, help="notebooks at a time (default 2)")
+        p.add_argument("--notebooks", type=Path, default=NOTEBOOKS_DIR, metavar="DIR",
+                       help="folder of the source notebooks (default notebooks/)")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("execute", help="execute the planned notebooks into book/_executed")
+    chapters_args(p)
+    p.add_argument("--profile", choices=PROFILE_NAMES, default="full",
+                   help="full: the thesis settings (default); smoke: seconds-long settings")
+    p.add_argument("--book-root", type=Path, default=PROJECT_ROOT, metavar="DIR",
+                   help="root of the book (folder of _toc.yml; default the project)")
+
+    p = sub.add_parser("build", help="jupyter-book build with warnings as errors")
+    p.add_argument("--book-root", type=Path, default=PROJECT_ROOT, metavar="DIR")
+    p.add_argument("--path-output", type=Path, default=None, metavar="DIR",
+                   help="parent folder of _build (default: the book root)")
+
+    p = sub.add_parser("run", help="execute one notebook with other parameters",
+                       description="Execute one notebook with papermill after checking the "
+                                   "parameters against its parameters cell.")
+    p.add_argument("input", type=Path, help="source notebook, e.g. notebooks/results.ipynb")
+    p.add_argument("output", type=Path, help="executed notebook to write")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                   metavar=("NAME", "VALUE"),
+                   help="a parameter; VALUE is a Python literal (0.6, [2, 5], True) or text")
+
+    p = sub.add_parser("golden", help="regenerate the nbval golden files tests/golden/")
+    chapters_args(p)
+
+    sub.add_parser("plan", help="list the executed chapters")
+    return ap
+
+
+def main(argv=None):
+    """Command line (see the module docstring)."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "plan":
+            for c in PLAN:
+                print(f"{c.name:<16} notebooks/{c.source:<20} {c.parameters or ''}")
+            return 0
+        if args.command == "build":
+            return build(args.book_root, args.path_output)
+        if args.command == "run":
+            given = {}
+            for name, value in args.parameter:
+                given[name] = parse_value(value)
+            if not args.input.exists():
+                raise PipelineError(f"No notebook {args.input}.")
+            try:
+                check_run_parameters(args.input, given)
+            except (ValueError, TypeError) as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            logging.getLogger("papermill").setLevel(logging.WARNING)
+            try:
+                seconds = execute_notebook(args.input, args.output, given)
+            except Exception as exc:  # a cell raised: say which, leave no output
+                chapter = Chapter(args.output.stem, str(args.input))
+                print("FAILED: " + describe_failure(chapter, given, exc), file=sys.stderr)
+                return 1
+            print(f"{args.output} written in {seconds:.1f} s")
+            return 0
+        chapters = select(args.only)
+        if args.command == "golden":
+            failures = make_golden(chapters, notebooks_dir=args.notebooks, jobs=args.jobs,
+                                   progress=not args.no_progress)
+        else:
+            failures = execute(chapters, profile=args.profile, jobs=args.jobs,
+                               book_root=args.book_root, notebooks_dir=args.notebooks,
+                               progress=not args.no_progress)
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if failures:
+        print("\nFAILED:", *failures, sep="\n\n", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
