@@ -168,6 +168,14 @@ class Settings:
     def to_json(self):
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
+    @classmethod
+    def from_json(cls, text):
+        """The settings a store row was computed with (inverse of :meth:`to_json`)."""
+        fields = json.loads(text)
+        fields["protocol_overrides"] = tuple(
+            tuple(pair) for pair in fields.get("protocol_overrides", ()))
+        return cls(**fields)
+
     @property
     def hash(self):
         """Short hash of the settings and the algorithm version."""
@@ -327,8 +335,8 @@ def fit_cell(cell, settings=None):
             n_iter, train_iter, task_size = est.n_iter_, 0, None
         seconds = time.perf_counter() - t0
         nmi = cluster_nmi(W, y_eval, random_state=cell.seed, n_init=settings.kmeans_n_init)
-    loss = est.base.loss if isinstance(est, (MetaNMF, WarmStartNMF)) else est.loss
-    err = reconstruction_error(X_eval, W, H, loss)
+        loss = est.base.loss if isinstance(est, (MetaNMF, WarmStartNMF)) else est.loss
+        err = reconstruction_error(X_eval, W, H, loss)  # one thread: bit-identical sums
     return CellResult(cell, W, H, y_eval, nmi, err, int(n_iter), int(train_iter), task_size,
                       seconds, est)
 

@@ -1,0 +1,103 @@
+"""Statistics of paired comparisons, against independent computations."""
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as st
+
+from metanmf_lab.stats import claims, compare, holm, mean_interval, signed_rank_p
+
+
+def holm_by_definition(p):
+    """Holm adjusted p-values straight from the definition: the adjusted value of the
+    k-th smallest is max over j <= k of min(1, (m - j + 1) p_(j))."""
+    p = np.asarray(p, float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adj = np.empty(m)
+    for k in range(m):
+        adj[order[k]] = max(min(1.0, (m - j) * p[order[j]]) for j in range(k + 1))
+    return adj
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_holm_matches_definition(seed):
+    p = np.random.default_rng(seed).uniform(0, 0.2, size=12)
+    np.testing.assert_allclose(holm(p), holm_by_definition(p))
+
+
+def test_holm_small_example_and_nan():
+    # m = 3: 0.01*3 = 0.03, 0.02*2 = 0.04, 0.04*1 = 0.04
+    np.testing.assert_allclose(holm([0.04, 0.01, 0.02]), [0.04, 0.03, 0.04])
+    out = holm([0.5, np.nan, 0.9])
+    assert np.isnan(out[1]) and out[0] == 1.0 and out[2] == 1.0
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        holm([1.5])
+
+
+def test_mean_interval_is_student_t():
+    v = np.array([0.1, 0.3, -0.2, 0.05, 0.4])
+    m, lo, hi = mean_interval(v)
+    ref = st.t.interval(0.95, df=4, loc=v.mean(), scale=st.sem(v))
+    assert m == pytest.approx(v.mean())
+    assert (lo, hi) == pytest.approx(ref)
+    assert mean_interval([0.2, 0.2]) == (0.2, 0.2, 0.2)
+    assert np.isnan(mean_interval([0.2])[1])
+    with pytest.raises(ValueError, match="level"):
+        mean_interval(v, level=1.0)
+
+
+def test_signed_rank_exact_value():
+    # ten positive differences with distinct sizes: exact two-sided p = 2 / 2**10
+    assert signed_rank_p(np.arange(1, 11) / 100) == pytest.approx(2 / 2 ** 10)
+    assert signed_rank_p(np.zeros(6)) == 1.0
+    assert np.isnan(signed_rank_p([np.nan]))
+
+
+def _rows(effect, noise_sd=0.01, seeds=10, ranks=(2, 5, 10), seed=0):
+    rng = np.random.default_rng(seed)
+    recs = []
+    for ds, cond, r, s in itertools.product(["digits", "faces"], ["none", "added"], ranks,
+                                            range(seeds)):
+        base = 0.5 + 0.05 * rng.standard_normal()
+        recs.append(dict(dataset=ds, condition=cond, rank=r, seed=s, model="NMF", nmi=base))
+        recs.append(dict(dataset=ds, condition=cond, rank=r, seed=s, model="Meta-NMF",
+                         nmi=base + effect[ds] + noise_sd * rng.standard_normal()))
+    return pd.DataFrame(recs)
+
+
+def test_compare_verdicts_and_claims():
+    rows = _rows({"digits": 0.05, "faces": -0.05})
+    res = compare(rows, [("NMF", "Meta-NMF")])
+    assert len(res) == 4 and set(res.n_pairs) == {30} and set(res.n_seeds) == {10}
+    got = res.set_index(["dataset", "condition"])["verdict"]
+    assert (got.loc["digits"] == "better").all() and (got.loc["faces"] == "worse").all()
+    for r in res.itertuples():
+        assert r.low < r.difference < r.high
+        assert r.p_holm >= r.p
+    thesis = pd.DataFrame([
+        dict(table="x", noise=c, dataset=d, model=m, thesis_nmi=v)
+        for d in ("digits", "faces") for c in ("none", "added")
+        for m, v in (("NMF", 0.5), ("Meta-NMF", 0.6))])
+    cl = claims(res, thesis).set_index(["dataset", "condition"])["status"]
+    assert (cl.loc["digits"] == "holds").all()
+    assert (cl.loc["faces"] == "contradicted").all()
+
+
+def test_compare_no_difference_and_not_reproduced():
+    rows = _rows({"digits": 0.0, "faces": 0.0}, noise_sd=0.001)
+    res = compare(rows, [("NMF", "Meta-NMF")])
+    assert set(res.verdict) == {"no difference"}
+    thesis = pd.DataFrame([dict(table="x", noise="none", dataset="digits", model=m,
+                                thesis_nmi=v) for m, v in (("NMF", 0.5), ("Meta-NMF", 0.6))])
+    cl = claims(res, thesis)
+    assert len(cl) == 1 and cl.status.iloc[0] == "not reproduced"
+
+
+def test_compare_pairs_only_common_cells():
+    rows = _rows({"digits": 0.02, "faces": 0.02})
+    rows = rows[~((rows.model == "Meta-NMF") & (rows.seed == 0))]
+    res = compare(rows, [("NMF", "Meta-NMF")])
+    assert set(res.n_seeds) == {9}

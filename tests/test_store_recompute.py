@@ -1,0 +1,63 @@
+"""The committed result store can be recomputed: it never drifts away from the code.
+
+A few cells of the committed store, drawn at random among the cheap ones (a fixed draw, so
+CI is reproducible; it changes as the store grows), are recomputed from their own recorded
+settings and must give exactly the stored NMI and reconstruction error. Cells run with one
+BLAS thread, so the numbers are bit-identical on the machine kind the store was made on.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from metanmf_lab import ALGORITHM_VERSION
+from metanmf_lab.experiments import Cell, Settings, model_kind, run_cell
+from metanmf_lab.store import DEFAULT_STORE, ResultStore
+
+N_CELLS = 4  # two baseline cells, two Meta cells
+
+
+def _committed_rows():
+    assert DEFAULT_STORE.exists(), f"the committed result store {DEFAULT_STORE} is missing"
+    df = pd.read_csv(DEFAULT_STORE, keep_default_na=False)  # round-trip floats
+    assert len(df) > 0, "the committed result store is empty"
+    return df
+
+
+def _draw():
+    df = _committed_rows()
+    df = df[df.algorithm_version.astype(str) == ALGORITHM_VERSION]
+    kinds = df.model.map(model_kind)
+    rng = np.random.default_rng(20261123)
+    picks = []
+    for kind in ("baseline", "meta"):
+        part = df[kinds == kind].sort_values("seconds", kind="stable")
+        assert len(part) >= N_CELLS // 2, f"too few {kind} cells in the store"
+        # the cheap ones: under 2 s, or the ten cheapest if fewer are
+        part = part[(part.seconds < 2.0) | (np.arange(len(part)) < 10)]
+        picks += [part.iloc[i] for i in rng.choice(len(part), N_CELLS // 2, replace=False)]
+    return picks
+
+
+@pytest.mark.parametrize("row", _draw(), ids=lambda r: f"{r.dataset}-{r.model}-r{r['rank']}"
+                         f"-s{r.seed}-n{r.noise}")
+def test_stored_cell_recomputes_exactly(row):
+    settings = Settings.from_json(row.settings)
+    assert settings.hash == row.settings_hash, "stored settings do not match their hash"
+    cell = Cell(row.dataset, float(row.noise), row.model, int(row["rank"]), int(row.seed),
+                row.protocol)
+    new = run_cell(cell, settings)
+    assert new["nmi"] == float(row.nmi)
+    assert new["recon_error"] == float(row.recon_error)
+    assert new["n_iter"] == int(row.n_iter) and new["train_iter"] == int(row.train_iter)
+
+
+def test_store_rows_are_complete_and_unique():
+    df = _committed_rows()
+    store = ResultStore(DEFAULT_STORE)
+    assert len(store.keys()) == len(df), "duplicate keys in the committed store"
+    for col in ("nmi", "recon_error", "seconds"):
+        v = df[col].astype(float)
+        assert np.isfinite(v).all(), f"non-finite {col} in the store"
+    assert ((df.nmi >= 0) & (df.nmi <= 1)).all()
+    assert (df.settings_hash.str.len() == 12).all()
