@@ -67,3 +67,36 @@ def hoyer_sparsity(vectors, axis=-1):
     l2 = np.sqrt((v * v).sum(axis=axis))
     ratio = np.divide(l1, l2, out=np.full_like(l1, np.sqrt(n)), where=l2 > 0)
     return (np.sqrt(n) - ratio) / (np.sqrt(n) - 1)
+
+
+def subspace_distance(components_a, components_b):
+    """Distance between the subspaces spanned by two sets of basis vectors, in [0, 1].
+
+    Parameters
+    ----------
+    components_a, components_b : array-like of shape (n_components, n_features)
+        Two bases (``components_``, one vector per row; the thesis' W transposed). The
+        distance does not depend on the order, scale or sign of the vectors, so two
+        factorisations that found the same parts in another order are at distance 0.
+
+    Returns
+    -------
+    float
+        ``sqrt(mean(sin(theta_i) ** 2))`` over the principal angles ``theta_i`` between the
+        two row spaces (the chordal distance divided by its maximum): 0 for the same
+        subspace, 1 for orthogonal ones.
+    """
+    from scipy.linalg import subspace_angles
+
+    a = np.asarray(components_a, dtype=np.float64)
+    b = np.asarray(components_b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"bases must be (n_components, n_features) with the same number of "
+                         f"features; got {a.shape} and {b.shape}.")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("bases contain NaN or infinite values.")
+    if np.linalg.matrix_rank(a) < a.shape[0] or np.linalg.matrix_rank(b) < b.shape[0]:
+        raise ValueError("each basis must have linearly independent rows (a zero or "
+                         "repeated basis vector spans a smaller subspace).")
+    theta = subspace_angles(a.T, b.T)
+    return float(np.sqrt(np.mean(np.sin(theta) ** 2)))

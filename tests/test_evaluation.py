@@ -44,3 +44,37 @@ def test_hoyer_extremes_and_scale_invariance():
     assert np.isfinite(s).all()
     with pytest.raises(ValueError, match="at least 2"):
         hoyer_sparsity(np.ones((3, 1)))
+
+
+# -- subspace distance ---------------------------------------------------------------------
+
+from metanmf_lab.evaluation import subspace_distance  # noqa: E402
+
+
+def _projection(a):
+    q, _ = np.linalg.qr(np.asarray(a, float).T)
+    return q @ q.T
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_subspace_distance_matches_projection_formula(seed):
+    # independent computation: ||P_a - P_b||_F^2 = 2 * sum sin^2(theta) for equal dimensions
+    rng = np.random.default_rng(seed)
+    a, b = rng.random((4, 30)), rng.random((4, 30))
+    expect = np.linalg.norm(_projection(a) - _projection(b)) / np.sqrt(2 * 4)
+    assert subspace_distance(a, b) == pytest.approx(expect, rel=1e-10)
+
+
+def test_subspace_distance_invariances_and_extremes():
+    rng = np.random.default_rng(0)
+    a = rng.random((3, 12))
+    perm_scaled = a[[2, 0, 1]] * np.array([[3.0], [0.1], [7.0]])
+    assert subspace_distance(a, perm_scaled) == pytest.approx(0, abs=1e-7)
+    e = np.eye(6)
+    assert subspace_distance(e[:3], e[3:]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="same number of features"):
+        subspace_distance(a, a[:, :5])
+    with pytest.raises(ValueError, match="independent"):
+        subspace_distance(np.vstack([a[:2], np.zeros(12)]), a)
+    with pytest.raises(ValueError, match="NaN"):
+        subspace_distance(np.full((2, 3), np.nan), a[:2, :3])
