@@ -65,6 +65,36 @@ ALL_MODELS = MODELS + FAIR_MODELS
 PAIRS = (("NMF", "Meta-NMF"), ("GNMF", "Meta-GNMF"), ("GNMF NNDSVD", "Meta-GNMF NNDSVD"),
          ("NMF NNDSVD", "Meta-NMF NNDSVD"))
 
+#: One-at-a-time protocol ablations: each switches one difference between the thesis text and
+#: the authors' code (or one unstated choice) over the thesis settings. Name -> changes to
+#: :class:`Settings` (``protocol_overrides`` as a dict). Noise level and rank are cell
+#: coordinates, not settings, so their sweeps are grids of cells instead.
+ABLATIONS = {
+    "task size 100": dict(task_size=100),
+    "overlapping tasks, target = whole learning set": dict(
+        protocol_overrides=dict(disjoint_tasks=False, target="all")),
+    "running sum never reset": dict(protocol_overrides=dict(transfer="running_sum")),
+    "W_t starts at zero": dict(protocol_overrides=dict(target_start="zero")),
+    "column max-normalisation": dict(protocol_overrides=dict(normalize_calls=True)),
+    "NNDSVD override": dict(protocol_overrides=dict(nndsvd_override=True)),
+    "GNMF: KL + dense RBF graph": dict(protocol_overrides=dict(gnmf="reference")),
+    "baseline stops on factor change": dict(protocol_overrides=dict(baseline_stopping="factors")),
+    "Faces at 64x64": dict(faces_size=64),
+    "no rescaling of the bases": dict(rescale_bases=False),
+}
+
+
+def ablation_settings(name, settings=None):
+    """The settings of ablation ``name`` (see :data:`ABLATIONS`) over ``settings``."""
+    settings = Settings() if settings is None else settings
+    changes = dict(ABLATIONS[check_choice(name, tuple(ABLATIONS), name="ablation")])
+    if "protocol_overrides" in changes:
+        merged = dict(settings.protocol_overrides)
+        merged.update(changes["protocol_overrides"])
+        changes["protocol_overrides"] = tuple(merged.items())
+    return settings.replace(**changes)
+
+
 #: Ranks of thesis Table 4.2.
 THESIS_RANKS = (2, 3, 5, 10, 14, 18)
 

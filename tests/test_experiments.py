@@ -212,3 +212,32 @@ def test_warm_start_uses_the_evaluation_phase_of_meta_nmf():
     m = NMF(4, init="custom", max_iter=7, tol=0)
     np.testing.assert_allclose(W, m.fit_transform(X_eval, W=X_eval @ ref.components_.T,
                                                   H=ref.components_.copy()), rtol=1e-12)
+
+
+# -- one-at-a-time ablations -----------------------------------------------------------------
+
+from metanmf_lab.experiments import ABLATIONS, Settings, ablation_settings  # noqa: E402
+from metanmf_lab.protocols import FIELDS, get_protocol  # noqa: E402
+
+
+def test_each_ablation_changes_one_thing():
+    base = Settings()
+    hashes = {base.hash}
+    thesis = get_protocol("thesis")
+    for name, changes in ABLATIONS.items():
+        s = ablation_settings(name)
+        hashes.add(s.hash)
+        proto = s.protocol("thesis")
+        changed = {f for f in FIELDS if getattr(proto, f) != getattr(thesis, f)}
+        expected = set(changes.get("protocol_overrides", {}))
+        assert changed == expected, name
+        other = {k for k in ("task_size", "faces_size", "rescale_bases")
+                 if getattr(s, k) != getattr(base, k)}
+        assert other == set(changes) - {"protocol_overrides"}, name
+        assert Settings.from_json(s.to_json()) == s
+    assert len(hashes) == len(ABLATIONS) + 1
+
+
+def test_ablation_unknown_name():
+    with pytest.raises(ValueError, match="ablation"):
+        ablation_settings("no such thing")
