@@ -61,6 +61,17 @@ FAIR_MODELS = ("NMF (equal compute)", "NMF NNDSVD (equal compute)", "GNMF (equal
 
 ALL_MODELS = MODELS + FAIR_MODELS
 
+#: The fair baselines of each Meta model: its base model at equal compute from the base's own
+#: init and from the other init, and the warm start of its base model.
+FAIR_BASELINES = {
+    "Meta-NMF": ("NMF (equal compute)", "NMF NNDSVD (equal compute)", "NMF (warm start)"),
+    "Meta-NMF NNDSVD": ("NMF NNDSVD (equal compute)", "NMF (equal compute)",
+                        "NMF NNDSVD (warm start)"),
+    "Meta-GNMF": ("GNMF (equal compute)", "GNMF NNDSVD (equal compute)", "GNMF (warm start)"),
+    "Meta-GNMF NNDSVD": ("GNMF NNDSVD (equal compute)", "GNMF (equal compute)",
+                         "GNMF NNDSVD (warm start)"),
+}
+
 #: (baseline, Meta model) pairs in the order of thesis Tables 4.3-4.6.
 PAIRS = (("NMF", "Meta-NMF"), ("GNMF", "Meta-GNMF"), ("GNMF NNDSVD", "Meta-GNMF NNDSVD"),
          ("NMF NNDSVD", "Meta-NMF NNDSVD"))

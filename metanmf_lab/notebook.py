@@ -41,11 +41,17 @@ class Profile:
 
 
 PROFILES = {
-    "full": Profile("full", Settings(), tuple(THESIS_RANKS), tuple(range(5)), DEFAULT_STORE),
+    "full": Profile("full", Settings(), tuple(THESIS_RANKS), tuple(range(5)), DEFAULT_STORE,
+                    extra=dict(pair_seeds=tuple(range(10)),
+                               noise_datasets=("digits", "faces", "coil20"),
+                               noise_ranks=(5, 10, 18),
+                               basis_datasets=("digits", "faces", "coil20"))),
     # A few seconds per notebook: tiny budgets on the small datasets, two ranks, two seeds.
     "smoke": Profile("smoke", Settings(n_epochs=3, inner_iter=10, baseline_iter=10),
                      (2, 5), (0, 1), PROJECT_ROOT / "_build" / "smoke-results.csv",
-                     datasets=("digits", "faces")),
+                     datasets=("digits", "faces"),
+                     extra=dict(pair_seeds=(0, 1, 2), noise_datasets=("digits",),
+                                noise_ranks=(5,), basis_datasets=("digits",))),
 }
 
 #: Names IPython and ipykernel put in a notebook's namespace.
@@ -84,8 +90,27 @@ def _datasets():
     return tuple(DATASETS)
 
 
+def _check_dataset_list(name):
+    def check(v):
+        return [_check_choice(name, _datasets())(d) for d in v]
+    return check
+
+
+def _check_levels(v):
+    if not all(isinstance(x, numbers.Real) and not isinstance(x, bool) and x >= 0 for x in v):
+        raise ValueError(f"noise_levels must be a list of numbers >= 0, got {v!r}.")
+    return [float(x) for x in v]
+
+
 #: Value checks of the parameters the notebooks share (one place for all of them).
 VALIDATORS = {
+    "datasets": _check_dataset_list("datasets"),
+    "noise_datasets": _check_dataset_list("noise_datasets"),
+    "basis_datasets": _check_dataset_list("basis_datasets"),
+    "pair_seeds": _check_list_of_ints("pair_seeds", 0),
+    "noise_ranks": _check_list_of_ints("noise_ranks", 1),
+    "noise_levels": _check_levels,
+    "basis_rank": lambda v: _check_list_of_ints("basis_rank", 1)([v])[0],
     "profile": _check_choice("profile", tuple(PROFILES)),
     "dataset": lambda v: _check_choice("dataset", _datasets())(v),
     "protocol": _check_choice("protocol", PROTOCOLS),
@@ -177,6 +202,9 @@ def check_parameters(namespace):
         params["ranks"] = list(profile.ranks)
     if "seeds" in params and not params["seeds"]:
         params["seeds"] = list(profile.seeds)
+    for name, default in profile.extra.items():  # empty list: the profile's choice
+        if name in params and isinstance(params[name], list) and not params[name]:
+            params[name] = list(default)
     return params
 
 

@@ -176,3 +176,93 @@ def timing_vs_n(scaling):
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def _condition_name(condition):
+    return {"none": "no noise", "added": "added noise"}.get(condition, condition)
+
+
+def paired_differences(comparison, model):
+    """Hypothesis 1: a Meta model minus each of its references (thesis baseline and fair
+    baselines), mean over seeds with its 95% interval, per dataset; one panel per condition.
+
+    ``comparison`` is :func:`metanmf_lab.stats.compare` output.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    d = comparison[comparison.model == model]
+    refs = list(dict.fromkeys(d["reference"]))
+    conditions = [c for c in ("none", "added") if c in set(d["condition"])]
+    datasets = [ds for ds in DATASETS if ds in set(d["dataset"])]
+    pal = sns.color_palette("colorblind", max(len(refs), 1))
+    fig, axes = plt.subplots(1, max(len(conditions), 1), figsize=(4.2 * len(conditions), 0.45
+                             * len(datasets) * max(len(refs), 1) + 1.4), sharex=True,
+                             sharey=True, squeeze=False)
+    for ax, cond in zip(axes[0], conditions):
+        ax.axvline(0.0, color="0.4", lw=1)
+        for j, ref in enumerate(refs):
+            part = d[(d.condition == cond) & (d.reference == ref)].set_index("dataset")
+            y = [i + (j - (len(refs) - 1) / 2) * 0.22 for i, ds in enumerate(datasets)
+                 if ds in part.index]
+            p = part.reindex([ds for ds in datasets if ds in part.index])
+            err = np.vstack([(p["difference"] - p["low"]).fillna(0).to_numpy(),
+                             (p["high"] - p["difference"]).fillna(0).to_numpy()])
+            ax.errorbar(p["difference"], y, xerr=err, fmt="o", color=pal[j], capsize=2.5,
+                        markersize=4, label=f"vs {ref}")
+        ax.set_yticks(range(len(datasets)))
+        ax.set_yticklabels([DATASETS[ds].display_name for ds in datasets])
+        ax.invert_yaxis()
+        ax.set_title(_condition_name(cond))
+        ax.set_xlabel(f"NMI of {model} minus reference")
+    axes[0, -1].legend(loc="best", fontsize="x-small")
+    fig.tight_layout()
+    return fig
+
+
+def nmi_vs_noise(summary, datasets, models):
+    """Hypothesis 3: NMI (mean over ranks and seeds, s.d. over seeds) against the noise level,
+    one panel per dataset. ``summary`` has columns dataset, model, noise, mean, sd."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(datasets), figsize=(3.3 * len(datasets), 3.6),
+                             sharey=True, squeeze=False)
+    for ax, ds in zip(axes[0], datasets):
+        for model in models:
+            p = summary[(summary.dataset == ds) & (summary.model == model)].sort_values("noise")
+            ax.errorbar(p["noise"], p["mean"], yerr=p["sd"].fillna(0.0), capsize=2.5,
+                        label=model, **_style(model))
+        ax.set_title(DATASETS[ds].display_name)
+        ax.set_xlabel("noise s.d. σ")
+    axes[0, 0].set_ylabel("NMI")
+    axes[0, -1].legend(loc="best", fontsize="x-small")
+    fig.tight_layout()
+    return fig
+
+
+def model_measure(table, value, label, models, sd=None):
+    """A per-model measure (e.g. basis spread over seeds) as bars, one panel per
+    (dataset, condition) found in ``table`` (columns dataset, condition, model, value)."""
+    import matplotlib.pyplot as plt
+
+    panels = list(dict.fromkeys(zip(table["dataset"], table["condition"])))
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels), 3.8), sharey=True,
+                             squeeze=False)
+    for ax, (ds, cond) in zip(axes[0], panels):
+        p = table[(table.dataset == ds) & (table.condition == cond)].set_index("model")
+        p = p.reindex([m for m in models if m in p.index])
+        colours = [_family_colours()[m] for m in p.index]
+        ax.bar(range(len(p)), p[value], color=colours,
+               yerr=None if sd is None else p[sd].fillna(0.0), capsize=2.5,
+               hatch=None, edgecolor="0.2", linewidth=0.5)
+        for i, m in enumerate(p.index):
+            if not m.startswith("Meta-"):
+                ax.patches[i].set_hatch("//")
+                ax.patches[i].set_facecolor("white")
+                ax.patches[i].set_edgecolor(colours[i])
+        ax.set_xticks(range(len(p)))
+        ax.set_xticklabels(p.index, rotation=60, ha="right", fontsize="x-small")
+        ax.set_title(f"{DATASETS[ds].display_name}, {_condition_name(cond)}", fontsize="small")
+    axes[0, 0].set_ylabel(label)
+    fig.tight_layout()
+    return fig

@@ -89,21 +89,22 @@ def holm(pvalues):
     return out
 
 
-def paired_differences(rows, reference, model, by=("dataset", "condition")):
-    """Per (``by``..., rank, seed): the reference's NMI, the model's and their difference.
+def paired_differences(rows, reference, model, by=("dataset", "condition"), value="nmi"):
+    """Per (``by``..., rank, seed): the reference's ``value``, the model's and their
+    difference.
 
     Only cells present for both models are kept (a pair needs both halves).
     """
     keys = list(by) + ["rank", "seed"]
-    a = rows[rows["model"] == reference].set_index(keys)["nmi"].rename("reference")
-    b = rows[rows["model"] == model].set_index(keys)["nmi"].rename("model")
+    a = rows[rows["model"] == reference].set_index(keys)[value].rename("reference")
+    b = rows[rows["model"] == model].set_index(keys)[value].rename("model")
     both = pd.concat([a, b], axis=1, join="inner").reset_index()
     both["difference"] = both["model"] - both["reference"]
     return both
 
 
 def compare(rows, pairs, by=("dataset", "condition"), level=0.95, alpha=ALPHA,
-            family=None):
+            family=None, value="nmi", negligible=0.01):
     """Paired comparisons of each ``(reference, model)`` in ``pairs``, per ``by`` group.
 
     Parameters
@@ -114,6 +115,8 @@ def compare(rows, pairs, by=("dataset", "condition"), level=0.95, alpha=ALPHA,
     level : confidence level of the interval over seeds
     alpha : family-wise error rate of the verdicts
     family : columns defining a family for Holm's adjustment (default: all comparisons)
+    value : the column compared (default: NMI)
+    negligible : half-width of the "no difference" band
 
     Returns
     -------
@@ -121,12 +124,12 @@ def compare(rows, pairs, by=("dataset", "condition"), level=0.95, alpha=ALPHA,
     ``n_seeds``, ``n_pairs`` (rank x seed pairs), ``reference_nmi`` and ``model_nmi`` (means
     over ranks and seeds), ``difference`` with ``low``/``high`` (the interval over seeds),
     ``p`` (Wilcoxon), ``p_holm`` and ``verdict``: "better"/"worse" when ``p_holm < alpha``,
-    "no difference" when not significant and the interval lies within +-0.01 NMI, else
+    "no difference" when not significant and the interval lies within +-``negligible``, else
     "undecided".
     """
     out = []
     for reference, model in pairs:
-        d = paired_differences(rows, reference, model, by)
+        d = paired_differences(rows, reference, model, by, value)
         for key, g in d.groupby(list(by), sort=True):
             key = key if isinstance(key, tuple) else (key,)
             per_seed = g.groupby("seed")["difference"].mean()
@@ -145,7 +148,7 @@ def compare(rows, pairs, by=("dataset", "condition"), level=0.95, alpha=ALPHA,
             res.loc[idx, "p_holm"] = holm(res.loc[idx, "p"].to_numpy())
     else:
         res["p_holm"] = holm(res["p"].to_numpy())
-    res["verdict"] = [_verdict(r, alpha) for r in res.itertuples()]
+    res["verdict"] = [_verdict(r, alpha, negligible) for r in res.itertuples()]
     return res
 
 
@@ -189,3 +192,29 @@ def claims(comparison, thesis, alpha=ALPHA):
                          model=r.model, thesis_difference=td, our_difference=r.difference,
                          low=r.low, high=r.high, p_holm=r.p_holm, status=status))
     return pd.DataFrame(rows)
+
+
+def noise_robustness(rows, pairs, low, high, level=0.95, alpha=ALPHA):
+    """Does a model lose less NMI than its reference when the noise grows from ``low`` to
+    ``high``? Per dataset and pair.
+
+    The *drop* of a model in a (rank, seed) cell is its NMI at noise ``low`` minus its NMI at
+    ``high``; the comparison is that of the drops, reference minus model (positive: the model
+    is more robust), with :func:`compare`'s interval over seeds, Wilcoxon test, Holm
+    adjustment and verdicts ("better" = more robust).
+    """
+    r = rows[np.isclose(rows["noise"].astype(float), low)
+             | np.isclose(rows["noise"].astype(float), high)].copy()
+    r["level"] = np.where(np.isclose(r["noise"].astype(float), low), "low", "high")
+    wide = r.pivot_table(index=["dataset", "model", "rank", "seed"], columns="level",
+                         values="nmi").dropna()
+    # the negated drop, so that "model minus reference" is reference drop minus model drop
+    drops = (wide["high"] - wide["low"]).rename("nmi").reset_index()
+    drops["condition"] = f"{low:g} -> {high:g}"
+    out = compare(drops, pairs, level=level, alpha=alpha)
+    means = drops.groupby(["dataset", "model"])["nmi"].mean()
+    out["reference_drop"] = [-means.get((d, m), np.nan) for d, m in
+                             zip(out["dataset"], out["reference"])]
+    out["model_drop"] = [-means.get((d, m), np.nan) for d, m in zip(out["dataset"],
+                                                                   out["model"])]
+    return out.drop(columns=["reference_nmi", "model_nmi"])

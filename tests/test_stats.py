@@ -101,3 +101,29 @@ def test_compare_pairs_only_common_cells():
     rows = rows[~((rows.model == "Meta-NMF") & (rows.seed == 0))]
     res = compare(rows, [("NMF", "Meta-NMF")])
     assert set(res.n_seeds) == {9}
+
+
+def test_noise_robustness_detects_smaller_drop():
+    from metanmf_lab.stats import noise_robustness
+    rng = np.random.default_rng(3)
+    recs = []
+    for r, s in itertools.product((5, 10), range(8)):
+        for noise, drop_nmf, drop_meta in ((0.0, 0, 0), (0.6, 0.2, 0.05)):
+            base = 0.6 + 0.02 * rng.standard_normal()
+            recs.append(dict(dataset="digits", model="NMF", rank=r, seed=s, noise=noise,
+                             nmi=base - drop_nmf))
+            recs.append(dict(dataset="digits", model="Meta-NMF", rank=r, seed=s, noise=noise,
+                             nmi=base - drop_meta + 0.005 * rng.standard_normal()))
+    res = noise_robustness(pd.DataFrame(recs), [("NMF", "Meta-NMF")], 0.0, 0.6)
+    assert len(res) == 1
+    row = res.iloc[0]
+    assert row.verdict == "better"
+    assert row.difference == pytest.approx(0.15, abs=0.02)
+    assert row.reference_drop == pytest.approx(0.2, abs=0.02)
+    assert row.model_drop == pytest.approx(0.05, abs=0.02)
+
+
+def test_compare_other_value_column():
+    rows = _rows({"digits": 0.05, "faces": 0.05}).rename(columns={"nmi": "hoyer"})
+    res = compare(rows, [("NMF", "Meta-NMF")], value="hoyer")
+    assert set(res.verdict) == {"better"}
