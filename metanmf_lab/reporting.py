@@ -163,3 +163,56 @@ def display_table(sbs, table):
         out[(model, "difference")] = m["difference"].round(3).to_numpy()
     out.columns = pd.MultiIndex.from_tuples(out.columns)
     return out
+
+
+def ablation_effects(sbs, base, ablated):
+    """What each one-at-a-time ablation does to the table entries that differ from the thesis.
+
+    Parameters
+    ----------
+    sbs : DataFrame from :func:`side_by_side`; its entries with ``beyond`` are examined
+    base : DataFrame from :func:`mean_over_ranks` under our settings, on the same seeds as the
+        ablations (so a shift is not a change of seeds)
+    ablated : dict ablation name -> DataFrame from :func:`mean_over_ranks` under that ablation
+        (only the entries it applies to)
+
+    Returns
+    -------
+    DataFrame, one row per (entry beyond the threshold, ablation that applies to it): the
+    entry (table, condition, dataset, model, thesis), ``ours`` (our value on the ablation
+    seeds), ``ablated``, ``shift`` (ablated - ours), ``gap_before``/``gap_after`` (ours or
+    ablated minus the thesis) and ``closes`` (the ablation brings the entry closer to the
+    thesis) and ``within`` (to within the threshold).
+    """
+    keys = ["dataset", "condition", "model"]
+    entries = sbs[sbs["beyond"]].drop_duplicates(keys)
+    b = base.set_index(keys)["ours"]
+    rows = []
+    for e in entries.itertuples():
+        k = (e.dataset, e.condition, e.model)
+        if k not in b.index:
+            continue
+        for name, table in ablated.items():
+            a = table.set_index(keys)["ours"]
+            if k not in a.index:
+                continue
+            rows.append(dict(table=e.table, condition=e.condition, dataset=e.dataset,
+                             model=e.model, thesis=e.thesis, ablation=name, ours=b[k],
+                             ablated=a[k]))
+    out = pd.DataFrame(rows, columns=["table", "condition", "dataset", "model", "thesis",
+                                      "ablation", "ours", "ablated"])
+    out["shift"] = out["ablated"] - out["ours"]
+    out["gap_before"] = out["ours"] - out["thesis"]
+    out["gap_after"] = out["ablated"] - out["thesis"]
+    out["closes"] = out["gap_after"].abs() < out["gap_before"].abs()
+    out["within"] = out["gap_after"].abs() <= DIFFERENCE_THRESHOLD
+    return out
+
+
+def best_ablation(effects):
+    """Per entry, the ablation that brings it closest to the thesis (one row per entry)."""
+    if effects.empty:
+        return effects
+    idx = effects.assign(g=effects["gap_after"].abs()).groupby(
+        ["dataset", "condition", "model"])["g"].idxmin()
+    return effects.loc[idx].reset_index(drop=True)
