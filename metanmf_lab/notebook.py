@@ -45,13 +45,15 @@ PROFILES = {
                     extra=dict(pair_seeds=tuple(range(10)),
                                noise_datasets=("digits", "faces", "coil20"),
                                noise_ranks=(5, 10, 18),
-                               basis_datasets=("digits", "faces", "coil20"))),
+                               basis_datasets=("digits", "faces", "coil20"),
+                               ablation_seeds=(0, 1, 2))),
     # A few seconds per notebook: tiny budgets on the small datasets, two ranks, two seeds.
     "smoke": Profile("smoke", Settings(n_epochs=3, inner_iter=10, baseline_iter=10),
                      (2, 5), (0, 1), PROJECT_ROOT / "_build" / "smoke-results.csv",
                      datasets=("digits", "faces"),
                      extra=dict(pair_seeds=(0, 1, 2), noise_datasets=("digits",),
-                                noise_ranks=(5,), basis_datasets=("digits",))),
+                                noise_ranks=(5,), basis_datasets=("digits",),
+                                ablation_seeds=(0,))),
 }
 
 #: Names IPython and ipykernel put in a notebook's namespace.
@@ -108,6 +110,7 @@ VALIDATORS = {
     "noise_datasets": _check_dataset_list("noise_datasets"),
     "basis_datasets": _check_dataset_list("basis_datasets"),
     "pair_seeds": _check_list_of_ints("pair_seeds", 0),
+    "ablation_seeds": _check_list_of_ints("ablation_seeds", 0),
     "noise_ranks": _check_list_of_ints("noise_ranks", 1),
     "noise_levels": _check_levels,
     "basis_rank": lambda v: _check_list_of_ints("basis_rank", 1)([v])[0],

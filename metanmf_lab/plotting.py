@@ -266,3 +266,39 @@ def model_measure(table, value, label, models, sd=None):
     axes[0, 0].set_ylabel(label)
     fig.tight_layout()
     return fig
+
+
+def ablation_heatmap(effects):
+    """Reproduction notes: the shift of each entry (row) under each ablation (column), with
+    the entry's difference from the thesis as the first column; blank where an ablation cannot
+    affect the model. ``effects`` is :func:`metanmf_lab.reporting.ablation_effects` output."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    e = effects.assign(entry=[
+        f"{DATASETS[d].display_name}, {'no noise' if c == 'none' else 'noise'}, {m}"
+        for d, c, m in zip(effects["dataset"], effects["condition"], effects["model"])])
+    shifts = e.pivot_table(index="entry", columns="ablation", values="shift", sort=False)
+    gap = e.drop_duplicates("entry").set_index("entry")["gap_before"].rename(
+        "ours − thesis")
+    table = _prepend_column(gap, shifts)
+    lim = float(np.nanmax(np.abs(table.to_numpy()))) if table.size else 1.0
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * table.shape[1], 1.2 + 0.32 * table.shape[0]))
+    sns.heatmap(table, ax=ax, cmap="vlag", center=0.0, vmin=-lim, vmax=lim, annot=True,
+                fmt=".2f", annot_kws={"fontsize": 7}, cbar_kws={"label": "NMI"},
+                linewidths=0.5, linecolor="white")
+    ax.axvline(1.0, color="0.2", lw=1.5)
+    ax.grid(False)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_xticklabels(ax.get_xticklabels(), rotation=40, ha="right", fontsize="x-small")
+    ax.set_yticklabels(ax.get_yticklabels(), fontsize="x-small")
+    fig.tight_layout()
+    return fig
+
+
+def _prepend_column(first, rest):
+    """``first`` (a Series) as the first column before the columns of ``rest``."""
+    import pandas as pd
+
+    return pd.concat([first.to_frame(), rest], axis=1)

@@ -70,3 +70,16 @@ def test_hypothesis_figures():
     fig = plotting.model_measure(tab, "v", "value", MODELS)
     heights = [p.get_height() for p in fig.axes[0].patches]
     np.testing.assert_allclose(heights, np.arange(8) / 10)
+
+
+def test_ablation_heatmap_cells():
+    eff = pd.DataFrame([
+        dict(dataset="digits", condition="none", model="NMF", ablation="a", shift=0.1,
+             gap_before=-0.2),
+        dict(dataset="faces", condition="added", model="GNMF", ablation="b", shift=-0.05,
+             gap_before=0.1)])
+    fig = plotting.ablation_heatmap(eff)
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["-0.20", "0.10", "0.10", "-0.05"]  # gap column, then the shifts
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["ours − thesis", "a", "b"]
