@@ -540,6 +540,8 @@ def main(argv=None):
                     help='"none", "default" (the dataset\'s level) or numbers')
     ap.add_argument("--protocols", nargs="+", default=["thesis"], choices=list(PROTOCOLS))
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    ap.add_argument("--ablation", default=None, choices=list(ABLATIONS),
+                    help="run under one of the one-at-a-time protocol ablations")
     ap.add_argument("--jobs", type=int, default=-1, help="workers (-1: all cores)")
     ap.add_argument("--store", default=str(DEFAULT_STORE))
     ap.add_argument("--scheduler", default=None,
@@ -549,6 +551,8 @@ def main(argv=None):
     cells = make_grid(args.datasets, models=args.models, ranks=args.ranks, seeds=args.seeds,
                       noises=noises, protocols=args.protocols)
     settings = Settings(dtype=args.dtype)
+    if args.ablation:
+        settings = ablation_settings(args.ablation, settings)
     if args.scheduler:
         from dask.distributed import Client
 

@@ -266,3 +266,18 @@ def test_ablation_applies_exactly_where_it_changes_results():
         assert any(changed), f"{name} changed nothing"
     assert not ablation_applies("Faces at 64x64", "NMF", "digits")
     assert ablation_applies("Faces at 64x64", "NMF", "faces")
+
+
+def test_command_line_runs_an_ablation(tmp_path, capsys):
+    store = tmp_path / "store.csv"
+    argv = ["--datasets", "digits", "--models", "NMF", "--ranks", "2", "--seeds", "0",
+            "--noises", "none", "--jobs", "1", "--store", str(store),
+            "--ablation", "baseline stops on factor change"]
+    assert ex.main(argv) == 0
+    df = ResultStore(store).load()
+    assert len(df) == 1
+    want = ablation_settings("baseline stops on factor change")
+    assert df.settings_hash.iloc[0] == want.hash
+    assert "1 of 1 cells" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        ex.main(argv[:-1] + ["no such ablation"])
