@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from joblib import Memory, Parallel, delayed
 
+from . import stats
 from ._config import ALGORITHM_VERSION, PROJECT_ROOT
 from .evaluation import hoyer_sparsity, subspace_distance
 
@@ -102,3 +103,94 @@ def part_measures(cells, settings, shape, n_jobs=1, cache=True):
                          seed=c.seed, hoyer=float(np.mean(hoyer_sparsity(h))),
                          spread=float(np.nanmean(spatial_spread(h, shape)))))
     return pd.DataFrame(rows)
+
+
+# -- the four hypotheses, one function each (used by the hypotheses and conclusions chapters)
+
+def clustering_comparisons(rows):
+    """Hypothesis 1: each headline Meta model against its thesis baseline and its three fair
+    baselines (:data:`~metanmf_lab.experiments.FAIR_BASELINES`), per dataset and condition."""
+    from .experiments import FAIR_BASELINES, HEADLINE_PAIRS
+
+    pairs = [(ref, meta) for base, meta in HEADLINE_PAIRS
+             for ref in (base,) + FAIR_BASELINES[meta]]
+    return stats.compare(rows, pairs)
+
+
+def nmi_spread(rows):
+    """Hypothesis 2, from the store: per (pair, dataset, condition), the standard deviation
+    over seeds of the rank-averaged NMI of the baseline and of the Meta model, and whether
+    the Meta model's is lower."""
+    from .experiments import PAIRS
+    from .reporting import mean_over_ranks
+
+    sd = mean_over_ranks(rows).set_index(["dataset", "condition", "model"])["sd_seeds"]
+    out = []
+    for base, meta in PAIRS:
+        for ds, cond in sorted({(d, c) for d, c, _ in sd.index}):
+            if (ds, cond, base) in sd.index and (ds, cond, meta) in sd.index:
+                out.append(dict(reference=base, model=meta, dataset=ds, condition=cond,
+                                reference_sd=sd[(ds, cond, base)],
+                                model_sd=sd[(ds, cond, meta)]))
+    out = pd.DataFrame(out)
+    out["lower"] = out["model_sd"] < out["reference_sd"]
+    return out
+
+
+def basis_spread_pairs(table):
+    """Hypothesis 2, from the bases: per (pair, dataset, condition), the mean subspace
+    distance between seeds of the baseline and of the Meta model (``table`` from
+    :func:`basis_spread_table` with a ``condition`` column), and whether the Meta model's
+    bases are closer to one another."""
+    from .experiments import PAIRS
+
+    b = table.set_index(["dataset", "condition", "model"])["distance"]
+    out = [dict(reference=base, model=meta, dataset=ds, condition=c,
+                reference_distance=b[(ds, c, base)], model_distance=b[(ds, c, meta)])
+           for base, meta in PAIRS for ds, c in sorted({(d, c) for d, c, _ in b.index})
+           if (ds, c, base) in b.index and (ds, c, meta) in b.index]
+    out = pd.DataFrame(out)
+    out["closer"] = out["model_distance"] < out["reference_distance"]
+    return out
+
+
+def noise_comparisons(rows, low, high):
+    """Hypothesis 3: NMI lost from noise ``low`` to ``high``, each headline Meta model against
+    its baseline (:func:`metanmf_lab.stats.noise_robustness`)."""
+    from .experiments import HEADLINE_PAIRS
+
+    return stats.noise_robustness(rows, HEADLINE_PAIRS, low, high)
+
+
+def part_comparisons(parts):
+    """Hypothesis 4: each Meta model against its baseline on Hoyer sparsity and on spatial
+    spread of the face bases (``parts`` from :func:`part_measures` with a ``condition``
+    column), per condition. A *negative* difference of spread is a more local basis."""
+    from .experiments import PAIRS
+
+    return pd.concat([stats.compare(parts, PAIRS, by=("condition",), value=v,
+                                    negligible=0.005).assign(measure=v)
+                      for v in ("hoyer", "spread")], ignore_index=True)
+
+
+def count_verdicts(comparison):
+    """How many comparisons got each verdict (all verdicts present, zeros included)."""
+    return {v: int((comparison["verdict"] == v).sum()) for v in stats.VERDICTS}
+
+
+def reading(counts):
+    """One word for a set of verdict counts (from :func:`count_verdicts`, or any dict with
+    ``better`` and ``worse``): "supported" when at least half of the comparisons are
+    significantly better and more are better than worse; "contradicted" in the mirror case;
+    "not supported" when none is significant either way; "mixed" otherwise."""
+    total = sum(counts.values())
+    better, worse = counts.get("better", 0), counts.get("worse", 0)
+    if total == 0:
+        return "not measured"
+    if better > worse and 2 * better >= total:
+        return "supported"
+    if worse > better and 2 * worse >= total:
+        return "contradicted"
+    if better == 0 and worse == 0:
+        return "not supported"
+    return "mixed"

@@ -129,6 +129,10 @@ def ablation_settings(name, settings=None):
     return settings.replace(**changes)
 
 
+#: The two headline pairs of the hypotheses chapter: the plain pair, and the pair the thesis
+#: reports as its best (GNMF from NNDSVD).
+HEADLINE_PAIRS = (PAIRS[0], PAIRS[2])
+
 #: Ranks of thesis Table 4.2.
 THESIS_RANKS = (2, 3, 5, 10, 14, 18)
 

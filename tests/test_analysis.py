@@ -54,3 +54,74 @@ def test_basis_spread_table_and_part_measures_from_cells():
     from metanmf_lab.experiments import fit_cell
     np.testing.assert_array_equal(analysis.fit_components(cells[:1], TINY, cache=False)[0],
                                   fit_cell(cells[0], TINY).H)
+
+
+# -- hypothesis functions on synthetic rows ---------------------------------------------------
+
+import itertools  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from metanmf_lab.experiments import FAIR_BASELINES, HEADLINE_PAIRS, MODELS, PAIRS  # noqa: E402
+
+
+def _synthetic(models, seeds=6, ranks=(2, 5), sd_of=None, value=None, noises=(0.0,)):
+    rng = np.random.default_rng(0)
+    recs = []
+    for m, r, s, nz in itertools.product(models, ranks, range(seeds), noises):
+        sd = (sd_of or {}).get(m, 0.02)
+        recs.append(dict(dataset="digits", condition="none" if nz == 0 else "added", noise=nz,
+                         model=m, rank=r, seed=s,
+                         nmi=(value or {}).get(m, 0.5) - 0.5 * nz * (m.startswith("NMF"))
+                         + sd * rng.standard_normal()))
+    return pd.DataFrame(recs)
+
+
+def test_clustering_comparisons_covers_fair_baselines():
+    models = [m for p in HEADLINE_PAIRS for m in p] + [
+        f for _, meta in HEADLINE_PAIRS for f in FAIR_BASELINES[meta]]
+    rows = _synthetic(models, value={"Meta-NMF": 0.6, "Meta-GNMF NNDSVD": 0.6})
+    res = analysis.clustering_comparisons(rows)
+    assert len(res) == 8  # 2 Meta models x (thesis baseline + 3 fair)
+    assert set(res.verdict) == {"better"}
+    assert analysis.count_verdicts(res) == {"better": 8, "worse": 0, "no difference": 0,
+                                            "undecided": 0}
+
+
+def test_nmi_spread_lower():
+    rows = _synthetic(MODELS, sd_of={m: 0.001 for _, m in PAIRS})
+    out = analysis.nmi_spread(rows)
+    assert len(out) == 4 and out["lower"].all()
+
+
+def test_basis_spread_pairs_and_part_comparisons():
+    table = pd.DataFrame([dict(dataset="faces", condition="none", model=m,
+                               distance=0.2 if m.startswith("Meta") else 0.5) for m in MODELS])
+    out = analysis.basis_spread_pairs(table)
+    assert len(out) == 4 and out["closer"].all()
+    parts = _synthetic(MODELS, value={m: 0.3 for _, m in PAIRS}).rename(columns={"nmi": "hoyer"})
+    parts["spread"] = 0.25
+    res = analysis.part_comparisons(parts)
+    assert set(res.measure) == {"hoyer", "spread"} and len(res) == 8
+    assert set(res[res.measure == "hoyer"].verdict) == {"worse"}  # 0.3 < 0.5
+    assert set(res[res.measure == "spread"].verdict) == {"no difference"}
+
+
+def test_noise_comparisons_uses_headline_pairs():
+    rows = _synthetic([m for p in HEADLINE_PAIRS for m in p], noises=(0.0, 0.4))
+    res = analysis.noise_comparisons(rows, 0.0, 0.4)
+    assert list(zip(res.reference, res.model)) == list(HEADLINE_PAIRS)
+    # NMF loses 0.2 (synthetic), Meta-NMF nothing: Meta-NMF is more robust
+    nmf = res[res.model == "Meta-NMF"].iloc[0]
+    assert nmf.verdict == "better" and nmf.reference_drop == pytest.approx(0.2, abs=0.02)
+
+
+@pytest.mark.parametrize("counts,word", [
+    (dict(better=4, worse=0, undecided=4), "supported"),
+    (dict(better=1, worse=5, undecided=2), "contradicted"),
+    (dict(better=0, worse=0, undecided=7), "not supported"),
+    (dict(better=2, worse=1, undecided=5), "mixed"),
+    ({}, "not measured"),
+])
+def test_reading(counts, word):
+    assert analysis.reading(counts) == word
