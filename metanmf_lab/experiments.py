@@ -467,7 +467,7 @@ def _require_dask_client():
 
 
 def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=None,
-             progress=True, flush_every=25):
+             progress=True, flush_every=4):
     """Evaluate the cells missing from the store, in parallel, and return all their rows.
 
     Parameters
@@ -484,7 +484,7 @@ def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=Non
         caller has connected a ``Client`` to (``n_jobs=-1`` then uses all its workers).
     progress : bool, default=True
         Show a tqdm progress bar over the cells computed.
-    flush_every : int, default=25
+    flush_every : int, default=4
         Write computed rows to the store after this many cells (so an interrupted run
         keeps its complete rows and resumes where it stopped).
 
