@@ -194,3 +194,17 @@ def reading(counts):
     if better == 0 and worse == 0:
         return "not supported"
     return "mixed"
+
+
+def basis_cells(datasets, rank, seeds, protocol="thesis"):
+    """The cells whose bases :func:`basis_spread_table` compares: the eight thesis models on
+    each dataset, without and with its default noise, at one rank, over ``seeds``."""
+    from .experiments import MODELS, Cell, resolve_noise
+
+    return [Cell(ds, nz, m, rank, s, protocol) for ds in datasets
+            for nz in (0.0, resolve_noise(ds, "default")) for m in MODELS for s in seeds]
+
+
+def face_cells(rank, seeds, protocol="thesis"):
+    """The cells of the facial-parts measurements: :func:`basis_cells` on Faces."""
+    return basis_cells(["faces"], rank, seeds, protocol)

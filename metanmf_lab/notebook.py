@@ -244,3 +244,16 @@ def glue_figure(name, fig):
 
     glue(name, fig, display=False)
     plt.close(fig)
+
+
+def store_rows(params, cells, settings=None, protocol=None):
+    """The result store's rows of ``cells`` under ``settings`` (default: the notebook's),
+    computing the missing ones with ``params.n_jobs`` workers (a progress bar in the full
+    profile), selected as :func:`metanmf_lab.reporting.select` does."""
+    from .experiments import run_grid
+    from .reporting import select
+
+    settings = params.settings if settings is None else settings
+    got = run_grid(cells, settings, store=params.store, n_jobs=params.n_jobs,
+                   progress=params.profile == "full")
+    return select(got, settings, protocol or params.get("protocol", "thesis"))

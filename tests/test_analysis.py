@@ -125,3 +125,11 @@ def test_noise_comparisons_uses_headline_pairs():
 ])
 def test_reading(counts, word):
     assert analysis.reading(counts) == word
+
+
+def test_cell_builders():
+    cells = analysis.basis_cells(["digits"], 5, [0, 1])
+    assert len(cells) == 2 * 8 * 2
+    assert {c.noise for c in cells} == {0.0, 0.4} and {c.rank for c in cells} == {5}
+    faces = analysis.face_cells(18, [3])
+    assert {c.dataset for c in faces} == {"faces"} and len(faces) == 16

@@ -83,3 +83,15 @@ def test_ablation_heatmap_cells():
     texts = [t.get_text() for t in ax.texts]
     assert texts == ["-0.20", "0.10", "0.10", "-0.05"]  # gap column, then the shifts
     assert [t.get_text() for t in ax.get_xticklabels()] == ["ours − thesis", "a", "b"]
+
+
+def test_store_rows_computes_and_selects(tmp_path, monkeypatch):
+    from metanmf_lab.experiments import Cell
+
+    p = nb.check_parameters({"__annotations__": {"profile": str, "n_jobs": int},
+                             "profile": "smoke", "n_jobs": 1})
+    monkeypatch.setitem(p, "profile_", nb.Profile("smoke", p.settings, (2,), (0,),
+                                                  tmp_path / "s.csv"))
+    rows = nb.store_rows(p, [Cell("digits", 0.0, "NMF", 2, 0)])
+    assert len(rows) == 1 and rows.condition.iloc[0] == "none"
+    assert len(nb.store_rows(p, [Cell("digits", 0.0, "NMF", 2, 0)])) == 1  # read back
