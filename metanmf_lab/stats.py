@@ -167,7 +167,10 @@ def claims(comparison, thesis, alpha=ALPHA):
     (dataset, condition, pair) is the sign of its own difference (model minus reference).
     ``status`` is "holds" (our difference is significant in the same direction),
     "contradicted" (significant in the opposite direction), "not reproduced" (not
-    significant, and our interval excludes the thesis' difference) or "undecided".
+    significant, and our interval excludes the thesis' difference) or "undecided". Where the
+    thesis reports equal values (its Meta-NMF NNDSVD columns), the claim is "no difference":
+    it holds when our verdict is "no difference" and is contradicted by any significant
+    difference.
     """
     t = thesis.rename(columns={"noise": "condition"}).set_index(
         ["dataset", "condition", "model"])["thesis_nmi"]
@@ -180,7 +183,10 @@ def claims(comparison, thesis, alpha=ALPHA):
             continue
         td = float(tm - tr)
         significant = np.isfinite(r.p_holm) and r.p_holm < alpha and r.difference != 0
-        if significant and np.sign(r.difference) == np.sign(td):
+        if td == 0:  # the thesis reports equal values: its claim is "no difference"
+            status = "contradicted" if significant else (
+                "holds" if r.verdict == "no difference" else "undecided")
+        elif significant and np.sign(r.difference) == np.sign(td):
             status = "holds"
         elif significant:
             status = "contradicted"

@@ -127,3 +127,14 @@ def test_compare_other_value_column():
     rows = _rows({"digits": 0.05, "faces": 0.05}).rename(columns={"nmi": "hoyer"})
     res = compare(rows, [("NMF", "Meta-NMF")], value="hoyer")
     assert set(res.verdict) == {"better"}
+
+
+def test_claims_of_equal_thesis_values():
+    same = _rows({"digits": 0.0, "faces": 0.05}, noise_sd=0.001)
+    res = compare(same, [("NMF", "Meta-NMF")])
+    thesis = pd.DataFrame([dict(table="x", noise=c, dataset=d, model=m, thesis_nmi=0.5)
+                           for d in ("digits", "faces") for c in ("none", "added")
+                           for m in ("NMF", "Meta-NMF")])
+    cl = claims(res, thesis).set_index(["dataset", "condition"])["status"]
+    assert (cl.loc["digits"] == "holds").all()  # equal in both: the claim holds
+    assert (cl.loc["faces"] == "contradicted").all()  # we find a significant difference
