@@ -8,9 +8,13 @@ about the bases themselves:
 * **facial parts** (hypothesis 4): how sparse and how spatially localised the basis images of
   faces are -- :func:`part_measures`, Hoyer's sparsity and :func:`spatial_spread`.
 
-Both refit cells (:func:`metanmf_lab.experiments.fit_cell`, the same code that fills the
-store); the components are cached on disk under ``_build/bases-cache`` keyed by the cell, the
-settings and the algorithm version, so a rebuild does not refit them.
+Both need the bases, which refitting a cell gives (:func:`metanmf_lab.experiments.fit_cell`,
+the same code that fills the result store). The bases are derived from the datasets and are
+never committed; their scalar measures are, in a second store
+(``data/results/basis_measures.csv``, :func:`basis_measures`), with the result store's
+provenance columns, so a rebuild with a complete store refits nothing. Refitted components
+are also cached on disk under ``_build/bases-cache``, keyed by the cell, the settings and the
+algorithm version.
 """
 
 from __future__ import annotations
@@ -81,40 +85,173 @@ def basis_spread(components):
     return float(np.mean(d)), float(np.std(d, ddof=1)) if len(d) > 1 else np.nan, len(d)
 
 
-def basis_spread_table(cells, settings, n_jobs=1, cache=True):
-    """:func:`basis_spread` per (dataset, noise, model, rank) over the seeds in ``cells``."""
-    comps = fit_components(cells, settings, n_jobs=n_jobs, cache=cache)
-    df = pd.DataFrame([dict(dataset=c.dataset, noise=c.noise, model=c.model, rank=c.rank,
-                            seed=c.seed, i=i) for i, c in enumerate(cells)])
+#: The measures :func:`basis_measures` keeps: of one basis, and of two bases (seeds).
+SINGLE_MEASURES = ("hoyer", "spatial_spread")
+PAIR_MEASURES = ("subspace_distance",)
+
+
+def _single_measures(cell, components, settings):
+    from .datasets import image_shape
+
+    out = {"hoyer": float(np.mean(hoyer_sparsity(components)))}
+    shape = image_shape(cell.dataset, settings.faces_size)
+    if shape is not None:  # Blobs has no image
+        out["spatial_spread"] = float(np.nanmean(spatial_spread(components, shape)))
+    return out
+
+
+def _measure_row(cell, other_seed, measure, value, settings):
+    from datetime import datetime, timezone
+
+    from ._config import __version__
+    from .experiments import _environment
+
+    return {"dataset": cell.dataset, "noise": cell.noise, "model": cell.model,
+            "rank": cell.rank, "seed": cell.seed, "protocol": cell.protocol,
+            "settings_hash": settings.hash, "algorithm_version": ALGORITHM_VERSION,
+            "other_seed": other_seed, "measure": measure, "value": value,
+            "package_version": __version__, "environment": _environment(),
+            "settings": settings.to_json(),
+            "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def basis_measures(cells, settings, n_jobs=1, store=None, cache=True):
+    """Scalar measures of the bases learned in ``cells``, from the basis-measure store.
+
+    Per cell: ``hoyer`` (mean Hoyer sparsity of its components) and, for image datasets,
+    ``spatial_spread`` (mean :func:`spatial_spread`); per two cells that differ only in the
+    seed: ``subspace_distance`` (``other_seed`` is the smaller seed). Rows already in
+    ``store`` are reused; for the others the cells are refitted (:func:`fit_components`) and
+    the new rows added, so a complete store needs no fit at all.
+
+    Parameters
+    ----------
+    cells : list of :class:`~metanmf_lab.experiments.Cell`
+    settings : :class:`~metanmf_lab.experiments.Settings`
+    n_jobs : workers for the refits
+    store : :class:`~metanmf_lab.store.MeasureStore`, path, None (the committed store
+        ``data/results/basis_measures.csv``) or False (compute, keep nothing)
+    cache : reuse components cached on disk under ``_build/bases-cache``
+
+    Returns
+    -------
+    DataFrame with the store's key columns, ``other_seed`` (-1 for a single basis),
+    ``measure`` and ``value``.
+    """
+    from .store import MeasureStore
+
+    cells = list(dict.fromkeys(cells))
+    if store is not False and not isinstance(store, MeasureStore):
+        store = MeasureStore(store)
+    groups = {}
+    for c in cells:
+        groups.setdefault((c.dataset, c.noise, c.model, c.rank, c.protocol), []).append(c)
+    wanted = []  # (cell, other_seed, measure)
+    for members in groups.values():
+        members = sorted(members, key=lambda c: c.seed)
+        for c in members:
+            wanted += [(c, -1, m) for m in SINGLE_MEASURES]
+        for a, b in itertools.combinations(members, 2):
+            wanted += [(b, a.seed, m) for m in PAIR_MEASURES]
+
+    def key(cell, other, measure):
+        return (cell.dataset, round(float(cell.noise), 10), cell.model, int(cell.rank),
+                int(cell.seed), cell.protocol, settings.hash, ALGORITHM_VERSION, int(other),
+                measure)
+
+    have = store.keys() if store is not False else set()
+    missing = [w for w in wanted if key(*w) not in have]
+    # spatial spread is absent (not missing) on Blobs: only refit for what can be measured
+    from .datasets import image_shape
+    missing = [w for w in missing if not (w[2] == "spatial_spread"
+                                          and image_shape(w[0].dataset) is None)]
+    new = []
+    if missing:
+        seeds_of = {}
+        for c, other, _ in missing:
+            seeds_of.setdefault(c, set()).add(c)
+            if other >= 0:
+                seeds_of[c].add(c.__class__(c.dataset, c.noise, c.model, c.rank, other,
+                                            c.protocol))
+        need = sorted({x for v in seeds_of.values() for x in v},
+                      key=lambda c: (c.dataset, c.noise, c.model, c.rank, c.seed))
+        comps = dict(zip(need, fit_components(need, settings, n_jobs=n_jobs, cache=cache)))
+        singles = {}
+        for c, other, m in missing:
+            if other < 0:
+                if c not in singles:
+                    singles[c] = _single_measures(c, comps[c], settings)
+                value = singles[c][m]
+            else:
+                o = c.__class__(c.dataset, c.noise, c.model, c.rank, other, c.protocol)
+                value = float(subspace_distance(comps[c], comps[o]))
+            new.append(_measure_row(c, other, m, value, settings))
+        if store is not False:
+            store.add(new)
+    cols = ["dataset", "noise", "model", "rank", "seed", "protocol", "other_seed", "measure",
+            "value"]
+    if store is False:
+        return pd.DataFrame(new, columns=list(new[0]) if new else cols)[cols]
+    df = store.load()
+    want = {key(*w) for w in wanted}
+    mask = [store.key_of(r) in want for r in df[list(store.KEY)].to_dict("records")]
+    out = df[mask][cols].copy()
+    out["noise"] = out["noise"].astype(float)
+    for c in ("rank", "seed", "other_seed"):
+        out[c] = out[c].astype(int)
+    out["value"] = out["value"].astype(float)
+    return out.reset_index(drop=True)
+
+
+def basis_spread_table(cells, settings, n_jobs=1, store=None, cache=True):
+    """:func:`basis_spread` per (dataset, noise, model, rank) over the seeds in ``cells``:
+    the mean, s.d. and number of the pairwise subspace distances (from
+    :func:`basis_measures`)."""
+    m = basis_measures(cells, settings, n_jobs=n_jobs, store=store, cache=cache)
+    d = m[m.measure == "subspace_distance"]
+    keys = ["dataset", "noise", "model", "rank"]
+    order = list(dict.fromkeys((c.dataset, float(c.noise), c.model, c.rank) for c in cells))
     out = []
-    for key, g in df.groupby(["dataset", "noise", "model", "rank"], sort=False):
-        mean, sd, n = basis_spread([comps[i] for i in g["i"]])
-        out.append(dict(zip(["dataset", "noise", "model", "rank"], key), distance=mean,
-                        sd=sd, n_pairs=n, n_seeds=len(g)))
+    for k in order:
+        g = d[(d.dataset == k[0]) & (d.noise == k[1]) & (d.model == k[2]) & (d["rank"] == k[3])]
+        if g.empty:
+            raise ValueError(f"basis_spread_table needs the bases of at least two seeds: {k}.")
+        n_seeds = len({c.seed for c in cells if (c.dataset, float(c.noise), c.model,
+                                                   c.rank) == k})
+        v = g["value"].to_numpy()
+        out.append(dict(zip(keys, k), distance=float(v.mean()),
+                        sd=float(v.std(ddof=1)) if len(v) > 1 else np.nan, n_pairs=len(v),
+                        n_seeds=n_seeds))
     return pd.DataFrame(out)
 
 
-def part_measures(cells, settings, shape, n_jobs=1, cache=True):
-    """Per cell: mean Hoyer sparsity and mean spatial spread of its basis images."""
-    comps = fit_components(cells, settings, n_jobs=n_jobs, cache=cache)
+def part_measures(cells, settings, n_jobs=1, store=None, cache=True):
+    """Per cell: mean Hoyer sparsity (``hoyer``) and mean spatial spread (``spread``) of its
+    basis images (from :func:`basis_measures`)."""
+    m = basis_measures(cells, settings, n_jobs=n_jobs, store=store, cache=cache)
+    single = m[m.other_seed < 0].pivot_table(
+        index=["dataset", "noise", "model", "rank", "seed"], columns="measure",
+        values="value", aggfunc="first")
     rows = []
-    for c, h in zip(cells, comps):
+    for c in cells:
+        r = single.loc[(c.dataset, float(c.noise), c.model, c.rank, c.seed)]
         rows.append(dict(dataset=c.dataset, noise=c.noise, model=c.model, rank=c.rank,
-                         seed=c.seed, hoyer=float(np.mean(hoyer_sparsity(h))),
-                         spread=float(np.nanmean(spatial_spread(h, shape)))))
+                         seed=c.seed, hoyer=float(r["hoyer"]),
+                         spread=float(r.get("spatial_spread", np.nan))))
     return pd.DataFrame(rows)
 
 
 # -- the four hypotheses, one function each (used by the hypotheses and conclusions chapters)
 
-def clustering_comparisons(rows):
-    """Hypothesis 1: each headline Meta model against its thesis baseline and its three fair
-    baselines (:data:`~metanmf_lab.experiments.FAIR_BASELINES`), per dataset and condition."""
+def clustering_comparisons(rows, pairs=None):
+    """Hypothesis 1: each Meta model of ``pairs`` (default: the two headline pairs) against
+    its thesis baseline and its three fair baselines
+    (:data:`~metanmf_lab.experiments.FAIR_BASELINES`), per dataset and condition."""
     from .experiments import FAIR_BASELINES, HEADLINE_PAIRS
 
-    pairs = [(ref, meta) for base, meta in HEADLINE_PAIRS
-             for ref in (base,) + FAIR_BASELINES[meta]]
-    return stats.compare(rows, pairs)
+    pairs = HEADLINE_PAIRS if pairs is None else pairs
+    return stats.compare(rows, [(ref, meta) for base, meta in pairs
+                                for ref in (base,) + FAIR_BASELINES[meta]])
 
 
 def nmi_spread(rows):
@@ -194,6 +331,20 @@ def reading(counts):
     if better == 0 and worse == 0:
         return "not supported"
     return "mixed"
+
+
+def clustering_cells(datasets, ranks, pair_seeds, fair_seeds, protocol="thesis"):
+    """The cells of hypothesis 1 (:func:`clustering_comparisons`): the two headline pairs
+    over ``pair_seeds``, and the fair baselines of their Meta models over ``fair_seeds``
+    (a comparison pairs the seeds both models have)."""
+    from .experiments import FAIR_BASELINES, HEADLINE_PAIRS, make_grid
+
+    pairs = [m for pair in HEADLINE_PAIRS for m in pair]
+    fair = list(dict.fromkeys(f for _, meta in HEADLINE_PAIRS for f in FAIR_BASELINES[meta]))
+    return (make_grid(datasets, models=pairs, ranks=ranks, seeds=pair_seeds,
+                      protocols=[protocol])
+            + make_grid(datasets, models=fair, ranks=ranks, seeds=fair_seeds,
+                        protocols=[protocol]))
 
 
 def basis_cells(datasets, rank, seeds, protocol="thesis"):

@@ -24,7 +24,7 @@ from pathlib import Path
 from ._config import PROJECT_ROOT
 from .experiments import MODELS, THESIS_RANKS, Settings
 from .protocols import PROTOCOLS
-from .store import DEFAULT_STORE, ResultStore
+from .store import DEFAULT_MEASURE_STORE, DEFAULT_STORE, MeasureStore, ResultStore
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Profile:
     store: Path
     datasets: tuple = ("blobs", "digits", "fmnist", "faces", "coil20")
     extra: dict = field(default_factory=dict)
+    measure_store: Path = DEFAULT_MEASURE_STORE
 
 
 PROFILES = {
@@ -46,14 +47,15 @@ PROFILES = {
                                noise_datasets=("digits", "faces", "coil20"),
                                noise_ranks=(5, 10, 18),
                                basis_datasets=("digits", "faces", "coil20"),
-                               ablation_seeds=(0, 1, 2))),
+                               ablation_seeds=(0, 1))),
     # A few seconds per notebook: tiny budgets on the small datasets, two ranks, two seeds.
     "smoke": Profile("smoke", Settings(n_epochs=3, inner_iter=10, baseline_iter=10),
                      (2, 5), (0, 1), PROJECT_ROOT / "_build" / "smoke-results.csv",
                      datasets=("digits", "faces"),
                      extra=dict(pair_seeds=(0, 1, 2), noise_datasets=("digits",),
                                 noise_ranks=(5,), basis_datasets=("digits",),
-                                ablation_seeds=(0,))),
+                                ablation_seeds=(0,)),
+                     measure_store=PROJECT_ROOT / "_build" / "smoke-basis-measures.csv"),
 }
 
 #: Names IPython and ipykernel put in a notebook's namespace.
@@ -157,6 +159,11 @@ class Params(dict):
     @property
     def store(self):
         return ResultStore(self["profile_"].store)
+
+    @property
+    def measure_store(self):
+        """The basis-measure store (:func:`metanmf_lab.analysis.basis_measures`)."""
+        return MeasureStore(self["profile_"].measure_store)
 
 
 def check_parameters(namespace):

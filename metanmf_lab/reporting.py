@@ -165,6 +165,27 @@ def display_table(sbs, table):
     return out
 
 
+def fair_baseline_table(rows, meta_models=None):
+    """Each Meta model beside its thesis baseline and its fair baselines
+    (:data:`~metanmf_lab.experiments.FAIR_BASELINES`): mean NMI over ranks and seeds, a row per
+    (Meta model, model) and a column per (dataset, condition), datasets in the book's order.
+    Entries without rows are NaN."""
+    from .experiments import FAIR_BASELINES
+
+    meta_models = [m for b, m in PAIRS] if meta_models is None else list(meta_models)
+    base_of = {m: b for b, m in PAIRS}
+    means = mean_over_ranks(rows).set_index(["model", "dataset", "condition"])["ours"]
+    cols = [(d, c) for d in DATASETS for c in ("none", "added")
+            if any((d, c) == k[1:] for k in means.index)]
+    out = {}
+    for meta in meta_models:
+        for model in (meta, base_of[meta]) + tuple(FAIR_BASELINES[meta]):
+            out[(meta, model)] = [means.get((model, d, c), np.nan) for d, c in cols]
+    table = pd.DataFrame.from_dict(out, orient="index", columns=pd.MultiIndex.from_tuples(cols))
+    table.index = pd.MultiIndex.from_tuples(table.index, names=["Meta model", "model"])
+    return table
+
+
 def ablation_effects(sbs, base, ablated):
     """What each one-at-a-time ablation does to the table entries that differ from the thesis.
 

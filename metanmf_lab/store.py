@@ -52,24 +52,34 @@ class ResultStore:
     path : str or Path, default=``data/results/results.csv``
     """
 
-    def __init__(self, path=DEFAULT_STORE):
-        self.path = Path(path)
+    #: The columns identifying a row, every column in order, and how to read them.
+    KEY, COLUMNS, DTYPES = KEY, COLUMNS, _DTYPES
+    DEFAULT = DEFAULT_STORE
+    SORT = KEY[:6]
+    NAME = "result store"
+
+    def __init__(self, path=None):
+        self.path = Path(self.DEFAULT if path is None else path)
+
+    def key_of(self, row):
+        """The key tuple of a row (a mapping), normalised for comparisons."""
+        return key_of(row)
 
     def load(self):
         """All rows as a DataFrame (empty, with the store's columns, if there is no file)."""
         if not self.path.exists():
-            return pd.DataFrame(columns=list(COLUMNS))
-        df = pd.read_csv(self.path, dtype=_DTYPES, keep_default_na=False)
-        missing = set(COLUMNS) - set(df.columns)
+            return pd.DataFrame(columns=list(self.COLUMNS))
+        df = pd.read_csv(self.path, dtype=self.DTYPES, keep_default_na=False)
+        missing = set(self.COLUMNS) - set(df.columns)
         if missing:
-            raise ValueError(f"{self.path} is not a result store: missing columns "
+            raise ValueError(f"{self.path} is not a {self.NAME}: missing columns "
                              f"{sorted(missing)}.")
-        return df[list(COLUMNS)]
+        return df[list(self.COLUMNS)]
 
     def keys(self):
         """The set of keys already stored."""
         df = self.load()
-        return {key_of(r) for r in df[list(KEY)].to_dict("records")}
+        return {self.key_of(r) for r in df[list(self.KEY)].to_dict("records")}
 
     @contextmanager
     def _locked(self):
@@ -90,7 +100,7 @@ class ResultStore:
         """
         rows = [dict(r) for r in rows]
         for r in rows:
-            absent = set(COLUMNS) - set(r)
+            absent = set(self.COLUMNS) - set(r)
             if absent:
                 raise ValueError(f"Incomplete result row, missing {sorted(absent)}: {r}")
         with self._locked():
@@ -98,17 +108,18 @@ class ResultStore:
 
     def _add(self, rows):
         old = self.load()
-        seen = {key_of(r) for r in old[list(KEY)].to_dict("records")}
+        seen = {self.key_of(r) for r in old[list(self.KEY)].to_dict("records")}
         new = []
         for r in rows:
-            k = key_of(r)
+            k = self.key_of(r)
             if k not in seen:
                 seen.add(k)
-                new.append({c: r[c] for c in COLUMNS})
+                new.append({c: r[c] for c in self.COLUMNS})
         if not new:
             return 0
-        df = pd.concat([old, pd.DataFrame(new, columns=list(COLUMNS))], ignore_index=True)
-        df = df.sort_values(list(KEY[:6]), kind="stable").reset_index(drop=True)
+        df = pd.concat([old, pd.DataFrame(new, columns=list(self.COLUMNS))],
+                       ignore_index=True)
+        df = df.sort_values(list(self.SORT), kind="stable").reset_index(drop=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".results-", suffix=".csv")
         try:
             with os.fdopen(fd, "w", newline="") as fh:
@@ -118,3 +129,33 @@ class ResultStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return len(new)
+
+
+#: Columns that identify a basis measurement: the cell's key, the other seed of a measure of
+#: two bases (-1 for a measure of one basis) and the measure's name.
+MEASURE_KEY = KEY + ("other_seed", "measure")
+
+#: Every column of the basis-measure store.
+MEASURE_COLUMNS = MEASURE_KEY + ("value", "package_version", "environment", "settings",
+                                 "created_utc")
+
+DEFAULT_MEASURE_STORE = RESULTS_DIR / "basis_measures.csv"
+
+
+class MeasureStore(ResultStore):
+    """Scalar measurements of learned bases (one CSV row each), keyed like the result store.
+
+    The bases themselves are derived from the datasets and are never committed; what is kept is
+    a number per basis (e.g. its Hoyer sparsity) or per pair of bases learned from two seeds
+    (their subspace distance, ``other_seed`` < ``seed``), with the same provenance columns as
+    the result store. See :func:`metanmf_lab.analysis.basis_measures`.
+    """
+
+    KEY, COLUMNS = MEASURE_KEY, MEASURE_COLUMNS
+    DTYPES = dict(_DTYPES, measure=str)
+    DEFAULT = DEFAULT_MEASURE_STORE
+    SORT = KEY[:6] + ("other_seed", "measure")
+    NAME = "basis-measure store"
+
+    def key_of(self, row):
+        return key_of(row) + (int(row["other_seed"]), str(row["measure"]))

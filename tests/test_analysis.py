@@ -41,19 +41,74 @@ def test_basis_spread_zero_for_same_subspace():
         analysis.basis_spread([a])
 
 
-def test_basis_spread_table_and_part_measures_from_cells():
+def test_basis_spread_table_and_part_measures_from_cells(tmp_path):
     cells = [Cell("digits", 0.0, m, 3, s) for m in ("NMF", "Meta-NMF") for s in range(3)]
-    tab = analysis.basis_spread_table(cells, TINY, cache=False)
+    store = tmp_path / "m.csv"
+    tab = analysis.basis_spread_table(cells, TINY, store=store, cache=False)
     assert list(tab.model) == ["NMF", "Meta-NMF"]
-    assert (tab.n_pairs == 3).all() and ((tab.distance > 0) & (tab.distance <= 1)).all()
-    parts = analysis.part_measures(cells, TINY, (8, 8), cache=False)
+    assert (tab.n_pairs == 3).all() and (tab.n_seeds == 3).all()
+    assert ((tab.distance > 0) & (tab.distance <= 1)).all()
+    parts = analysis.part_measures(cells, TINY, store=store, cache=False)
     assert len(parts) == 6
     assert ((parts.hoyer >= 0) & (parts.hoyer <= 1)).all()
     assert ((parts.spread > 0) & (parts.spread < 0.3)).all()
     # the components are those of fit_cell (the cache returns the same array)
     from metanmf_lab.experiments import fit_cell
+    comps = [fit_cell(c, TINY).H for c in cells[:2]]
     np.testing.assert_array_equal(analysis.fit_components(cells[:1], TINY, cache=False)[0],
-                                  fit_cell(cells[0], TINY).H)
+                                  comps[0])
+    # the stored measures are those of the fitted components, computed independently here
+    m = analysis.basis_measures(cells[:2], TINY, store=store, cache=False)
+    d = m[m.measure == "subspace_distance"]
+    assert len(d) == 1 and d.seed.iloc[0] == 1 and d.other_seed.iloc[0] == 0
+    assert d.value.iloc[0] == analysis.subspace_distance(comps[1], comps[0])
+    h = m[(m.measure == "hoyer") & (m.seed == 0)].value.iloc[0]
+    assert h == np.mean(analysis.hoyer_sparsity(comps[0]))
+    sp = m[(m.measure == "spatial_spread") & (m.seed == 1)].value.iloc[0]
+    assert sp == np.nanmean(analysis.spatial_spread(comps[1], (8, 8)))
+
+
+def test_basis_measures_reuse_the_store_and_keep_provenance(tmp_path, monkeypatch):
+    from metanmf_lab.store import MeasureStore
+
+    cells = [Cell("digits", 0.0, "NMF", 2, s) for s in range(2)]
+    store = MeasureStore(tmp_path / "m.csv")
+    first = analysis.basis_measures(cells, TINY, store=store, cache=False)
+    assert sorted(first.measure) == ["hoyer", "hoyer", "spatial_spread", "spatial_spread",
+                                     "subspace_distance"]
+    rows = store.load()
+    assert (rows.settings_hash == TINY.hash).all() and (rows.settings == TINY.to_json()).all()
+
+    def no_refit(*args, **kwargs):
+        raise AssertionError("a complete store must not refit")
+
+    monkeypatch.setattr(analysis, "fit_components", no_refit)
+    again = analysis.basis_measures(cells, TINY, store=store, cache=False)
+    pd.testing.assert_frame_equal(first, again)
+    # a third seed only needs its own measures and its two new pairs
+    monkeypatch.undo()
+    cells3 = cells + [Cell("digits", 0.0, "NMF", 2, 2)]
+    third = analysis.basis_measures(cells3, TINY, store=store, cache=False)
+    assert len(third) == 3 * 2 + 3 and len(store.load()) == 9
+    # computing without a store gives the same numbers
+    free = analysis.basis_measures(cells3, TINY, store=False, cache=False)
+    key = ["seed", "other_seed", "measure"]
+    pd.testing.assert_frame_equal(free.sort_values(key).reset_index(drop=True),
+                                  third.sort_values(key).reset_index(drop=True))
+
+
+def test_blobs_bases_have_no_spatial_spread(tmp_path):
+    cells = [Cell("blobs", 0.0, "NMF", 2, s) for s in range(2)]
+    m = analysis.basis_measures(cells, TINY, store=tmp_path / "m.csv", cache=False)
+    assert set(m.measure) == {"hoyer", "subspace_distance"}
+    parts = analysis.part_measures(cells, TINY, store=tmp_path / "m.csv", cache=False)
+    assert parts.spread.isna().all() and parts.hoyer.notna().all()
+
+
+def test_basis_spread_needs_two_seeds(tmp_path):
+    with pytest.raises(ValueError, match="two seeds"):
+        analysis.basis_spread_table([Cell("digits", 0.0, "NMF", 2, 0)], TINY, store=False,
+                                    cache=False)
 
 
 # -- hypothesis functions on synthetic rows ---------------------------------------------------
@@ -133,3 +188,17 @@ def test_cell_builders():
     assert {c.noise for c in cells} == {0.0, 0.4} and {c.rank for c in cells} == {5}
     faces = analysis.face_cells(18, [3])
     assert {c.dataset for c in faces} == {"faces"} and len(faces) == 16
+
+
+def test_clustering_cells_pairs_and_fair_baselines():
+    from metanmf_lab.experiments import FAIR_BASELINES, HEADLINE_PAIRS
+
+    cells = analysis.clustering_cells(["digits"], [2, 5], range(4), range(2))
+    by_model = {}
+    for c in cells:
+        by_model.setdefault(c.model, set()).add(c.seed)
+    for base, meta in HEADLINE_PAIRS:
+        assert by_model[base] == by_model[meta] == {0, 1, 2, 3}
+        for fair in FAIR_BASELINES[meta]:
+            assert by_model[fair] == {0, 1}
+    assert len(cells) == len(set(cells)) == 2 * 2 * (4 * 4 + 6 * 2)

@@ -43,3 +43,23 @@ def test_ablation_effects_empty():
     eff = reporting.ablation_effects(_sbs(), _mean({}).reindex(
         columns=["dataset", "condition", "model", "ours"]), {})
     assert eff.empty and reporting.best_ablation(eff).empty
+
+
+def test_fair_baseline_table_layout_and_means():
+    from metanmf_lab.experiments import FAIR_BASELINES
+
+    models = ["Meta-NMF", "NMF"] + list(FAIR_BASELINES["Meta-NMF"])
+    rows = pd.DataFrame([dict(dataset="faces", condition=c, noise=float(c == "added"),
+                              model=m, rank=r, seed=s,
+                              nmi=0.1 * i + 0.01 * r + 0.001 * s + (c == "added"))
+                         for i, m in enumerate(models) for c in ("none", "added")
+                         for r in (2, 5) for s in (0, 1)])
+    table = reporting.fair_baseline_table(rows, ["Meta-NMF"])
+    assert list(table.index.get_level_values("model")) == models
+    assert list(table.columns) == [("faces", "none"), ("faces", "added")]
+    for i, m in enumerate(models):
+        assert table.loc[("Meta-NMF", m), ("faces", "none")] == pytest.approx(
+            0.1 * i + 0.035 + 0.0005)
+    # a Meta model without rows gives NaN entries, not an error
+    other = reporting.fair_baseline_table(rows, ["Meta-GNMF"])
+    assert other.isna().all().all()

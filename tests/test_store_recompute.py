@@ -61,3 +61,41 @@ def test_store_rows_are_complete_and_unique():
         assert np.isfinite(v).all(), f"non-finite {col} in the store"
     assert ((df.nmi >= 0) & (df.nmi <= 1)).all()
     assert (df.settings_hash.str.len() == 12).all()
+
+
+# -- the basis-measure store (hypotheses 2 and 4) ---------------------------------------------
+
+def _measure_draw():
+    from metanmf_lab.store import DEFAULT_MEASURE_STORE, MeasureStore
+
+    assert DEFAULT_MEASURE_STORE.exists(), \
+        f"the committed basis-measure store {DEFAULT_MEASURE_STORE} is missing"
+    df = MeasureStore().load()
+    df = df[(df.algorithm_version == ALGORITHM_VERSION) & (df.measure == "subspace_distance")
+            & (df.dataset == "digits")]  # the cheapest refits
+    assert len(df) > 0, "no Digits subspace distance in the basis-measure store"
+    rng = np.random.default_rng(20261123)
+    return [df.iloc[i] for i in rng.choice(len(df), 2, replace=False)]
+
+
+@pytest.mark.parametrize("row", _measure_draw(), ids=lambda r: f"{r.model}-r{r['rank']}"
+                         f"-s{r.other_seed}-{r.seed}-n{r.noise}")
+def test_stored_basis_measures_recompute_exactly(row):
+    from metanmf_lab import analysis
+    from metanmf_lab.store import MeasureStore
+
+    settings = Settings.from_json(row.settings)
+    assert settings.hash == row.settings_hash, "stored settings do not match their hash"
+    cells = [Cell(row.dataset, float(row.noise), row.model, int(row["rank"]), int(s),
+                  row.protocol) for s in (row.other_seed, row.seed)]
+    new = analysis.basis_measures(cells, settings, store=False, cache=False)
+    stored = MeasureStore().load()
+    key = ["dataset", "model", "rank", "seed", "other_seed", "measure"]
+    stored = stored[(stored.dataset == row.dataset) & (stored.model == row.model)
+                    & (stored["rank"] == row["rank"]) & (stored.noise == row.noise)
+                    & (stored.settings_hash == row.settings_hash)
+                    & stored.seed.isin([row.seed, row.other_seed])
+                    & stored.other_seed.isin([-1, row.other_seed])]
+    merged = new.merge(stored, on=key, suffixes=("_new", "_stored"))
+    assert len(merged) == len(new) == 5  # two bases x two measures, one pair
+    assert (merged.value_new == merged.value_stored.astype(float)).all()
