@@ -47,14 +47,17 @@ PROFILES = {
                                noise_datasets=("digits", "faces", "coil20"),
                                noise_ranks=(5, 10, 18),
                                basis_datasets=("digits", "faces", "coil20"),
-                               ablation_seeds=(0, 1))),
+                               ablation_seeds=(0, 1),
+                               benchmarks=("A", "B", "C", "D-synthetic"),
+                               bench_seeds=tuple(range(10)), max_iter=500)),
     # A few seconds per notebook: tiny budgets on the small datasets, two ranks, two seeds.
     "smoke": Profile("smoke", Settings(n_epochs=3, inner_iter=10, baseline_iter=10),
                      (2, 5), (0, 1), PROJECT_ROOT / "_build" / "smoke-results.csv",
                      datasets=("digits", "faces"),
                      extra=dict(pair_seeds=(0, 1, 2), noise_datasets=("digits",),
                                 noise_ranks=(5,), basis_datasets=("digits",),
-                                ablation_seeds=(0,)),
+                                ablation_seeds=(0,), benchmarks=("A", "B"),
+                                bench_seeds=(0, 1), max_iter=30),
                      measure_store=PROJECT_ROOT / "_build" / "smoke-basis-measures.csv"),
 }
 
@@ -100,6 +103,18 @@ def _check_dataset_list(name):
     return check
 
 
+def _benchmarks():
+    from .synthetic import BENCHMARKS
+
+    return BENCHMARKS
+
+
+def _check_nonnegative(name, v):
+    if not isinstance(v, numbers.Real) or isinstance(v, bool) or not v >= 0:
+        raise ValueError(f"{name} must be >= 0, got {v!r}.")
+    return float(v)
+
+
 def _check_levels(v):
     if not all(isinstance(x, numbers.Real) and not isinstance(x, bool) and x >= 0 for x in v):
         raise ValueError(f"noise_levels must be a list of numbers >= 0, got {v!r}.")
@@ -115,6 +130,14 @@ VALIDATORS = {
     "ablation_seeds": _check_list_of_ints("ablation_seeds", 0),
     "noise_ranks": _check_list_of_ints("noise_ranks", 1),
     "noise_levels": _check_levels,
+    "benchmarks": lambda v: [_check_choice("benchmarks", _benchmarks())(b) for b in v],
+    "bench_seeds": _check_list_of_ints("bench_seeds", 0),
+    "lam_grid": lambda v: [_check_nonnegative("lam_grid", x) for x in v],
+    "lam0": lambda v: _check_nonnegative("lam0", v),
+    "lam_lr": lambda v: v if v > 0 else
+    (_ for _ in ()).throw(ValueError(f"lam_lr must be > 0, got {v!r}.")),
+    "inner_iter": lambda v: _check_list_of_ints("inner_iter", 1)([v])[0],
+    "max_iter": lambda v: _check_list_of_ints("max_iter", 0)([v])[0],
     "basis_rank": lambda v: _check_list_of_ints("basis_rank", 1)([v])[0],
     "profile": _check_choice("profile", tuple(PROFILES)),
     "dataset": lambda v: _check_choice("dataset", _datasets())(v),
@@ -212,9 +235,11 @@ def check_parameters(namespace):
         params["ranks"] = list(profile.ranks)
     if "seeds" in params and not params["seeds"]:
         params["seeds"] = list(profile.seeds)
-    for name, default in profile.extra.items():  # empty list: the profile's choice
+    for name, default in profile.extra.items():  # empty list or 0: the profile's choice
         if name in params and isinstance(params[name], list) and not params[name]:
             params[name] = list(default)
+        elif name in params and isinstance(default, int) and params[name] == 0:
+            params[name] = default
     return params
 
 

@@ -119,6 +119,7 @@ PLAN = (
               {"dataset_name": DATASETS[d].display_name}) for d in RESULT_DATASETS),
     Chapter("tables", "tables.ipynb"),
     Chapter("faces", "faces.ipynb"),
+    Chapter("altbi", "altbi.ipynb"),
     Chapter("performance", "performance.ipynb"),
     Chapter("status", "status.ipynb", last=True),
 )

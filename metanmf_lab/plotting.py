@@ -302,3 +302,64 @@ def _prepend_column(first, rest):
     import pandas as pd
 
     return pd.concat([first.to_frame(), rest], axis=1)
+
+
+def altbi_curves(curves, benchmarks, labels):
+    """The seed's Fig. 1 for each benchmark: response (data term) and objective (data term +
+    penalty) against the outer iteration, median over seeds, one line per method label
+    (``curves`` from :func:`metanmf_lab.altbi.run_benchmark` with a ``label`` column; lines
+    drawn for ``labels`` in that order)."""
+    import seaborn as sns
+
+    import matplotlib.pyplot as plt
+
+    pal = dict(zip(labels, sns.color_palette("colorblind", len(labels))))
+    fig, axes = plt.subplots(len(benchmarks), 2, figsize=(8.5, 2.4 * len(benchmarks) + 0.6),
+                             squeeze=False, layout="constrained")
+    for row, bench in zip(axes, benchmarks):
+        part = curves[curves.benchmark == bench]
+        for ax, value in zip(row, ("response", "objective")):
+            for label in labels:
+                c = part[part.label == label]
+                if c.empty:
+                    continue
+                med = c.groupby("iteration")[value].median()
+                ax.plot(med.index, np.maximum(med.to_numpy(), 1e-30), color=pal[label],
+                        label=label, lw=1.4)
+            ax.set_yscale("log")
+            ax.set_title(f"Benchmark {bench}: {value}")
+            ax.set_xlabel("outer iteration")
+    axes[0, 1].legend(loc="upper right", frameon=True)
+    return fig
+
+
+def altbi_sir(results, labels):
+    """Mean SIR of W and of H over seeds (95% interval) per benchmark and method label
+    (``results`` from :func:`metanmf_lab.altbi.run_benchmark` with a ``label`` column)."""
+    import seaborn as sns
+
+    from .stats import mean_interval
+
+    benches = list(dict.fromkeys(results.benchmark))
+    pal = dict(zip(labels, sns.color_palette("colorblind", len(labels))))
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, sharey=True, layout="constrained",
+                             figsize=(8.5, 0.5 * len(benches) * len(labels) + 1.2))
+    for ax, value, name in zip(axes, ("sir_W", "sir_H"), ("W", "H")):
+        for j, label in enumerate(labels):
+            for i, bench in enumerate(benches):
+                v = results[(results.benchmark == bench) & (results.label == label)][value]
+                if v.empty:
+                    continue
+                m, lo, hi = mean_interval(v)
+                y = i + (j - (len(labels) - 1) / 2) * 0.8 / len(labels)
+                err = None if not np.isfinite(lo) else [[m - lo], [hi - m]]
+                ax.errorbar([m], [y], xerr=err, fmt="o", color=pal[label], capsize=2.5,
+                            markersize=4, label=label if i == 0 else None)
+        ax.set_yticks(range(len(benches)))
+        ax.set_yticklabels([f"Benchmark {b}" for b in benches])
+        ax.invert_yaxis()
+        ax.set_xlabel(f"SIR of {name} (dB, mean over seeds, 95% interval)")
+    axes[1].legend(loc="lower right", fontsize="x-small", frameon=True)
+    return fig
