@@ -268,9 +268,11 @@ def _one_run(benchmark, seed, method, lam, params):
     from .evaluation import hoyer_sparsity, sir
     from .synthetic import make_benchmark
 
-    X, W_true, H_true = make_benchmark(benchmark, random_state=seed)
+    data_seed, init_seed = np.random.SeedSequence(seed).generate_state(2)
+    X, W_true, H_true = make_benchmark(benchmark, random_state=int(data_seed))
     solver = "altbi" if method == "AltBi" else "mu"
-    model = PenalizedNMF(W_true.shape[1], solver=solver, lam=lam, random_state=seed, **params)
+    model = PenalizedNMF(W_true.shape[1], solver=solver, lam=lam, random_state=int(init_seed),
+                         **params)
     if method in ("MU", "MU-P"):
         model.set_params(inner_iter=1)
     with threadpool_limits(limits=1):
@@ -298,7 +300,9 @@ def run_benchmark(benchmark, seeds, lam_grid, *, lam0=1.0, lam_lr=1e-3, inner_it
 
     Every method runs ``max_iter`` outer iterations (one H update each; MU and MU-P one W
     update, AltBi ``inner_iter``) from the same random start per seed, on the benchmark drawn
-    with that seed (:func:`metanmf_lab.synthetic.make_benchmark`). The control,
+    for that seed (:func:`metanmf_lab.synthetic.make_benchmark`). The data and the start come
+    from two independent streams of the seed (``numpy.random.SeedSequence``): drawn from one
+    stream, a uniform random start would *be* Benchmark A's true factors. The control,
     ``"MU-P (bunched)"``, is MU-P at ``lam0`` with AltBi's ``inner_iter`` W updates per outer
     iteration: AltBi minus it is the effect of learning the weights alone.
 

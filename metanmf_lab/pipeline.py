@@ -208,11 +208,15 @@ def versions():
 
 
 def store_summary(profile):
-    """Path (project-relative) and row count of a profile's result store."""
-    from .store import ResultStore
+    """Paths (project-relative) and row counts of a profile's result store and basis-measure
+    store."""
+    from .store import MeasureStore, ResultStore
 
     store = ResultStore(PROFILES[profile].store)
-    return {"path": _display(store.path), "rows": int(len(store.load()))}
+    measures = MeasureStore(PROFILES[profile].measure_store)
+    return {"path": _display(store.path), "rows": int(len(store.load())),
+            "basis measures": _display(measures.path),
+            "measure rows": int(len(measures.load()))}
 
 
 def _write_atomic(path, text):

@@ -329,7 +329,9 @@ def altbi_curves(curves, benchmarks, labels):
             ax.set_yscale("log")
             ax.set_title(f"Benchmark {bench}: {value}")
             ax.set_xlabel("outer iteration")
-    axes[0, 1].legend(loc="upper right", frameon=True)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=min(3, len(names)),
+               frameon=False)
     return fig
 
 
@@ -345,7 +347,7 @@ def altbi_sir(results, labels):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, sharey=True, layout="constrained",
-                             figsize=(8.5, 0.5 * len(benches) * len(labels) + 1.2))
+                             figsize=(8.5, 0.22 * len(benches) * len(labels) + 1.8))
     for ax, value, name in zip(axes, ("sir_W", "sir_H"), ("W", "H")):
         for j, label in enumerate(labels):
             for i, bench in enumerate(benches):
@@ -360,6 +362,8 @@ def altbi_sir(results, labels):
         ax.set_yticks(range(len(benches)))
         ax.set_yticklabels([f"Benchmark {b}" for b in benches])
         ax.invert_yaxis()
-        ax.set_xlabel(f"SIR of {name} (dB, mean over seeds, 95% interval)")
-    axes[1].legend(loc="lower right", fontsize="x-small", frameon=True)
+        ax.set_xlabel(f"SIR of {name} (dB)")
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=min(3, len(names)),
+               frameon=False)
     return fig
