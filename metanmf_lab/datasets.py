@@ -526,25 +526,25 @@ def _load_file(filenames, download):
 # The datasets: one small function each, returning unscaled (X, y)
 # --------------------------------------------------------------------------------------------
 
-def _blobs(arrays, faces_size):
+def _blobs(arrays, faces_size, subset_seed):
     from sklearn.datasets import make_blobs
     return make_blobs(n_samples=10000, centers=5, cluster_std=25, n_features=500,
                       random_state=0)
 
 
-def _digits(arrays, faces_size):
+def _digits(arrays, faces_size, subset_seed):
     from sklearn.datasets import load_digits
     return load_digits(return_X_y=True)
 
 
-def _fmnist(arrays, faces_size):
+def _fmnist(arrays, faces_size, subset_seed):
     from sklearn.model_selection import train_test_split
     X, _, y, _ = train_test_split(arrays["X"], arrays["y"], train_size=6000,
-                                  stratify=arrays["y"], random_state=42)
+                                  stratify=arrays["y"], random_state=subset_seed)
     return X, y
 
 
-def _faces(arrays, faces_size):
+def _faces(arrays, faces_size, subset_seed):
     # Column j is image j stored column-major: faces[:, j].reshape(64, 64).T is upright.
     images = arrays["faces"].T.reshape(400, 64, 64).transpose(0, 2, 1).astype(np.float64)
     if faces_size == 32:  # exact 2x2 block average
@@ -552,9 +552,12 @@ def _faces(arrays, faces_size):
     return images.reshape(400, -1), np.arange(400) // 10
 
 
-def _coil20(arrays, faces_size):
+def _coil20(arrays, faces_size, subset_seed):
     return arrays["X"], arrays["y"]
 
+
+#: Seed of the stratified draw of the 6000 Fashion-MNIST images (the reference code's 42).
+FMNIST_SUBSET_SEED = 42
 
 #: name -> (data files in order of preference, or () for built-in data; builder)
 _REGISTRY = {
@@ -567,13 +570,13 @@ _REGISTRY = {
 
 
 @lru_cache(maxsize=8)
-def _clean_cached(name, faces_size, file_key):
+def _clean_cached(name, faces_size, file_key, subset_seed=FMNIST_SUBSET_SEED):
     """Scaled clean data; ``file_key`` (filename, path, size, mtime) ties it to the file read."""
     from sklearn.preprocessing import MinMaxScaler
 
     builder = _REGISTRY[name][1]
     arrays = _verified_arrays_cached(*file_key) if file_key else None
-    X, y = builder(arrays, faces_size)
+    X, y = builder(arrays, faces_size, subset_seed)
     # clip=True only removes floating-point round-off outside [0, 1].
     X = MinMaxScaler(clip=True).fit_transform(np.asarray(X, dtype=np.float64))
     X, y = np.ascontiguousarray(X), np.ascontiguousarray(y, dtype=np.int64)
@@ -588,10 +591,11 @@ def _clean_cached(name, faces_size, file_key):
     return X, y
 
 
-def _clean(name, faces_size, download):
+def _clean(name, faces_size, download, subset_seed=FMNIST_SUBSET_SEED):
     filenames, _ = _REGISTRY[name]
     file_key = _load_file(filenames, download)[1] if filenames else None
-    return _clean_cached(name, faces_size if name == "faces" else 32, file_key)
+    return _clean_cached(name, faces_size if name == "faces" else 32, file_key,
+                         subset_seed if name == "fmnist" else FMNIST_SUBSET_SEED)
 
 
 # --------------------------------------------------------------------------------------------
@@ -599,7 +603,7 @@ def _clean(name, faces_size, download):
 # --------------------------------------------------------------------------------------------
 
 def load_dataset(name, noise=0.0, random_state=0, *, faces_size=32, dtype=np.float64,
-                 download=True):
+                 download=True, fmnist_subset_seed=FMNIST_SUBSET_SEED):
     """Load a benchmark dataset of the thesis, min-max scaled, optionally with noise.
 
     Parameters
@@ -621,6 +625,9 @@ def load_dataset(name, noise=0.0, random_state=0, *, faces_size=32, dtype=np.flo
     download : bool, default=True
         If a data file is missing from the data folder, download it from its canonical source
         (internet needed). With ``False``, a missing file raises :class:`FileNotFoundError`.
+    fmnist_subset_seed : int, default=42
+        Seed of the stratified draw of the 6000 Fashion-MNIST images (ignored by the other
+        datasets); 42 is the reference code's.
 
     Returns
     -------
@@ -666,7 +673,8 @@ def load_dataset(name, noise=0.0, random_state=0, *, faces_size=32, dtype=np.flo
         raise type(exc)(f"random_state must be an int >= 0, a SeedSequence or a Generator, got "
                         f"{random_state!r}: {exc}") from exc
 
-    X, y = _clean(name, faces_size, download)
+    subset_seed = check_int(fmnist_subset_seed, name="fmnist_subset_seed", low=0)
+    X, y = _clean(name, faces_size, download, subset_seed)
     if noise > 0:
         X = np.abs(X + rng.normal(0.0, noise, size=X.shape)).astype(dtype, copy=False)
     else:

@@ -92,16 +92,23 @@ ABLATIONS = {
     "baseline stops on factor change": dict(protocol_overrides=dict(baseline_stopping="factors")),
     "Faces at 64x64": dict(faces_size=64),
     "another learning/evaluation split": dict(split_seed=0),
+    "another Fashion-MNIST subset": dict(fmnist_subset_seed=0),
+    "noise s.d. halved": dict(noise_scale=0.5),
 }
 
 
-def ablation_applies(name, model, dataset):
-    """Whether ablation ``name`` can change the result of ``model`` on ``dataset`` (thesis
-    models; a test checks that every other combination gives bit-identical results)."""
+def ablation_applies(name, model, dataset, noise=None):
+    """Whether ablation ``name`` can change the result of ``model`` on ``dataset`` with noise
+    s.d. ``noise`` (None: any); thesis models; a test checks that every other combination
+    gives bit-identical results."""
     check_choice(name, tuple(ABLATIONS), name="ablation")
     meta, family, init = parse_model(model)
     if name == "Faces at 64x64":
         return dataset == "faces"
+    if name == "another Fashion-MNIST subset":
+        return dataset == "fmnist"
+    if name == "noise s.d. halved":
+        return noise is None or noise > 0
     if name == "another learning/evaluation split":
         return True
     if name in ("task size 100", "overlapping tasks, target = whole learning set",
@@ -179,6 +186,11 @@ def equal_compute_iterations(settings, protocol, n_learn, n_eval, rank):
     return int(round(total / n_eval))
 
 
+#: Settings fields added after the first stored rows, with the defaults that leave the hash of
+#: those rows unchanged (see :meth:`Settings.to_json`).
+LATER_FIELDS = {"fmnist_subset_seed": 42, "noise_scale": 1.0}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything that defines a result besides the cell key (thesis Table 4.2 defaults).
@@ -206,6 +218,10 @@ class Settings:
     protocol_overrides: tuple = ()
     """``(field, value)`` pairs applied over the cell's protocol preset, to switch one
     protocol difference at a time (see :mod:`metanmf_lab.protocols`)."""
+    fmnist_subset_seed: int = 42
+    """Seed of the draw of the 6000 Fashion-MNIST images (see ``load_dataset``)."""
+    noise_scale: float = 1.0
+    """Factor on every cell's noise s.d. (an ablation: the thesis' noise levels are unknown)."""
 
     def __post_init__(self):
         check_int(self.n_epochs, name="n_epochs", low=0)
@@ -225,6 +241,8 @@ class Settings:
         check_int(self.noise_seed, name="noise_seed", low=0)
         if not isinstance(self.rescale_bases, bool):
             raise TypeError(f"rescale_bases must be True or False, got {self.rescale_bases!r}.")
+        check_int(self.fmnist_subset_seed, name="fmnist_subset_seed", low=0)
+        check_real(self.noise_scale, name="noise_scale", low=0, low_inclusive=False)
         pairs = tuple(sorted((str(k), v) for k, v in dict(self.protocol_overrides).items()))
         object.__setattr__(self, "protocol_overrides", pairs)
         get_protocol("thesis", **dict(pairs))  # validates field names and values
@@ -234,7 +252,14 @@ class Settings:
         return get_protocol(name, **dict(self.protocol_overrides))
 
     def to_json(self):
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        """The settings as canonical JSON (what :attr:`hash` hashes). Fields added after the
+        result store began (:data:`LATER_FIELDS`) are written only when they differ from their
+        default, so every stored hash stays valid."""
+        fields = asdict(self)
+        for name, default in LATER_FIELDS.items():
+            if fields[name] == default:
+                del fields[name]
+        return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text):
@@ -374,8 +399,9 @@ def load_cell_data(dataset, noise, settings):
     """Learning and evaluation halves of a dataset under ``settings`` (cached loader)."""
     from .datasets import load_dataset
 
-    X, y = load_dataset(dataset, noise=noise, random_state=settings.noise_seed,
-                        faces_size=settings.faces_size, dtype=settings.dtype)
+    X, y = load_dataset(dataset, noise=noise * settings.noise_scale,
+                        random_state=settings.noise_seed, faces_size=settings.faces_size,
+                        dtype=settings.dtype, fmnist_subset_seed=settings.fmnist_subset_seed)
     return learning_evaluation_split(X, y, random_state=settings.split_seed)
 
 

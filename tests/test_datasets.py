@@ -242,6 +242,17 @@ def test_fmnist_is_a_stratified_draw():
     assert not np.array_equal(y, full[:6000])  # a shuffled draw, not the first 6000
 
 
+def test_fmnist_subset_seed_draws_another_stratified_subset():
+    X, y = load("fmnist")
+    X0, y0 = load("fmnist", fmnist_subset_seed=0)
+    assert X0.shape == X.shape and np.array_equal(np.bincount(y0), np.bincount(y))
+    assert not np.array_equal(X0, X)
+    again, _ = load("fmnist", fmnist_subset_seed=42)
+    np.testing.assert_array_equal(again, X)  # 42 is the default draw
+    d0, _ = load("digits", fmnist_subset_seed=0)
+    np.testing.assert_array_equal(d0, load("digits")[0])  # other datasets ignore it
+
+
 def test_coil20_labels():
     X, y = load("coil20")
     assert np.bincount(y).tolist() == [0] + [72] * 20
@@ -258,6 +269,7 @@ def test_coil20_labels():
     ({"noise": "0.1"}, TypeError, "noise.*'0.1'"),
     ({"noise": None}, TypeError, "noise.*None"),
     ({"faces_size": 48}, ValueError, "faces_size must be 32 or 64, got 48"),
+    ({"fmnist_subset_seed": -1}, ValueError, "fmnist_subset_seed"),
     ({"faces_size": 32.0}, TypeError, "faces_size"),
     ({"dtype": np.int32}, ValueError, "dtype must be float32 or float64"),
     ({"dtype": np.float16}, ValueError, "dtype must be float32 or float64"),

@@ -231,7 +231,8 @@ def test_each_ablation_changes_one_thing():
         changed = {f for f in FIELDS if getattr(proto, f) != getattr(thesis, f)}
         expected = set(changes.get("protocol_overrides", {}))
         assert changed == expected, name
-        other = {k for k in ("task_size", "faces_size", "rescale_bases", "split_seed")
+        other = {k for k in ("task_size", "faces_size", "rescale_bases", "split_seed",
+                             "fmnist_subset_seed", "noise_scale")
                  if getattr(s, k) != getattr(base, k)}
         assert other == set(changes) - {"protocol_overrides"}, name
         assert Settings.from_json(s.to_json()) == s
@@ -252,8 +253,8 @@ def test_ablation_applies_exactly_where_it_changes_results():
     cells = [Cell("digits", 0.0, m, 3, 1) for m in ex.MODELS]
     base = {c.model: run_cell(c, tiny) for c in cells}
     for name in ABLATIONS:
-        if name == "Faces at 64x64":
-            continue  # needs the Faces file; its rule only names the dataset
+        if name in ("Faces at 64x64", "another Fashion-MNIST subset", "noise s.d. halved"):
+            continue  # rules naming only the data: tested below
         s = ablation_settings(name, tiny)
         changed = []
         for c in cells:
@@ -266,6 +267,45 @@ def test_ablation_applies_exactly_where_it_changes_results():
         assert any(changed), f"{name} changed nothing"
     assert not ablation_applies("Faces at 64x64", "NMF", "digits")
     assert ablation_applies("Faces at 64x64", "NMF", "faces")
+    # the FMNIST subset only touches FMNIST: elsewhere bit-identical
+    name = "another Fashion-MNIST subset"
+    assert not ablation_applies(name, "Meta-NMF", "digits")
+    assert ablation_applies(name, "NMF", "fmnist")
+    s = ablation_settings(name, tiny)
+    for c in cells[:2]:
+        assert run_cell(c, s)["nmi"] == base[c.model]["nmi"]
+    # halving the noise touches noisy cells only
+    name = "noise s.d. halved"
+    assert not ablation_applies(name, "NMF", "digits", noise=0.0)
+    assert ablation_applies(name, "NMF", "digits", noise=0.2)
+    assert ablation_applies(name, "NMF", "digits")  # noise unknown: it may apply
+    s = ablation_settings(name, tiny)
+    for c in cells[:2]:
+        assert run_cell(c, s)["recon_error"] == base[c.model]["recon_error"]
+    noisy = Cell("digits", 0.2, "NMF", 3, 1)
+    assert run_cell(noisy, s)["recon_error"] != run_cell(noisy, tiny)["recon_error"]
+    half = Cell("digits", 0.1, "NMF", 3, 1)
+    assert run_cell(noisy, s)["recon_error"] == run_cell(half, tiny)["recon_error"]
+
+
+def test_settings_added_later_keep_the_stored_hashes():
+    """Fields added to Settings after the store began leave the hash of default settings
+    unchanged (the committed store's rows stay valid) and enter it when set."""
+    from metanmf_lab.experiments import LATER_FIELDS
+
+    base = Settings()
+    assert set(LATER_FIELDS) <= set(base.__dataclass_fields__)
+    text = base.to_json()
+    assert all(f'"{name}"' not in text for name in LATER_FIELDS)
+    for name, default in LATER_FIELDS.items():
+        assert getattr(base, name) == default
+        changed = base.replace(**{name: type(default)(default * 2 if default else 1)})
+        assert changed.hash != base.hash and f'"{name}"' in changed.to_json()
+        assert Settings.from_json(changed.to_json()) == changed
+    with pytest.raises(ValueError, match="noise_scale"):
+        Settings(noise_scale=0.0)
+    with pytest.raises(ValueError, match="fmnist_subset_seed"):
+        Settings(fmnist_subset_seed=-1)
 
 
 def test_command_line_runs_an_ablation(tmp_path, capsys):
