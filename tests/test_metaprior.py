@@ -1,0 +1,170 @@
+"""Meta-learned priors for matrix factorisation (seed 002): symmetry, gradients, training."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from metanmf_lab.metaprior import (Episodes, ExchangeableLayer, MetaPriorMF, PriorNet,  # noqa
+                                   evaluate, gd_steps, masked_mse, meta_train, mu_steps)
+
+
+def _matrix(n=7, m=5, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, m, generator=g, dtype=dtype)
+    B = (torch.rand(n, m, generator=g) < 0.6).to(dtype)
+    return X, B
+
+
+def test_exchangeable_layer_is_permutation_equivariant():
+    torch.manual_seed(0)
+    layer = ExchangeableLayer(3, 4).double()
+    X, B = _matrix()
+    Z = torch.randn(7, 5, 3, dtype=torch.float64)
+    pr, pc = torch.randperm(7), torch.randperm(5)
+    out = layer(Z, B)
+    out_p = layer(Z[pr][:, pc], B[pr][:, pc])
+    torch.testing.assert_close(out_p, out[pr][:, pc])
+    # unobserved entries do not leak into the means: changing them changes only their own
+    # output (through b z, which is 0 for them, so not at all)
+    Z2 = Z.clone()
+    Z2[B == 0] = 1e3
+    torch.testing.assert_close(layer(Z2, B), out)
+
+
+def test_prior_net_is_invariant_and_equivariant():
+    torch.manual_seed(1)
+    net = PriorNet(rank=3, channels=8, hidden=8).double().eval()
+    X, B = _matrix(seed=2)
+    U0, V0 = net(X, B)
+    assert U0.shape == (7, 3) and V0.shape == (5, 3)
+    pr, pc = torch.randperm(7), torch.randperm(5)
+    U1, V1 = net(X[pr], B[pr])
+    torch.testing.assert_close(U1, U0[pr])
+    torch.testing.assert_close(V1, V0)  # invariant to the order of the rows
+    U2, V2 = net(X[:, pc], B[:, pc])
+    torch.testing.assert_close(U2, U0)
+    torch.testing.assert_close(V2, V0[pc])
+    # a batch of matrices gives each matrix's own priors
+    Ub, Vb = net(torch.stack([X, X[pr]]), torch.stack([B, B[pr]]))
+    torch.testing.assert_close(Ub[0], U0)
+    torch.testing.assert_close(Ub[1], U0[pr])
+    nn_net = PriorNet(rank=3, channels=8, hidden=8, nonnegative=True).double()
+    assert (nn_net(X, B)[0] > 0).all()
+
+
+@pytest.mark.parametrize("step", ["gd", "mu"])
+def test_gradient_through_unrolled_steps_matches_finite_differences(step):
+    X, B = _matrix(seed=3)
+    g = torch.Generator().manual_seed(4)
+    U0 = torch.rand(7, 2, generator=g, dtype=torch.float64).requires_grad_()
+    V0 = torch.rand(5, 2, generator=g, dtype=torch.float64).requires_grad_()
+    lam = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    Xt, Bt = X.flip(0), 1 - B  # a "test" matrix
+
+    def held_out_error(U0, V0, lam):
+        if step == "gd":
+            U, V = gd_steps(X, B, U0, V0, lam, 0.05, 6)
+        else:
+            U, V = mu_steps(X, B, U0, V0, lam, 6)
+        return masked_mse(U @ V.T, Xt, Bt)
+
+    assert torch.autograd.gradcheck(held_out_error, (U0, V0, lam), eps=1e-6, atol=1e-7)
+
+
+def test_gd_steps_are_the_seeds_equations():
+    X, B = _matrix(seed=5)
+    g = torch.Generator().manual_seed(6)
+    U0 = torch.rand(7, 2, generator=g, dtype=torch.float64)
+    V0 = torch.rand(5, 2, generator=g, dtype=torch.float64)
+    U, V = gd_steps(X, B, U0, V0, 0.3, 0.1, 1)
+    # eq. (6) for one row and eq. (7) for one column, written out elementwise
+    n, m = 2, 3
+    r_n = sum(B[n, j] * (U0[n] @ V0[j] - X[n, j]) * V0[j] for j in range(5))
+    torch.testing.assert_close(U[n], U0[n] - 0.1 * r_n)  # prior term is 0 at t = 0
+    r_m = sum(B[i, m] * (U0[i] @ V0[m] - X[i, m]) * U0[i] for i in range(7))
+    torch.testing.assert_close(V[m], V0[m] - 0.1 * r_m)
+
+
+def test_mu_steps_stay_nonnegative_and_descend():
+    X, B = _matrix(seed=7)
+    g = torch.Generator().manual_seed(8)
+    U0 = torch.rand(7, 3, generator=g, dtype=torch.float64)
+    V0 = torch.rand(5, 3, generator=g, dtype=torch.float64)
+    lam = 0.2
+
+    def objective(U, V):
+        return (0.5 * ((B * (X - U @ V.T)) ** 2).sum()
+                + lam / 2 * (((U - U0) ** 2).sum() + ((V - V0) ** 2).sum()))
+
+    values = []
+    U = torch.rand(7, 3, generator=g, dtype=torch.float64)
+    V = torch.rand(5, 3, generator=g, dtype=torch.float64)
+    BX = B * X
+    for _ in range(30):  # the update of mu_steps, written out, from another start
+        values.append(float(objective(U, V)))
+        U = U * (BX @ V + lam * U0) / ((B * (U @ V.T)) @ V + lam * U)
+        V = V * (BX.T @ U + lam * V0) / ((B * (U @ V.T)).T @ U + lam * V)
+    assert np.all(np.diff(values) <= 1e-12)
+    Uk, Vk = mu_steps(X, B, U0, V0, lam, 25)
+    assert (Uk >= 0).all() and (Vk >= 0).all()
+    assert objective(Uk, Vk) <= objective(U0, V0)
+
+
+def _low_rank_matrices(n_mats=6, size=40, rank=3, seed=0, offset=2.0):
+    """Low-rank matrices sharing what a prior can learn: an offset and row effects."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_mats):
+        A = rng.normal(size=(size, rank)) @ rng.normal(size=(rank, size)) / np.sqrt(rank)
+        A += offset + rng.normal(size=(size, 1))
+        A[rng.random(A.shape) < 0.5] = np.nan  # half missing
+        out.append(A)
+    return out
+
+
+def test_a_short_meta_training_reduces_the_held_out_error():
+    train = Episodes(_low_rank_matrices(seed=0), n_rows=12, n_cols=12)
+    valid = Episodes(_low_rank_matrices(seed=1), n_rows=12, n_cols=12)
+    torch.manual_seed(0)
+    model = MetaPriorMF(4, n_steps=5, eta=0.05, channels=8, hidden=8, dropout=0.0)
+    held = valid.sample(np.random.default_rng(9), 64)
+    before = evaluate(model, *held)
+    info = meta_train(model, train, valid, n_iter=150, batch=8, lr=3e-3, eval_every=25,
+                      n_valid=32, random_state=0)
+    after = evaluate(model, *held)
+    assert after < 0.5 * before
+    assert info["best_iter"] > 0 and len(info["valid_mse"]) == 6
+
+
+def test_meta_training_is_deterministic_with_a_seed():
+    train = Episodes(_low_rank_matrices(seed=2), n_rows=8, n_cols=8)
+
+    def run():
+        torch.manual_seed(123)
+        model = MetaPriorMF(3, n_steps=2, channels=4, hidden=4)
+        meta_train(model, train, n_iter=10, batch=4, random_state=5)
+        return [p.detach().clone() for p in model.parameters()]
+
+    for a, b in zip(run(), run()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_episodes_split_observed_entries():
+    A = _low_rank_matrices(n_mats=1, size=20)[0]
+    X, B, Xt, Bt = Episodes([A], 10, 10, 0.5).sample(np.random.default_rng(0), 3)
+    assert X.shape == (3, 10, 10)
+    assert ((B * Bt) == 0).all()  # train and test entries never overlap
+    assert ((X != 0) <= (B == 1)).all() and ((Xt != 0) <= (Bt == 1)).all()
+    assert 0.3 < float(B.sum() / (B.sum() + Bt.sum())) < 0.7
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(step="adam"), "step"), (dict(n_steps=-1), "n_steps"), (dict(eta=0.0), "eta"),
+    (dict(lam=-1.0), "lam"),
+])
+def test_bad_model_parameters(kw, match):
+    with pytest.raises(ValueError, match=match):
+        MetaPriorMF(3, **kw)
+    with pytest.raises(ValueError, match="rank"):
+        MetaPriorMF(0)
