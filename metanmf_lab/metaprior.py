@@ -290,3 +290,257 @@ def evaluate(model, X, B, Xt, Bt, n_steps=None):
     model.eval()
     with torch.no_grad(), torch_threads(1):
         return float(masked_mse(model(X, B, n_steps), Xt, Bt))
+
+
+# -- the seed's MovieLens 100K protocol ---------------------------------------------------------
+
+def standardized_ratings(ratings):
+    """MovieLens ratings (``load_movielens`` dict) as a dense users x items matrix, NaN where
+    unrated, standardised to zero mean and unit variance over all ratings (seed Sec. 4.1)."""
+    u, i = ratings["user"] - 1, ratings["item"] - 1
+    y = ratings["rating"].astype(np.float64)
+    A = np.full((int(u.max()) + 1, int(i.max()) + 1), np.nan)
+    A[u, i] = (y - y.mean()) / y.std()
+    return A
+
+
+def split_users_items(A, random_state, fractions=(0.7, 0.1, 0.2)):
+    """Meta-training, validation and meta-test matrices: the users and the items are each
+    split at random in ``fractions``, and each part keeps only its own users' ratings of its
+    own items, so no user or item is shared (seed Sec. 4.1)."""
+    rng = np.random.default_rng(random_state)
+    parts = []
+    for size in A.shape:
+        perm = rng.permutation(size)
+        cuts = np.cumsum([int(round(f * size)) for f in fractions[:-1]])
+        parts.append(np.split(perm, cuts))
+    return [A[np.ix_(r, c)] for r, c in zip(*parts)]
+
+
+def meta_test_matrices(A, n_matrices, random_state, n_rows=30, n_cols=30, held_out=0.5):
+    """``n_matrices`` random ``n_rows x n_cols`` sub-matrices of ``A``, each with a fraction
+    ``held_out`` of its ratings hidden for evaluation; a draw with fewer than two ratings is
+    redrawn. Returns a list of ``(X, B, X_test, B_test)`` float arrays."""
+    rng = np.random.default_rng(random_state)
+    out = []
+    while len(out) < n_matrices:
+        sub = A[np.ix_(rng.choice(A.shape[0], n_rows, replace=False),
+                       rng.choice(A.shape[1], n_cols, replace=False))]
+        obs = ~np.isnan(sub)
+        if obs.sum() < 2:
+            continue
+        idx = np.flatnonzero(obs)
+        test = np.zeros(sub.size, bool)
+        test[rng.choice(idx, int(round(held_out * idx.size)), replace=False)] = True
+        test = test.reshape(sub.shape)
+        train = obs & ~test
+        filled = np.where(obs, sub, 0.0)
+        out.append((np.where(train, filled, 0.0), train.astype(float),
+                    np.where(test, filled, 0.0), test.astype(float)))
+    return out
+
+
+def mean_prediction(X, B):
+    """The "Mean" baseline: every entry predicted by the mean of the observed ratings."""
+    return np.full(X.shape, X[B > 0].mean())
+
+
+def mf_prediction(X, B, rank=32, reg=1.0, n_iter=30, random_state=0):
+    """The "MF" baseline: ``min sum_obs (u_n . v_m - x_nm)^2 + reg (||U||^2 + ||V||^2)`` on
+    the observed entries of this one matrix, by alternating least squares from a small
+    random start (rows without observations get zero factors)."""
+    rng = np.random.default_rng(random_state)
+    N, M = X.shape
+    U = 0.1 * rng.standard_normal((N, rank))
+    V = 0.1 * rng.standard_normal((M, rank))
+    eye = reg * np.eye(rank)
+    for _ in range(n_iter):
+        for A_, Bm, Xm, F, G in ((U, B, X, U, V), (V, B.T, X.T, V, U)):
+            for n in range(A_.shape[0]):
+                o = Bm[n] > 0
+                F[n] = np.linalg.solve(G[o].T @ G[o] + eye, G[o].T @ Xm[n, o])
+    return U @ V.T
+
+
+def matrix_mse(pred, X_test, B_test):
+    """MSE of ``pred`` over the held-out entries of one matrix."""
+    return float(((pred - X_test) ** 2 * B_test).sum() / B_test.sum())
+
+
+#: Version of this module's numerical method; part of the key of every stored row.
+METAPRIOR_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class ML100KSettings:
+    """Everything that defines a MovieLens result besides the split (seed Sec. 4.2 defaults,
+    except the Adam rate, 1e-3 instead of 1e-4, and a fixed number of iterations with
+    early stopping on validation episodes instead of 1,000 epochs: a CPU budget)."""
+
+    rank: int = 32
+    channels: int = 32
+    n_layers: int = 3
+    hidden: int = 32
+    ff_layers: int = 4
+    dropout: float = 0.1
+    n_steps: int = 10
+    eta: float = 1e-2
+    lam: float = 1.0
+    size: int = 30
+    train_ratio: float = 0.5
+    lr: float = 1e-3
+    batch: int = 16
+    n_iter: int = 2000
+    eval_every: int = 100
+    n_valid: int = 256
+    n_test: int = 10
+    mf_regs: tuple = (0.1, 1.0, 10.0)
+    eval_steps: tuple = (0, 1, 2, 5, 10, 20)
+
+    def to_json(self):
+        import json
+        from dataclasses import asdict
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def hash(self):
+        import hashlib
+        payload = f"{self.to_json()}|metaprior={METAPRIOR_VERSION}".encode()
+        return hashlib.sha256(payload).hexdigest()[:12]
+
+
+def _environment():
+    import platform
+    return (f"python={platform.python_version()};numpy={np.__version__};"
+            f"torch={torch.__version__}")
+
+
+def ml100k_split(split, settings, ratings=None):
+    """Everything one split of the experiment needs: the trained model's results and the
+    baselines' (a list of store rows). Deterministic for a given split and settings."""
+    import time
+    from datetime import datetime, timezone
+
+    from ._config import __version__
+    from .datasets import load_movielens
+
+    s = settings
+    t0 = time.perf_counter()
+    A = standardized_ratings(load_movielens(download=True) if ratings is None else ratings)
+    train, valid, test = split_users_items(A, random_state=split)
+    tests = meta_test_matrices(test, s.n_test, random_state=10_000 + split, n_rows=s.size,
+                               n_cols=s.size)
+    valids = meta_test_matrices(valid, s.n_test, random_state=20_000 + split, n_rows=s.size,
+                                n_cols=s.size)
+    torch.manual_seed(split)
+    model = MetaPriorMF(s.rank, n_steps=s.n_steps, eta=s.eta, lam=s.lam, channels=s.channels,
+                        n_layers=s.n_layers, hidden=s.hidden, ff_layers=s.ff_layers,
+                        dropout=s.dropout)
+    info = meta_train(model, Episodes([train], s.size, s.size, s.train_ratio),
+                      Episodes([valid], s.size, s.size, s.train_ratio), n_iter=s.n_iter,
+                      batch=s.batch, lr=s.lr, eval_every=s.eval_every, n_valid=s.n_valid,
+                      random_state=split)
+    rows = []
+
+    def row(method, n_steps, errors, detail=""):
+        rows.append({"split": split, "method": method, "n_steps": n_steps,
+                     "settings_hash": s.hash, "algorithm_version": METAPRIOR_VERSION,
+                     "mse": float(np.mean(errors)), "n_matrices": len(errors),
+                     "detail": detail, "seconds": round(time.perf_counter() - t0, 3),
+                     "package_version": __version__, "environment": _environment(),
+                     "settings": s.to_json(),
+                     "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
+
+    as_t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    model.eval()
+    for T in sorted(set(s.eval_steps) | {s.n_steps}):
+        with torch.no_grad(), torch_threads(1):
+            errs = [matrix_mse(model(as_t(X), as_t(B), n_steps=T).numpy(), Xt, Bt)
+                    for X, B, Xt, Bt in tests]
+        row("ours", T, errs, f"trained with T={s.n_steps}; best validation at iteration "
+                             f"{info['best_iter']}; lambda={float(model.lam.detach()):.4g}")
+    # MF: its weight decay chosen on the validation matrices
+    val_err = {reg: np.mean([matrix_mse(mf_prediction(X, B, s.rank, reg), Xt, Bt)
+                             for X, B, Xt, Bt in valids]) for reg in s.mf_regs}
+    reg = min(val_err, key=val_err.get)
+    row("MF", -1, [matrix_mse(mf_prediction(X, B, s.rank, reg), Xt, Bt)
+                   for X, B, Xt, Bt in tests], f"reg={reg:g} (chosen on validation)")
+    row("Mean", -1, [matrix_mse(mean_prediction(X, B), Xt, Bt) for X, B, Xt, Bt in tests])
+    return rows
+
+
+def run_ml100k(splits, settings=None, store=None, progress=False, ratings=None):
+    """The MovieLens 100K experiment (seed Sec. 4) over ``splits``: each split missing from
+    ``store`` (default ``data/results/metaprior_ml100k.csv``; False: keep nothing) is
+    computed and added whole, so an interrupted run keeps every finished split. Returns the
+    rows of the requested splits under ``settings`` as a DataFrame. ``ratings``: another
+    ratings dict in ``load_movielens``'s format (the tests use a small synthetic one)."""
+    import pandas as pd
+
+    from .store import ML100KStore
+
+    settings = ML100KSettings() if settings is None else settings
+    if store is not False and not isinstance(store, ML100KStore):
+        store = ML100KStore(store)
+    rows = []
+    have = set()
+    if store is not False:
+        df = store.load()
+        have = {int(v) for v in df.loc[(df.settings_hash == settings.hash)
+                                       & (df.algorithm_version == METAPRIOR_VERSION),
+                                       "split"]}
+    todo = [sp for sp in splits if sp not in have]
+    it = todo
+    if progress and todo:
+        from tqdm.auto import tqdm
+        it = tqdm(todo, desc="MovieLens splits", unit="split")
+    for sp in it:
+        new = ml100k_split(sp, settings, ratings)
+        if store is False:
+            rows += new
+        else:
+            store.add(new)
+    if store is not False:
+        df = store.load()
+        df = df[(df.settings_hash == settings.hash) & (df.algorithm_version == METAPRIOR_VERSION)
+                & df.split.astype(int).isin(list(splits))]
+    else:
+        df = pd.DataFrame(rows)
+    df = df.copy()
+    for c in ("split", "n_steps", "n_matrices"):
+        df[c] = df[c].astype(int)
+    df["mse"] = df["mse"].astype(float)
+    return df.reset_index(drop=True)
+
+
+def seed_table1(path=None):
+    """The seed's Table 1 (test MSE and standard error per method and dataset), read from the
+    seed text in the reference folder (``../shared/seeds/002_*.txt``) at build time, or None
+    with the reason if it is not there. Never stored in this project."""
+    import re
+
+    import pandas as pd
+
+    from ._config import PROJECT_ROOT
+
+    if path is None:
+        found = sorted((PROJECT_ROOT.parent / "shared" / "seeds").glob("002_*.txt"))
+        if not found:
+            return None, "the seed text ../shared/seeds/002_*.txt is not beside the project"
+        path = found[0]
+    text = open(path, encoding="utf-8").read()
+    start = text.find("Table 1:")
+    block = text[start:text.find("Figure 3:", start)]
+    rows = []
+    for line in block.splitlines():
+        cells = line.split("\t")
+        if len(cells) != 4:
+            continue
+        nums = [re.findall(r"(\d+\.\d+)", c) for c in cells[1:]]
+        if all(len(n) == 2 for n in nums):
+            for ds, (m, se) in zip(("ML100K", "ML1M", "Jester"), nums):
+                rows.append(dict(method=cells[0].strip(), dataset=ds, mse=float(m),
+                                 se=float(se)))
+    if not rows:
+        return None, f"no Table 1 found in {path}"
+    return pd.DataFrame(rows), ""

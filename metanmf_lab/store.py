@@ -159,3 +159,27 @@ class MeasureStore(ResultStore):
 
     def key_of(self, row):
         return key_of(row) + (int(row["other_seed"]), str(row["measure"]))
+
+
+#: Columns identifying a row of the MovieLens experiment of the meta-learned priors.
+ML100K_KEY = ("split", "method", "n_steps", "settings_hash", "algorithm_version")
+
+ML100K_COLUMNS = ML100K_KEY + ("mse", "n_matrices", "detail", "seconds", "package_version",
+                               "environment", "settings", "created_utc")
+
+DEFAULT_ML100K_STORE = RESULTS_DIR / "metaprior_ml100k.csv"
+
+
+class ML100KStore(ResultStore):
+    """Test errors of the MovieLens 100K experiment (:func:`metanmf_lab.metaprior.run_ml100k`):
+    one row per (split, method, number of unrolled steps at test), with provenance."""
+
+    KEY, COLUMNS = ML100K_KEY, ML100K_COLUMNS
+    DTYPES = dict(_DTYPES, method=str, detail=str)
+    DEFAULT = DEFAULT_ML100K_STORE
+    SORT = ("split", "method", "n_steps")
+    NAME = "MovieLens result store"
+
+    def key_of(self, row):
+        return (int(row["split"]), str(row["method"]), int(row["n_steps"]),
+                str(row["settings_hash"]), str(row["algorithm_version"]))

@@ -168,3 +168,97 @@ def test_bad_model_parameters(kw, match):
         MetaPriorMF(3, **kw)
     with pytest.raises(ValueError, match="rank"):
         MetaPriorMF(0)
+
+
+# -- the MovieLens protocol ---------------------------------------------------------------------
+
+def _ratings(seed=0, n_users=40, n_items=50, n=600):
+    rng = np.random.default_rng(seed)
+    pairs = rng.choice(n_users * n_items, n, replace=False)
+    return {"user": pairs // n_items + 1, "item": pairs % n_items + 1,
+            "rating": rng.integers(1, 6, n)}
+
+
+def test_standardized_ratings_and_disjoint_split():
+    from metanmf_lab.metaprior import split_users_items, standardized_ratings
+
+    r = _ratings()
+    A = standardized_ratings(r)
+    vals = A[~np.isnan(A)]
+    assert vals.size == 600 and abs(vals.mean()) < 1e-12 and abs(vals.std() - 1) < 1e-12
+    tr, va, te = split_users_items(A, random_state=0)
+    assert tr.shape == (28, 35) and va.shape == (4, 5) and te.shape == (8, 10)
+    # no rating appears in two parts, and each part is a block of A (no user/item shared)
+    total = sum(int((~np.isnan(p)).sum()) for p in (tr, va, te))
+    assert total < 600
+    again = split_users_items(A, random_state=0)
+    np.testing.assert_array_equal(np.nan_to_num(again[0], nan=9), np.nan_to_num(tr, nan=9))
+
+
+def test_test_matrices_hold_out_half_of_the_ratings():
+    from metanmf_lab.metaprior import meta_test_matrices, standardized_ratings
+
+    A = standardized_ratings(_ratings(n=1500))
+    mats = meta_test_matrices(A, 5, random_state=1, n_rows=10, n_cols=10)
+    assert len(mats) == 5
+    for X, B, Xt, Bt in mats:
+        assert X.shape == (10, 10) and (B * Bt == 0).all()
+        n_obs = B.sum() + Bt.sum()
+        assert abs(Bt.sum() - 0.5 * n_obs) <= 0.5
+
+
+def test_baselines_fit_their_own_matrix():
+    from metanmf_lab.metaprior import matrix_mse, mean_prediction, mf_prediction
+
+    rng = np.random.default_rng(0)
+    full = rng.normal(size=(20, 2)) @ rng.normal(size=(2, 15))
+    B = (rng.random(full.shape) < 0.7).astype(float)
+    X = full * B
+    mean = mean_prediction(X, B)
+    assert np.allclose(mean, full[B > 0].mean())
+    mf = mf_prediction(X, B, rank=2, reg=1e-3, n_iter=50)
+    held = 1 - B
+    assert matrix_mse(mf, full * held, held) < 0.1 * matrix_mse(mean, full * held, held)
+
+
+TINY = dict(rank=3, channels=4, n_layers=2, hidden=4, ff_layers=2, n_steps=2, size=8,
+            batch=4, n_iter=6, eval_every=3, n_valid=8, n_test=3, mf_regs=(1.0,),
+            eval_steps=(0, 2))
+
+
+def test_run_ml100k_rows_resume_and_determinism(tmp_path, monkeypatch):
+    from metanmf_lab import metaprior as mp
+    from metanmf_lab.store import ML100KStore
+
+    settings = mp.ML100KSettings(**TINY)
+    ratings = _ratings(n_users=100, n_items=120, n=5000)
+    store = ML100KStore(tmp_path / "ml.csv")
+    rows = mp.run_ml100k([0, 1], settings, store, ratings=ratings)
+    assert len(rows) == 2 * (2 + 2)  # ours at T = 0 and 2, MF, Mean; two splits
+    assert set(rows.method) == {"ours", "MF", "Mean"}
+    assert (rows.n_matrices == 3).all() and rows.mse.gt(0).all()
+    assert (rows.settings_hash == settings.hash).all()
+    assert rows[rows.method == "MF"].detail.str.contains("reg=1").all()
+
+    def no_recompute(*a, **k):
+        raise AssertionError("a stored split must not be recomputed")
+
+    monkeypatch.setattr(mp, "ml100k_split", no_recompute)
+    again = mp.run_ml100k([0, 1], settings, store, ratings=ratings)
+    assert sorted(again.mse) == sorted(rows.mse)
+    monkeypatch.undo()
+    fresh = mp.run_ml100k([1], settings, False, ratings=ratings)
+    stored = rows[rows.split == 1].sort_values(["method", "n_steps"]).mse.to_numpy()
+    np.testing.assert_array_equal(fresh.sort_values(["method", "n_steps"]).mse.to_numpy(),
+                                  stored)
+
+
+def test_seed_table_is_read_not_typed():
+    from metanmf_lab.metaprior import seed_table1
+
+    table, why = seed_table1()
+    if table is None:
+        pytest.skip(why)
+    ml = table[table.dataset == "ML100K"].set_index("method")
+    assert {"Ours", "MF", "Mean"} <= set(ml.index) and len(table) == 27
+    assert (ml.mse > 0.5).all() and (ml.se < 0.1).all()
