@@ -544,3 +544,13 @@ def seed_table1(path=None):
     if not rows:
         return None, f"no Table 1 found in {path}"
     return pd.DataFrame(rows), ""
+
+
+#: The settings of the book's profiles: the seed's (with the CPU budget of
+#: :class:`ML100KSettings`) and seconds-long ones for the tests.
+PROFILE_SETTINGS = {
+    "full": ML100KSettings(),
+    "smoke": ML100KSettings(rank=4, channels=4, n_layers=2, hidden=8, ff_layers=2, n_iter=20,
+                            eval_every=10, n_valid=16, n_test=4, mf_regs=(1.0,),
+                            eval_steps=(0, 10)),
+}

@@ -24,7 +24,8 @@ from pathlib import Path
 from ._config import PROJECT_ROOT
 from .experiments import MODELS, THESIS_RANKS, Settings
 from .protocols import PROTOCOLS
-from .store import DEFAULT_MEASURE_STORE, DEFAULT_STORE, MeasureStore, ResultStore
+from .store import (DEFAULT_MEASURE_STORE, DEFAULT_ML100K_STORE, DEFAULT_STORE, ML100KStore,
+                    MeasureStore, ResultStore)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Profile:
     datasets: tuple = ("blobs", "digits", "fmnist", "faces", "coil20")
     extra: dict = field(default_factory=dict)
     measure_store: Path = DEFAULT_MEASURE_STORE
+    ml100k_store: Path = DEFAULT_ML100K_STORE
 
 
 PROFILES = {
@@ -49,7 +51,8 @@ PROFILES = {
                                basis_datasets=("digits", "faces", "coil20"),
                                ablation_seeds=(0, 1),
                                benchmarks=("A", "B", "C", "D-synthetic"),
-                               bench_seeds=tuple(range(10)), max_iter=500)),
+                               bench_seeds=tuple(range(10)), max_iter=500,
+                               splits=tuple(range(10)))),
     # A few seconds per notebook: tiny budgets on the small datasets, two ranks, two seeds.
     "smoke": Profile("smoke", Settings(n_epochs=3, inner_iter=10, baseline_iter=10),
                      (2, 5), (0, 1), PROJECT_ROOT / "_build" / "smoke-results.csv",
@@ -57,8 +60,9 @@ PROFILES = {
                      extra=dict(pair_seeds=(0, 1, 2), noise_datasets=("digits",),
                                 noise_ranks=(5,), basis_datasets=("digits",),
                                 ablation_seeds=(0,), benchmarks=("A", "B"),
-                                bench_seeds=(0, 1), max_iter=30),
-                     measure_store=PROJECT_ROOT / "_build" / "smoke-basis-measures.csv"),
+                                bench_seeds=(0, 1), max_iter=30, splits=(0, 1)),
+                     measure_store=PROJECT_ROOT / "_build" / "smoke-basis-measures.csv",
+                     ml100k_store=PROJECT_ROOT / "_build" / "smoke-metaprior-ml100k.csv"),
 }
 
 #: Names IPython and ipykernel put in a notebook's namespace.
@@ -132,6 +136,7 @@ VALIDATORS = {
     "noise_levels": _check_levels,
     "benchmarks": lambda v: [_check_choice("benchmarks", _benchmarks())(b) for b in v],
     "bench_seeds": _check_list_of_ints("bench_seeds", 0),
+    "splits": _check_list_of_ints("splits", 0),
     "lam_grid": lambda v: [_check_nonnegative("lam_grid", x) for x in v],
     "lam0": lambda v: _check_nonnegative("lam0", v),
     "lam_lr": lambda v: v if v > 0 else
@@ -182,6 +187,11 @@ class Params(dict):
     @property
     def store(self):
         return ResultStore(self["profile_"].store)
+
+    @property
+    def ml100k_store(self):
+        """The MovieLens result store of the meta-learned priors."""
+        return ML100KStore(self["profile_"].ml100k_store)
 
     @property
     def measure_store(self):

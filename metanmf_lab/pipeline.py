@@ -120,6 +120,7 @@ PLAN = (
     Chapter("tables", "tables.ipynb"),
     Chapter("faces", "faces.ipynb"),
     Chapter("altbi", "altbi.ipynb"),
+    Chapter("metaprior", "metaprior.ipynb"),
     Chapter("performance", "performance.ipynb"),
     Chapter("status", "status.ipynb", last=True),
 )
