@@ -554,3 +554,160 @@ PROFILE_SETTINGS = {
                             eval_every=10, n_valid=16, n_test=4, mf_regs=(1.0,),
                             eval_steps=(0, 10)),
 }
+
+
+# -- the NMF version on the thesis' datasets ----------------------------------------------------
+
+#: The starts compared by the NMF version's experiment.
+NMF_STARTS = ("random", "nndsvd", "Meta-NMF basis", "meta-learned prior")
+
+
+@dataclass(frozen=True)
+class NMFPriorSettings:
+    """The NMF version: a prior network with multiplicative unrolled steps, meta-trained on
+    random ``size x size`` sub-matrices (samples x pixels) of a dataset's learning half, its
+    prior means then starting the factorisation of the evaluation half."""
+
+    channels: int = 32
+    n_layers: int = 3
+    hidden: int = 32
+    ff_layers: int = 4
+    dropout: float = 0.1
+    n_steps: int = 10
+    lam: float = 1.0
+    size: int = 32
+    train_ratio: float = 0.5
+    lr: float = 1e-3
+    batch: int = 16
+    n_iter: int = 1000
+    eval_every: int = 100
+    n_valid: int = 64
+    eval_iters: tuple = (0, 10, 100)
+
+    to_json = ML100KSettings.to_json
+    hash = ML100KSettings.hash
+
+
+def _start(init, X_learn, X_eval, rank, seed, settings, thesis_settings):
+    """Initial (W, H) of the evaluation half for one start."""
+    from ._init import initialize
+
+    if init in ("random", "nndsvd"):
+        return initialize(X_eval, rank, init, random_state=seed)
+    if init == "Meta-NMF basis":
+        from .experiments import make_model
+        meta = make_model("Meta-NMF", rank, seed, "thesis", thesis_settings)
+        meta.fit(X_learn)
+        H = np.array(meta.components_, dtype=np.float64)
+        return X_eval @ H.T, H
+    torch.manual_seed(seed)
+    model = MetaPriorMF(rank, step="mu", n_steps=settings.n_steps, lam=settings.lam,
+                        channels=settings.channels, n_layers=settings.n_layers,
+                        hidden=settings.hidden, ff_layers=settings.ff_layers,
+                        dropout=settings.dropout)
+    # early stopping on a fifth of the learning half's samples: the evaluation half is never
+    # seen before the factorisation it is used for
+    perm = np.random.default_rng(seed).permutation(X_learn.shape[0])
+    cut = int(0.8 * len(perm))
+    episodes = [Episodes([X_learn[part]], settings.size, settings.size, settings.train_ratio)
+                for part in (perm[:cut], perm[cut:])]
+    meta_train(model, *episodes,
+               n_iter=settings.n_iter, batch=settings.batch, lr=settings.lr,
+               eval_every=settings.eval_every, n_valid=settings.n_valid, random_state=seed)
+    model.eval()
+    with torch.no_grad(), torch_threads(1):
+        X = torch.as_tensor(X_eval, dtype=torch.float32)
+        U0, V0 = model.prior(X, torch.ones_like(X))
+    return (np.ascontiguousarray(U0.numpy(), dtype=np.float64),
+            np.ascontiguousarray(V0.numpy().T, dtype=np.float64))
+
+
+def _nmi_quiet(W, y, seed):
+    """NMI of k-means on W; coefficients with fewer distinct rows than classes (a prior that
+    gives every sample the same start) make k-means warn -- the low NMI is the result."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from .evaluation import cluster_nmi
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return cluster_nmi(W, y, random_state=seed)
+
+
+def nmf_prior_cell(dataset, rank, seed, settings, thesis_settings=None):
+    """Rows of one (dataset, rank, seed): for every start of :data:`NMF_STARTS` and every
+    number of MU iterations t in ``settings.eval_iters``, the relative reconstruction error
+    ``||X - W H|| / ||X||`` of the evaluation half and the NMI of k-means on W."""
+    import time
+    from datetime import datetime, timezone
+
+    from ._config import __version__
+    from ._nmf import NMF
+    from .experiments import Settings, load_cell_data
+
+    thesis_settings = Settings() if thesis_settings is None else thesis_settings
+    X_learn, X_eval, _, y_eval = load_cell_data(dataset, 0.0, thesis_settings)
+    norm = np.linalg.norm(X_eval)
+    rows = []
+    for init in NMF_STARTS:
+        t0 = time.perf_counter()
+        W0, H0 = _start(init, X_learn, X_eval, rank, seed, settings, thesis_settings)
+        for t in settings.eval_iters:
+            est = NMF(rank, init="custom", max_iter=int(t), tol=0.0, random_state=seed)
+            W = est.fit_transform(X_eval, W=W0.copy(), H=H0.copy()) if t > 0 else W0
+            H = est.components_ if t > 0 else H0
+            rows.append({
+                "dataset": dataset, "rank": rank, "seed": seed, "init": init, "n_iter": int(t),
+                "settings_hash": settings.hash, "algorithm_version": METAPRIOR_VERSION,
+                "recon_error": float(np.linalg.norm(X_eval - W @ H) / norm),
+                "nmi": _nmi_quiet(W, y_eval, seed),
+                "seconds": round(time.perf_counter() - t0, 3), "package_version": __version__,
+                "environment": _environment(), "settings": settings.to_json(),
+                "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    return rows
+
+
+def run_nmf_prior(datasets, ranks, seeds, settings=None, store=None, progress=False):
+    """The NMF version's experiment over a grid of (dataset, rank, seed); each missing cell
+    is computed and added to ``store`` whole (default ``data/results/metaprior_nmf.csv``;
+    False: keep nothing). Returns the rows of the grid under ``settings``."""
+    import pandas as pd
+
+    from .store import NMFPriorStore
+
+    settings = NMFPriorSettings() if settings is None else settings
+    if store is not False and not isinstance(store, NMFPriorStore):
+        store = NMFPriorStore(store)
+    grid = [(d, int(r), int(s)) for d in datasets for r in ranks for s in seeds]
+    have = set()
+    if store is not False:
+        df = store.load()
+        ok = (df.settings_hash == settings.hash) & (df.algorithm_version == METAPRIOR_VERSION)
+        have = set(zip(df.dataset[ok], df["rank"][ok].astype(int), df.seed[ok].astype(int)))
+    todo = [g for g in grid if g not in have]
+    it = todo
+    if progress and todo:
+        from tqdm.auto import tqdm
+        it = tqdm(todo, desc="NMF-prior cells", unit="cell")
+    rows = []
+    for d, r, s in it:
+        new = nmf_prior_cell(d, r, s, settings)
+        if store is False:
+            rows += new
+        else:
+            store.add(new)
+    if store is False:
+        df = pd.DataFrame(rows)
+    else:
+        df = store.load()
+        df = df[(df.settings_hash == settings.hash) & (df.algorithm_version == METAPRIOR_VERSION)]
+        keys = list(zip(df.dataset, df["rank"].astype(int), df.seed.astype(int)))
+        df = df[[k in set(grid) for k in keys]]
+    df = df.copy()
+    for c in ("rank", "seed", "n_iter"):
+        df[c] = df[c].astype(int)
+    for c in ("recon_error", "nmi"):
+        df[c] = df[c].astype(float)
+    return df.reset_index(drop=True)

@@ -183,3 +183,29 @@ class ML100KStore(ResultStore):
     def key_of(self, row):
         return (int(row["split"]), str(row["method"]), int(row["n_steps"]),
                 str(row["settings_hash"]), str(row["algorithm_version"]))
+
+
+#: Columns identifying a row of the NMF-version experiment of the meta-learned priors.
+NMF_PRIOR_KEY = ("dataset", "rank", "seed", "init", "n_iter", "settings_hash",
+                 "algorithm_version")
+
+NMF_PRIOR_COLUMNS = NMF_PRIOR_KEY + ("recon_error", "nmi", "seconds", "package_version",
+                                     "environment", "settings", "created_utc")
+
+DEFAULT_NMF_PRIOR_STORE = RESULTS_DIR / "metaprior_nmf.csv"
+
+
+class NMFPriorStore(ResultStore):
+    """Results of the NMF version of the meta-learned priors
+    (:func:`metanmf_lab.metaprior.run_nmf_prior`): one row per (dataset, rank, seed, start,
+    number of MU iterations), with provenance."""
+
+    KEY, COLUMNS = NMF_PRIOR_KEY, NMF_PRIOR_COLUMNS
+    DTYPES = dict(_DTYPES, init=str)
+    DEFAULT = DEFAULT_NMF_PRIOR_STORE
+    SORT = ("dataset", "rank", "seed", "init", "n_iter")
+    NAME = "NMF-prior result store"
+
+    def key_of(self, row):
+        return (str(row["dataset"]), int(row["rank"]), int(row["seed"]), str(row["init"]),
+                int(row["n_iter"]), str(row["settings_hash"]), str(row["algorithm_version"]))

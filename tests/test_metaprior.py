@@ -262,3 +262,45 @@ def test_seed_table_is_read_not_typed():
     ml = table[table.dataset == "ML100K"].set_index("method")
     assert {"Ours", "MF", "Mean"} <= set(ml.index) and len(table) == 27
     assert (ml.mse > 0.5).all() and (ml.se < 0.1).all()
+
+
+# -- the NMF version ----------------------------------------------------------------------------
+
+TINY_NMF = dict(channels=4, n_layers=2, hidden=4, ff_layers=2, n_steps=3, size=12, batch=4,
+                n_iter=6, eval_every=3, n_valid=8, eval_iters=(0, 5))
+
+
+def test_nmf_prior_cells_compare_every_start(tmp_path, monkeypatch):
+    from metanmf_lab import metaprior as mp
+    from metanmf_lab.experiments import Settings
+    from metanmf_lab.store import NMFPriorStore
+
+    settings = mp.NMFPriorSettings(**TINY_NMF)
+    tiny_thesis = Settings(n_epochs=2, inner_iter=5, baseline_iter=10)
+    monkeypatch.setattr(mp, "nmf_prior_cell", lambda d, r, s, st, _t=tiny_thesis,
+                        _f=mp.nmf_prior_cell: _f(d, r, s, st, _t))
+    store = NMFPriorStore(tmp_path / "nmf.csv")
+    rows = mp.run_nmf_prior(["digits"], [3], [0], settings, store)
+    assert len(rows) == len(mp.NMF_STARTS) * 2
+    assert set(rows.init) == set(mp.NMF_STARTS) and set(rows.n_iter) == {0, 5}
+    assert rows.recon_error.gt(0).all() and rows.nmi.between(0, 1).all()
+    # MU iterations from any start lower the reconstruction error
+    piv = rows.pivot_table(index="init", columns="n_iter", values="recon_error")
+    assert (piv[5] < piv[0]).all()
+    monkeypatch.setattr(mp, "nmf_prior_cell", lambda *a: (_ for _ in ()).throw(
+        AssertionError("a stored cell must not be recomputed")))
+    again = mp.run_nmf_prior(["digits"], [3], [0], settings, store)
+    assert sorted(again.recon_error) == sorted(rows.recon_error)
+
+
+def test_nmf_prior_start_is_the_networks_nonnegative_prior():
+    from metanmf_lab import metaprior as mp
+    from metanmf_lab.experiments import Settings, load_cell_data
+
+    settings = mp.NMFPriorSettings(**TINY_NMF)
+    X_learn, X_eval, _, _ = load_cell_data("digits", 0.0, Settings())
+    W, H = mp._start("meta-learned prior", X_learn, X_eval, 3, 0, settings, Settings())
+    assert W.shape == (X_eval.shape[0], 3) and H.shape == (3, X_eval.shape[1])
+    assert (W > 0).all() and (H > 0).all()
+    W2, H2 = mp._start("meta-learned prior", X_learn, X_eval, 3, 0, settings, Settings())
+    np.testing.assert_array_equal(W, W2)  # deterministic with a seed
