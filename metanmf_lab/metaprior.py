@@ -636,6 +636,18 @@ def _nmi_quiet(W, y, seed):
         return cluster_nmi(W, y, random_state=seed)
 
 
+def _nmf_provenance(settings, thesis_settings):
+    """Hash and JSON of the two settings an NMF-prior row depends on."""
+    import hashlib
+    import json
+
+    text = json.dumps({"prior": json.loads(settings.to_json()),
+                       "thesis": json.loads(thesis_settings.to_json())}, sort_keys=True,
+                      separators=(",", ":"))
+    payload = f"{text}|metaprior={METAPRIOR_VERSION}".encode()
+    return hashlib.sha256(payload).hexdigest()[:12], text
+
+
 def nmf_prior_cell(dataset, rank, seed, settings, thesis_settings=None):
     """Rows of one (dataset, rank, seed): for every start of :data:`NMF_STARTS` and every
     number of MU iterations t in ``settings.eval_iters``, the relative reconstruction error
@@ -648,6 +660,7 @@ def nmf_prior_cell(dataset, rank, seed, settings, thesis_settings=None):
     from .experiments import Settings, load_cell_data
 
     thesis_settings = Settings() if thesis_settings is None else thesis_settings
+    h, text = _nmf_provenance(settings, thesis_settings)
     X_learn, X_eval, _, y_eval = load_cell_data(dataset, 0.0, thesis_settings)
     norm = np.linalg.norm(X_eval)
     rows = []
@@ -660,31 +673,36 @@ def nmf_prior_cell(dataset, rank, seed, settings, thesis_settings=None):
             H = est.components_ if t > 0 else H0
             rows.append({
                 "dataset": dataset, "rank": rank, "seed": seed, "init": init, "n_iter": int(t),
-                "settings_hash": settings.hash, "algorithm_version": METAPRIOR_VERSION,
+                "settings_hash": h, "algorithm_version": METAPRIOR_VERSION,
                 "recon_error": float(np.linalg.norm(X_eval - W @ H) / norm),
                 "nmi": _nmi_quiet(W, y_eval, seed),
                 "seconds": round(time.perf_counter() - t0, 3), "package_version": __version__,
-                "environment": _environment(), "settings": settings.to_json(),
+                "environment": _environment(), "settings": text,
                 "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
     return rows
 
 
-def run_nmf_prior(datasets, ranks, seeds, settings=None, store=None, progress=False):
+def run_nmf_prior(datasets, ranks, seeds, settings=None, store=None, progress=False,
+                  thesis_settings=None):
     """The NMF version's experiment over a grid of (dataset, rank, seed); each missing cell
     is computed and added to ``store`` whole (default ``data/results/metaprior_nmf.csv``;
-    False: keep nothing). Returns the rows of the grid under ``settings``."""
+    False: keep nothing). ``thesis_settings`` (default: the thesis') define the data split and
+    Meta-NMF. Returns the rows of the grid under both settings."""
+    from .experiments import Settings
     import pandas as pd
 
     from .store import NMFPriorStore
 
     settings = NMFPriorSettings() if settings is None else settings
+    thesis_settings = Settings() if thesis_settings is None else thesis_settings
+    h, _ = _nmf_provenance(settings, thesis_settings)
     if store is not False and not isinstance(store, NMFPriorStore):
         store = NMFPriorStore(store)
     grid = [(d, int(r), int(s)) for d in datasets for r in ranks for s in seeds]
     have = set()
     if store is not False:
         df = store.load()
-        ok = (df.settings_hash == settings.hash) & (df.algorithm_version == METAPRIOR_VERSION)
+        ok = (df.settings_hash == h) & (df.algorithm_version == METAPRIOR_VERSION)
         have = set(zip(df.dataset[ok], df["rank"][ok].astype(int), df.seed[ok].astype(int)))
     todo = [g for g in grid if g not in have]
     it = todo
@@ -693,7 +711,7 @@ def run_nmf_prior(datasets, ranks, seeds, settings=None, store=None, progress=Fa
         it = tqdm(todo, desc="NMF-prior cells", unit="cell")
     rows = []
     for d, r, s in it:
-        new = nmf_prior_cell(d, r, s, settings)
+        new = nmf_prior_cell(d, r, s, settings, thesis_settings)
         if store is False:
             rows += new
         else:
@@ -702,7 +720,7 @@ def run_nmf_prior(datasets, ranks, seeds, settings=None, store=None, progress=Fa
         df = pd.DataFrame(rows)
     else:
         df = store.load()
-        df = df[(df.settings_hash == settings.hash) & (df.algorithm_version == METAPRIOR_VERSION)]
+        df = df[(df.settings_hash == h) & (df.algorithm_version == METAPRIOR_VERSION)]
         keys = list(zip(df.dataset, df["rank"].astype(int), df.seed.astype(int)))
         df = df[[k in set(grid) for k in keys]]
     df = df.copy()
@@ -711,3 +729,12 @@ def run_nmf_prior(datasets, ranks, seeds, settings=None, store=None, progress=Fa
     for c in ("recon_error", "nmi"):
         df[c] = df[c].astype(float)
     return df.reset_index(drop=True)
+
+
+#: The NMF version's settings of the book's profiles.
+NMF_PROFILE_SETTINGS = {
+    "full": NMFPriorSettings(),
+    "smoke": NMFPriorSettings(channels=4, n_layers=2, hidden=8, ff_layers=2, n_steps=3,
+                              size=16, batch=4, n_iter=10, eval_every=5, n_valid=8,
+                              eval_iters=(0, 10)),
+}

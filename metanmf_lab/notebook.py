@@ -24,8 +24,8 @@ from pathlib import Path
 from ._config import PROJECT_ROOT
 from .experiments import MODELS, THESIS_RANKS, Settings
 from .protocols import PROTOCOLS
-from .store import (DEFAULT_MEASURE_STORE, DEFAULT_ML100K_STORE, DEFAULT_STORE, ML100KStore,
-                    MeasureStore, ResultStore)
+from .store import (DEFAULT_MEASURE_STORE, DEFAULT_ML100K_STORE, DEFAULT_NMF_PRIOR_STORE,
+                    DEFAULT_STORE, ML100KStore, MeasureStore, NMFPriorStore, ResultStore)
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Profile:
     extra: dict = field(default_factory=dict)
     measure_store: Path = DEFAULT_MEASURE_STORE
     ml100k_store: Path = DEFAULT_ML100K_STORE
+    nmf_prior_store: Path = DEFAULT_NMF_PRIOR_STORE
 
 
 PROFILES = {
@@ -52,7 +53,9 @@ PROFILES = {
                                ablation_seeds=(0, 1),
                                benchmarks=("A", "B", "C", "D-synthetic"),
                                bench_seeds=tuple(range(10)), max_iter=500,
-                               splits=tuple(range(10)))),
+                               splits=tuple(range(10)),
+                               nmf_datasets=("digits", "faces", "coil20"),
+                               nmf_ranks=(5, 10, 18), nmf_seeds=(0, 1, 2))),
     # A few seconds per notebook: tiny budgets on the small datasets, two ranks, two seeds.
     "smoke": Profile("smoke", Settings(n_epochs=3, inner_iter=10, baseline_iter=10),
                      (2, 5), (0, 1), PROJECT_ROOT / "_build" / "smoke-results.csv",
@@ -60,9 +63,11 @@ PROFILES = {
                      extra=dict(pair_seeds=(0, 1, 2), noise_datasets=("digits",),
                                 noise_ranks=(5,), basis_datasets=("digits",),
                                 ablation_seeds=(0,), benchmarks=("A", "B"),
-                                bench_seeds=(0, 1), max_iter=30, splits=(0, 1)),
+                                bench_seeds=(0, 1), max_iter=30, splits=(0, 1),
+                                nmf_datasets=("digits",), nmf_ranks=(3,), nmf_seeds=(0,)),
                      measure_store=PROJECT_ROOT / "_build" / "smoke-basis-measures.csv",
-                     ml100k_store=PROJECT_ROOT / "_build" / "smoke-metaprior-ml100k.csv"),
+                     ml100k_store=PROJECT_ROOT / "_build" / "smoke-metaprior-ml100k.csv",
+                     nmf_prior_store=PROJECT_ROOT / "_build" / "smoke-metaprior-nmf.csv"),
 }
 
 #: Names IPython and ipykernel put in a notebook's namespace.
@@ -137,6 +142,9 @@ VALIDATORS = {
     "benchmarks": lambda v: [_check_choice("benchmarks", _benchmarks())(b) for b in v],
     "bench_seeds": _check_list_of_ints("bench_seeds", 0),
     "splits": _check_list_of_ints("splits", 0),
+    "nmf_datasets": _check_dataset_list("nmf_datasets"),
+    "nmf_ranks": _check_list_of_ints("nmf_ranks", 1),
+    "nmf_seeds": _check_list_of_ints("nmf_seeds", 0),
     "lam_grid": lambda v: [_check_nonnegative("lam_grid", x) for x in v],
     "lam0": lambda v: _check_nonnegative("lam0", v),
     "lam_lr": lambda v: v if v > 0 else
@@ -192,6 +200,11 @@ class Params(dict):
     def ml100k_store(self):
         """The MovieLens result store of the meta-learned priors."""
         return ML100KStore(self["profile_"].ml100k_store)
+
+    @property
+    def nmf_prior_store(self):
+        """The result store of the NMF version of the meta-learned priors."""
+        return NMFPriorStore(self["profile_"].nmf_prior_store)
 
     @property
     def measure_store(self):

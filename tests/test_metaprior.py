@@ -277,10 +277,8 @@ def test_nmf_prior_cells_compare_every_start(tmp_path, monkeypatch):
 
     settings = mp.NMFPriorSettings(**TINY_NMF)
     tiny_thesis = Settings(n_epochs=2, inner_iter=5, baseline_iter=10)
-    monkeypatch.setattr(mp, "nmf_prior_cell", lambda d, r, s, st, _t=tiny_thesis,
-                        _f=mp.nmf_prior_cell: _f(d, r, s, st, _t))
     store = NMFPriorStore(tmp_path / "nmf.csv")
-    rows = mp.run_nmf_prior(["digits"], [3], [0], settings, store)
+    rows = mp.run_nmf_prior(["digits"], [3], [0], settings, store, thesis_settings=tiny_thesis)
     assert len(rows) == len(mp.NMF_STARTS) * 2
     assert set(rows.init) == set(mp.NMF_STARTS) and set(rows.n_iter) == {0, 5}
     assert rows.recon_error.gt(0).all() and rows.nmi.between(0, 1).all()
@@ -289,8 +287,11 @@ def test_nmf_prior_cells_compare_every_start(tmp_path, monkeypatch):
     assert (piv[5] < piv[0]).all()
     monkeypatch.setattr(mp, "nmf_prior_cell", lambda *a: (_ for _ in ()).throw(
         AssertionError("a stored cell must not be recomputed")))
-    again = mp.run_nmf_prior(["digits"], [3], [0], settings, store)
+    again = mp.run_nmf_prior(["digits"], [3], [0], settings, store, thesis_settings=tiny_thesis)
     assert sorted(again.recon_error) == sorted(rows.recon_error)
+    # other thesis settings are other results: not reused
+    with pytest.raises(AssertionError, match="recomputed"):
+        mp.run_nmf_prior(["digits"], [3], [0], settings, store)
 
 
 def test_nmf_prior_start_is_the_networks_nonnegative_prior():
