@@ -595,9 +595,14 @@ def _start(init, X_learn, X_eval, rank, seed, settings, thesis_settings):
     if init in ("random", "nndsvd"):
         return initialize(X_eval, rank, init, random_state=seed)
     if init == "Meta-NMF basis":
+        import warnings
+
         from .experiments import make_model
+        from .splits import TaskSplitWarning
         meta = make_model("Meta-NMF", rank, seed, "thesis", thesis_settings)
-        meta.fit(X_learn)
+        with warnings.catch_warnings():  # Faces' small learning half: the thesis grid's
+            warnings.simplefilter("ignore", TaskSplitWarning)  # fallback, as in fit_cell
+            meta.fit(X_learn)
         H = np.array(meta.components_, dtype=np.float64)
         return X_eval @ H.T, H
     torch.manual_seed(seed)
