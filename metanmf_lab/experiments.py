@@ -545,13 +545,23 @@ def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=Non
         bar.close()
         if store is not None and pending:
             store.add(pending)
+    return _rows_of(cells, settings, pd.DataFrame(new_rows) if store is None else store.load())
+
+
+def _rows_of(cells, settings, df):
     wanted = {_cell_key(c, settings) for c in cells}
-    frames = [pd.DataFrame(new_rows)] if store is None else [store.load()]
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if df.empty:
         return df
     mask = [key_of(r) in wanted for r in df[list(KEY)].to_dict("records")]
     return df[mask].sort_values(list(KEY[:6]), kind="stable").reset_index(drop=True)
+
+
+def stored_rows(cells, settings=None, store=DEFAULT_STORE):
+    """The rows of ``cells`` under ``settings`` that ``store`` holds (nothing is computed;
+    rows of other cells -- other seeds, noise levels, models -- are left out)."""
+    settings = Settings() if settings is None else settings
+    store = store if isinstance(store, ResultStore) else ResultStore(store)
+    return _rows_of(cells, settings, store.load())
 
 
 def main(argv=None):

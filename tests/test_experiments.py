@@ -321,3 +321,20 @@ def test_command_line_runs_an_ablation(tmp_path, capsys):
     assert "1 of 1 cells" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         ex.main(argv[:-1] + ["no such ablation"])
+
+
+def test_stored_rows_are_exactly_the_cells_asked_for(tmp_path):
+    """Rows of other noise levels, seeds or models in the store (e.g. the noise sweep) never
+    leak into a grid's rows."""
+    from metanmf_lab.experiments import Cell, run_grid, stored_rows
+    from metanmf_lab.store import ResultStore
+
+    tiny = Settings(n_epochs=2, inner_iter=3, baseline_iter=5)
+    store = ResultStore(tmp_path / "r.csv")
+    grid = [Cell("digits", 0.0, "NMF", 2, 0), Cell("digits", 0.2, "NMF", 2, 0)]
+    extra = [Cell("digits", 0.1, "NMF", 2, 0), Cell("digits", 0.2, "NMF", 2, 1)]
+    run_grid(grid + extra, tiny, store=store)
+    rows = stored_rows(grid, tiny, store)
+    assert len(rows) == 2 and sorted(rows.noise.astype(float)) == [0.0, 0.2]
+    assert list(rows.seed.astype(int)) == [0, 0]
+    assert stored_rows(grid, Settings(), store).empty  # other settings: other cells
