@@ -372,19 +372,17 @@ METAPRIOR_VERSION = "1"
 
 
 @dataclass(frozen=True)
-class ML100KSettings:
-    """Everything that defines a MovieLens result besides the split (seed Sec. 4.2 defaults,
-    except the Adam rate, 1e-3 instead of 1e-4, and a fixed number of iterations with
-    early stopping on validation episodes instead of 1,000 epochs: a CPU budget)."""
+class TrainingSettings:
+    """What the prior network and its meta-training share in both experiments (seed Sec. 4.2:
+    three exchangeable layers of 32 channels, four-layer heads of 32 units, dropout 0.1,
+    T = 10 steps, batches of 16 episodes with half of their entries held out)."""
 
-    rank: int = 32
     channels: int = 32
     n_layers: int = 3
     hidden: int = 32
     ff_layers: int = 4
     dropout: float = 0.1
     n_steps: int = 10
-    eta: float = 1e-2
     lam: float = 1.0
     size: int = 30
     train_ratio: float = 0.5
@@ -393,9 +391,6 @@ class ML100KSettings:
     n_iter: int = 2000
     eval_every: int = 100
     n_valid: int = 256
-    n_test: int = 10
-    mf_regs: tuple = (0.1, 1.0, 10.0)
-    eval_steps: tuple = (0, 1, 2, 5, 10, 20)
 
     def to_json(self):
         import json
@@ -407,6 +402,19 @@ class ML100KSettings:
         import hashlib
         payload = f"{self.to_json()}|metaprior={METAPRIOR_VERSION}".encode()
         return hashlib.sha256(payload).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class ML100KSettings(TrainingSettings):
+    """Everything that defines a MovieLens result besides the split (seed Sec. 4.2 defaults,
+    except the Adam rate, 1e-3 instead of 1e-4, and a fixed number of iterations with
+    early stopping on validation episodes instead of 1,000 epochs: a CPU budget)."""
+
+    rank: int = 32
+    eta: float = 1e-2
+    n_test: int = 10
+    mf_regs: tuple = (0.1, 1.0, 10.0)
+    eval_steps: tuple = (0, 1, 2, 5, 10, 20)
 
 
 def _environment():
@@ -563,29 +571,15 @@ NMF_STARTS = ("random", "nndsvd", "Meta-NMF basis", "meta-learned prior")
 
 
 @dataclass(frozen=True)
-class NMFPriorSettings:
+class NMFPriorSettings(TrainingSettings):
     """The NMF version: a prior network with multiplicative unrolled steps, meta-trained on
     random ``size x size`` sub-matrices (samples x pixels) of a dataset's learning half, its
     prior means then starting the factorisation of the evaluation half."""
 
-    channels: int = 32
-    n_layers: int = 3
-    hidden: int = 32
-    ff_layers: int = 4
-    dropout: float = 0.1
-    n_steps: int = 10
-    lam: float = 1.0
     size: int = 32
-    train_ratio: float = 0.5
-    lr: float = 1e-3
-    batch: int = 16
     n_iter: int = 1000
-    eval_every: int = 100
     n_valid: int = 64
     eval_iters: tuple = (0, 10, 100)
-
-    to_json = ML100KSettings.to_json
-    hash = ML100KSettings.hash
 
 
 def _start(init, X_learn, X_eval, rank, seed, settings, thesis_settings):

@@ -305,3 +305,23 @@ def test_nmf_prior_start_is_the_networks_nonnegative_prior():
     assert (W > 0).all() and (H > 0).all()
     W2, H2 = mp._start("meta-learned prior", X_learn, X_eval, 3, 0, settings, Settings())
     np.testing.assert_array_equal(W, W2)  # deterministic with a seed
+
+
+def test_committed_stores_hold_the_full_profile():
+    """The book's full profile reads these stores; a settings change that orphaned their rows
+    would make `make book` retrain every model."""
+    from metanmf_lab import metaprior as mp
+    from metanmf_lab.experiments import Settings
+    from metanmf_lab.notebook import PROFILES
+    from metanmf_lab.store import ML100KStore, NMFPriorStore
+
+    extra = PROFILES["full"].extra
+    ml = ML100KStore().load()
+    ml = ml[ml.settings_hash == mp.PROFILE_SETTINGS["full"].hash]
+    assert set(ml.split.astype(int)) == set(extra["splits"])
+    h, _ = mp._nmf_provenance(mp.NMF_PROFILE_SETTINGS["full"], Settings())
+    nmf = NMFPriorStore().load()
+    nmf = nmf[nmf.settings_hash == h]
+    cells = set(zip(nmf.dataset, nmf["rank"].astype(int), nmf.seed.astype(int)))
+    assert cells == {(d, r, s) for d in extra["nmf_datasets"] for r in extra["nmf_ranks"]
+                     for s in extra["nmf_seeds"]}
