@@ -737,3 +737,33 @@ NMF_PROFILE_SETTINGS = {
                               size=16, batch=4, n_iter=10, eval_every=5, n_valid=8,
                               eval_iters=(0, 10)),
 }
+
+
+def nmf_prior_comparisons(rows, value="nmi", reference="meta-learned prior", level=0.95,
+                          alpha=None):
+    """Paired comparisons of the meta-learned prior against every other start of
+    :data:`NMF_STARTS`, per dataset and number of MU iterations ``t``.
+
+    The same cells (rank, seed) are compared: a difference is the prior's ``value`` minus the
+    other start's, averaged over ranks per seed, with its Student-t interval over seeds and
+    Wilcoxon's signed-rank test over the (rank, seed) pairs, Holm-adjusted over the whole
+    table (:func:`metanmf_lab.stats.compare`). ``value`` is ``"nmi"`` (higher is better) or
+    ``"recon_error"`` (lower is better); ``verdict`` is always from the prior's side.
+    """
+    from . import stats
+
+    if value not in ("nmi", "recon_error"):
+        raise ValueError(f"value must be 'nmi' or 'recon_error', got {value!r}.")
+    alpha = stats.ALPHA if alpha is None else alpha
+    need = {"dataset", "rank", "seed", "init", "n_iter", value}
+    if missing := need - set(rows.columns):
+        raise ValueError(f"rows lack columns {sorted(missing)}.")
+    df = rows.rename(columns={"init": "model"}).assign(condition=rows["n_iter"].astype(int))
+    others = [s for s in NMF_STARTS if s != reference and s in set(df["model"])]
+    res = stats.compare(df, [(s, reference) for s in others], by=("dataset", "condition"),
+                        level=level, alpha=alpha, value=value)
+    res = res.rename(columns={"condition": "t", "reference": "start", "model": "prior",
+                              "reference_nmi": f"start_{value}", "model_nmi": f"prior_{value}"})
+    if value == "recon_error":  # a negative difference is the prior's gain
+        res["verdict"] = res["verdict"].replace({"better": "worse", "worse": "better"})
+    return res.drop(columns="prior")

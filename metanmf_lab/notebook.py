@@ -54,8 +54,8 @@ PROFILES = {
                                benchmarks=("A", "B", "C", "D-synthetic"),
                                bench_seeds=tuple(range(10)), max_iter=500,
                                splits=tuple(range(10)),
-                               nmf_datasets=("digits", "faces", "coil20"),
-                               nmf_ranks=(5, 10, 18), nmf_seeds=(0, 1, 2))),
+                               nmf_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
+                               nmf_ranks=tuple(THESIS_RANKS), nmf_seeds=(0, 1, 2))),
     # A few seconds per notebook: tiny budgets on the small datasets, two ranks, two seeds.
     "smoke": Profile("smoke", Settings(n_epochs=3, inner_iter=10, baseline_iter=10),
                      (2, 5), (0, 1), PROJECT_ROOT / "_build" / "smoke-results.csv",

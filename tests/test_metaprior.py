@@ -325,3 +325,36 @@ def test_committed_stores_hold_the_full_profile():
     cells = set(zip(nmf.dataset, nmf["rank"].astype(int), nmf.seed.astype(int)))
     assert cells == {(d, r, s) for d in extra["nmf_datasets"] for r in extra["nmf_ranks"]
                      for s in extra["nmf_seeds"]}
+
+
+def test_nmf_prior_comparisons_pair_cells_and_orient_verdicts():
+    import pandas as pd
+
+    from metanmf_lab import metaprior as mp
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for rank in (2, 3, 5, 10):
+        for seed in range(6):
+            base = rng.uniform(0.3, 0.5)
+            for init in mp.NMF_STARTS:
+                # the prior: lower error and higher NMI than every other start, by 0.1
+                gain = 0.1 if init == "meta-learned prior" else 0.0
+                rows.append({"dataset": "digits", "rank": rank, "seed": seed, "init": init,
+                             "n_iter": 10, "recon_error": base - gain + 1e-3 * rank,
+                             "nmi": base + gain})
+    df = pd.DataFrame(rows)
+    err = mp.nmf_prior_comparisons(df, "recon_error")
+    nmi = mp.nmf_prior_comparisons(df, "nmi")
+    assert list(err.start) == ["random", "nndsvd", "Meta-NMF basis"]
+    assert (err.n_pairs == 24).all() and (err.n_seeds == 6).all()
+    np.testing.assert_allclose(err.difference, -0.1)
+    np.testing.assert_allclose(nmi.difference, 0.1)
+    assert (err.verdict == "better").all() and (nmi.verdict == "better").all()
+    # the prior worse: verdicts flip
+    worse = df.assign(nmi=np.where(df.init == "meta-learned prior", df.nmi - 0.2, df.nmi))
+    assert (mp.nmf_prior_comparisons(worse, "nmi").verdict == "worse").all()
+    with pytest.raises(ValueError, match="value must be"):
+        mp.nmf_prior_comparisons(df, "seconds")
+    with pytest.raises(ValueError, match="lack columns"):
+        mp.nmf_prior_comparisons(df.drop(columns="seed"), "nmi")
