@@ -209,3 +209,30 @@ class NMFPriorStore(ResultStore):
     def key_of(self, row):
         return (str(row["dataset"]), int(row["rank"]), int(row["seed"]), str(row["init"]),
                 int(row["n_iter"]), str(row["settings_hash"]), str(row["algorithm_version"]))
+
+
+#: Columns identifying a row of the MLAM experiments.
+MLAM_KEY = ("experiment", "setting", "seed", "method", "problem", "measure", "t",
+            "settings_hash", "algorithm_version")
+
+MLAM_COLUMNS = MLAM_KEY + ("value", "package_version", "environment", "settings",
+                           "created_utc")
+
+DEFAULT_MLAM_STORE = RESULTS_DIR / "mlam.csv"
+
+
+class MLAMStore(ResultStore):
+    """Results of the MLAM experiments (:func:`metanmf_lab.mlam.run_mlam`): one row per
+    (experiment setting, seed, method, test problem, measure, outer iteration or number of
+    updates), with provenance."""
+
+    KEY, COLUMNS = MLAM_KEY, MLAM_COLUMNS
+    DTYPES = dict(_DTYPES, experiment=str, setting=str, method=str, measure=str)
+    DEFAULT = DEFAULT_MLAM_STORE
+    SORT = ("experiment", "setting", "seed", "method", "measure", "problem", "t")
+    NAME = "MLAM result store"
+
+    def key_of(self, row):
+        return (str(row["experiment"]), str(row["setting"]), int(row["seed"]),
+                str(row["method"]), int(row["problem"]), str(row["measure"]), int(row["t"]),
+                str(row["settings_hash"]), str(row["algorithm_version"]))
