@@ -823,8 +823,9 @@ def profile_cells(profile):
     smoke: seconds-long versions of one cell per experiment.
     """
     if profile == "smoke":
-        return [("completion", dict(rate=0.2, rank=3, p=3, n_train=2, n_test=3), 0),
-                ("gmm", dict(dim=2, n_train=2, n_test=3), 0),
+        return [("completion", dict(rate=r, rank=5, p=5, n_train=2, n_test=3), 0)
+                for r in (0.2, 0.4)] + [
+                ("gmm", dict(dim=d, n_train=2, n_test=3), 0) for d in (2, 4)] + [
                 ("nmf", dict(dataset="digits", rank=3, n_train=2, n_test=1), 0)]
     if profile != "full":
         raise ValueError(f"Unknown profile {profile!r}.")
@@ -898,3 +899,64 @@ def seed_tables(path=None):
     if not rows:
         return None, f"no MLAM tables found in {path}"
     return pd.DataFrame(rows), ""
+
+
+# -- reporting -----------------------------------------------------------------------------------
+
+def with_parameters(rows):
+    """``rows`` with one column per parameter of their settings (``rate``, ``rank``, ...)."""
+    import pandas as pd
+
+    params = pd.DataFrame([parse_setting(s) for s in rows["setting"]], index=rows.index)
+    return pd.concat([rows, params.drop(columns=[c for c in params if c in rows])], axis=1)
+
+
+def summary(rows, measure, by):
+    """Mean of ``measure`` per ``by`` (parameter column(s)) and method, with the Student-t
+    95% interval over test problems (and seeds): columns ``mean``, ``low``, ``high``, ``n``."""
+    import pandas as pd
+
+    from .stats import mean_interval
+
+    by = [by] if isinstance(by, str) else list(by)
+    df = with_parameters(rows[rows.measure == measure])
+    if measure in ("rmse", "nll"):  # final values only
+        df = df[df.t == df.t.max()]
+    out = []
+    for key, g in df.groupby(by + ["method"], sort=True):
+        m, lo, hi = mean_interval(g["value"].to_numpy())
+        out.append(dict(zip(by + ["method"], key), mean=m, low=lo, high=hi, n=len(g)))
+    return pd.DataFrame(out)
+
+
+def comparisons(rows, measure, by, reference="MLAM", lower_is_better=True):
+    """MLAM against every other method per ``by`` value, paired over (seed, test problem):
+    the mean difference MLAM minus method with its 95% interval, Wilcoxon's signed-rank
+    p-value, Holm-adjusted over the table, and the verdict from MLAM's side."""
+    import pandas as pd
+
+    from .stats import ALPHA, holm, mean_interval, signed_rank_p
+
+    by = [by] if isinstance(by, str) else list(by)
+    df = with_parameters(rows[rows.measure == measure])
+    df = df[df.t == df.t.max()] if measure in ("rmse", "nll") else df
+    out = []
+    for key, g in df.groupby(by + ["t"], sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        wide = g.pivot_table(index=["seed", "problem"], columns="method", values="value")
+        if reference not in wide:
+            continue
+        for other in [m for m in wide.columns if m != reference]:
+            d = (wide[reference] - wide[other]).dropna()
+            m, lo, hi = mean_interval(d.to_numpy())
+            out.append(dict(zip(by + ["t"], key), method=other, n=len(d), difference=m,
+                            low=lo, high=hi, p=signed_rank_p(d.to_numpy())))
+    res = pd.DataFrame(out)
+    if res.empty:
+        return res
+    res["p_holm"] = holm(res["p"].to_numpy())
+    sign = -1 if lower_is_better else 1
+    res["verdict"] = [("better" if sign * r.difference > 0 else "worse")
+                      if np.isfinite(r.p_holm) and r.p_holm < ALPHA else "undecided"
+                      for r in res.itertuples()]
+    return res

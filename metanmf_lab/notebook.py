@@ -24,8 +24,9 @@ from pathlib import Path
 from ._config import PROJECT_ROOT
 from .experiments import MODELS, THESIS_RANKS, Settings
 from .protocols import PROTOCOLS
-from .store import (DEFAULT_MEASURE_STORE, DEFAULT_ML100K_STORE, DEFAULT_NMF_PRIOR_STORE,
-                    DEFAULT_STORE, ML100KStore, MeasureStore, NMFPriorStore, ResultStore)
+from .store import (DEFAULT_MEASURE_STORE, DEFAULT_ML100K_STORE, DEFAULT_MLAM_STORE,
+                    DEFAULT_NMF_PRIOR_STORE, DEFAULT_STORE, ML100KStore, MeasureStore,
+                    MLAMStore, NMFPriorStore, ResultStore)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Profile:
     measure_store: Path = DEFAULT_MEASURE_STORE
     ml100k_store: Path = DEFAULT_ML100K_STORE
     nmf_prior_store: Path = DEFAULT_NMF_PRIOR_STORE
+    mlam_store: Path = DEFAULT_MLAM_STORE
 
 
 PROFILES = {
@@ -67,7 +69,8 @@ PROFILES = {
                                 nmf_datasets=("digits",), nmf_ranks=(3,), nmf_seeds=(0,)),
                      measure_store=PROJECT_ROOT / "_build" / "smoke-basis-measures.csv",
                      ml100k_store=PROJECT_ROOT / "_build" / "smoke-metaprior-ml100k.csv",
-                     nmf_prior_store=PROJECT_ROOT / "_build" / "smoke-metaprior-nmf.csv"),
+                     nmf_prior_store=PROJECT_ROOT / "_build" / "smoke-metaprior-nmf.csv",
+                     mlam_store=PROJECT_ROOT / "_build" / "smoke-mlam.csv"),
 }
 
 #: Names IPython and ipykernel put in a notebook's namespace.
@@ -145,6 +148,8 @@ VALIDATORS = {
     "nmf_datasets": _check_dataset_list("nmf_datasets"),
     "nmf_ranks": _check_list_of_ints("nmf_ranks", 1),
     "nmf_seeds": _check_list_of_ints("nmf_seeds", 0),
+    "experiments": lambda v: [_check_choice("experiments", ("completion", "gmm", "nmf"))(e)
+                              for e in v],
     "lam_grid": lambda v: [_check_nonnegative("lam_grid", x) for x in v],
     "lam0": lambda v: _check_nonnegative("lam0", v),
     "lam_lr": lambda v: v if v > 0 else
@@ -205,6 +210,11 @@ class Params(dict):
     def nmf_prior_store(self):
         """The result store of the NMF version of the meta-learned priors."""
         return NMFPriorStore(self["profile_"].nmf_prior_store)
+
+    @property
+    def mlam_store(self):
+        """The result store of the MLAM experiments."""
+        return MLAMStore(self["profile_"].mlam_store)
 
     @property
     def measure_store(self):

@@ -121,6 +121,7 @@ PLAN = (
     Chapter("faces", "faces.ipynb"),
     Chapter("altbi", "altbi.ipynb"),
     Chapter("metaprior", "metaprior.ipynb"),
+    Chapter("mlam", "mlam.ipynb"),
     Chapter("performance", "performance.ipynb"),
     Chapter("status", "status.ipynb", last=True),
 )

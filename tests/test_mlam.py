@@ -181,7 +181,7 @@ def test_run_mlam_stores_cells_whole_and_reuses_them(tmp_path, monkeypatch):
     assert set(rows.experiment) == {"completion", "gmm"}
     assert set(rows.method) == {"MLAM", "GD", "ALS", "ALS (tuned ridge)", "EM"}
     rmse = rows[(rows.measure == "rmse")]
-    assert len(rmse) == 4 * 3 and np.isfinite(rmse.value).all()
+    assert len(rmse) == 2 * 4 * 3 and np.isfinite(rmse.value).all()
     assert (rows.settings_hash == settings.hash).all()
     monkeypatch.setattr(ml, "mlam_cell", lambda *a, **k: (_ for _ in ()).throw(
         AssertionError("recomputed a stored cell")))
