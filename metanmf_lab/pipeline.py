@@ -210,15 +210,21 @@ def versions():
 
 
 def store_summary(profile):
-    """Paths (project-relative) and row counts of a profile's result store and basis-measure
-    store."""
-    from .store import MeasureStore, ResultStore
+    """Paths (project-relative) and row counts of a profile's stores: the result store, the
+    basis-measure store and the stores of the related methods' experiments."""
+    from .store import ML100KStore, MeasureStore, MLAMStore, NMFPriorStore, ResultStore
 
-    store = ResultStore(PROFILES[profile].store)
-    measures = MeasureStore(PROFILES[profile].measure_store)
-    return {"path": _display(store.path), "rows": int(len(store.load())),
-            "basis measures": _display(measures.path),
-            "measure rows": int(len(measures.load()))}
+    prof = PROFILES[profile]
+    store = ResultStore(prof.store)
+    out = {"path": _display(store.path), "rows": int(len(store.load()))}
+    for label, cls, path in (("basis measures", MeasureStore, prof.measure_store),
+                             ("MovieLens (priors)", ML100KStore, prof.ml100k_store),
+                             ("NMF version (priors)", NMFPriorStore, prof.nmf_prior_store),
+                             ("MLAM", MLAMStore, prof.mlam_store)):
+        other = cls(path)
+        out[label] = _display(other.path)
+        out[f"{label}, rows"] = int(len(other.load()))
+    return out
 
 
 def _write_atomic(path, text):
