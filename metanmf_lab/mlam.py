@@ -826,7 +826,7 @@ def profile_cells(profile):
 
     full: the seed's experiments with 50 training and 50 test problems for the rank-5
     completion at the four observation rates and for the GMM (2-D as Fig. 6, and the
-    dimensions of Table VI), 20 and 20 for the larger ranks and factor dimensions of
+    dimensions of Table VI), 10 and 10 for the larger ranks and factor dimensions of
     :data:`BIG_RANKS` and :data:`BIG_PS` (Tables II and III), and the NMF version on three image
     datasets at rank 10 (three seeds, 10 training sub-matrices each).
     smoke: seconds-long versions of one cell per experiment.
@@ -843,9 +843,9 @@ def profile_cells(profile):
               for r in (0.2, 0.4, 0.6, 0.8)]
     cells += [("nmf", dict(dataset=d, rank=10, n_train=10, n_test=1), s)
               for d in ("digits", "faces", "coil20") for s in (0, 1, 2)]
-    cells += [("completion", dict(rate=0.2, rank=k, p=k, n_train=20, n_test=20), 0)
+    cells += [("completion", dict(rate=0.2, rank=k, p=k, n_train=10, n_test=10), 0)
               for k in BIG_RANKS]
-    cells += [("completion", dict(rate=0.2, rank=10, p=p, n_train=20, n_test=20), 0)
+    cells += [("completion", dict(rate=0.2, rank=10, p=p, n_train=10, n_test=10), 0)
               for p in BIG_PS]
     return cells
 
