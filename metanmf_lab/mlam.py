@@ -522,7 +522,8 @@ class MLAMSettings:
 # -- the experiments ------------------------------------------------------------------------------
 
 #: Experiments of :func:`mlam_cell` and the parameters of their settings.
-EXPERIMENTS = {"completion": ("rate", "rank", "p"), "gmm": ("dim",), "nmf": ("dataset", "rank")}
+EXPERIMENTS = {"completion": ("rate", "rank", "p"), "gmm": ("dim",),
+               "nmf": ("dataset", "rank", "train_batch")}
 
 #: Outer iterations at which the global loss is kept (besides the last).
 LOSS_POINTS = (0, 1, 2, 5, 10, 20, 50)
@@ -709,7 +710,7 @@ def _nmf_cell(params, seed, settings, base, thesis_settings=None):
     torch.manual_seed(seed)
     model = MLAM(2, settings.hidden, settings.n_layers, out_scale=settings.out_scale)
     t0 = time.perf_counter()
-    model.fit(make, n_train, n_epochs=settings.n_epochs, batch=settings.batch,
+    model.fit(make, n_train, n_epochs=settings.n_epochs, batch=params["train_batch"],
               n_outer=settings.nmf_train_outer, t_in=settings.t_in,
               t_out=settings.t_out, lr=settings.lr, inner_start=settings.inner_start,
               random_state=seed)
@@ -828,20 +829,22 @@ def profile_cells(profile):
     completion at the four observation rates and for the GMM (2-D as Fig. 6, and the
     dimensions of Table VI), 10 and 10 for the larger ranks and factor dimensions of
     :data:`BIG_RANKS` and :data:`BIG_PS` (Tables II and III), and the NMF version on three image
-    datasets at rank 10 (three seeds, 10 training sub-matrices each).
+    datasets at rank 10 (three seeds, 10 training sub-matrices each, one per batch: with
+    ``nmf_train_outer`` = 20 outer iterations a batch gives two updates of the networks, and
+    batches of 10 would leave them with four in all).
     smoke: seconds-long versions of one cell per experiment.
     """
     if profile == "smoke":
         return [("completion", dict(rate=r, rank=5, p=5, n_train=2, n_test=3), 0)
                 for r in (0.2, 0.4)] + [
                 ("gmm", dict(dim=d, n_train=2, n_test=3), 0) for d in (2, 4)] + [
-                ("nmf", dict(dataset="digits", rank=3, n_train=2, n_test=1), 0)]
+                ("nmf", dict(dataset="digits", rank=3, n_train=2, n_test=1, train_batch=1), 0)]
     if profile != "full":
         raise ValueError(f"Unknown profile {profile!r}.")
     cells = [("gmm", dict(dim=d, n_train=50, n_test=50), 0) for d in (2, 4, 8, 16, 32, 64)]
     cells += [("completion", dict(rate=r, rank=5, p=5, n_train=50, n_test=50), 0)
               for r in (0.2, 0.4, 0.6, 0.8)]
-    cells += [("nmf", dict(dataset=d, rank=10, n_train=10, n_test=1), s)
+    cells += [("nmf", dict(dataset=d, rank=10, n_train=10, n_test=1, train_batch=1), s)
               for d in ("digits", "faces", "coil20") for s in (0, 1, 2)]
     cells += [("completion", dict(rate=0.2, rank=k, p=k, n_train=10, n_test=10), 0)
               for k in BIG_RANKS]
@@ -969,3 +972,15 @@ def comparisons(rows, measure, by, reference="MLAM", lower_is_better=True):
                       if np.isfinite(r.p_holm) and r.p_holm < ALPHA else "undecided"
                       for r in res.itertuples()]
     return res
+
+
+def identifiable_rank(n, m, rate):
+    """The largest rank k whose n x m matrices have no more degrees of freedom, k (n + m - k),
+    than the expected number of observed entries, ``rate * n * m``: a necessary condition
+    for recovering a generic rank-k matrix from its observed entries (no method can do with
+    fewer observations than unknowns)."""
+    if not 0 < rate <= 1:
+        raise ValueError(f"rate must lie in (0, 1], got {rate}.")
+    n, m = int(n), int(m)
+    budget = rate * n * m
+    return max((k for k in range(0, min(n, m) + 1) if k * (n + m - k) <= budget), default=0)

@@ -220,3 +220,31 @@ def test_seed_tables_are_read_from_the_reference_text():
                                              values="value")
     assert t1.shape == (5, 4) and set(t1.index) >= {"MLAM", "ALS", "SGD"}
     assert np.isinf(tables[(tables.table == "II") & (tables.method == "ALS")].value).any()
+
+
+def test_committed_store_holds_the_full_profile():
+    """The book's full profile reads this store; a settings change that orphaned its rows
+    would make `make book` retrain every network."""
+    from metanmf_lab.store import MLAMStore
+
+    settings = ml.PROFILE_SETTINGS["full"]
+    df = MLAMStore().load()
+    df = df[(df.settings_hash == settings.hash) & (df.algorithm_version == ml.MLAM_VERSION)]
+    have = set(zip(df.experiment, df.setting, df.seed.astype(int)))
+    want = {(e, ml.setting_key(e, **p), s) for e, p, s in ml.profile_cells("full")}
+    assert want <= have, sorted(want - have)
+    # every cell is whole: the test problems of each method and measure are all there
+    final = df[df.measure.isin(["rmse", "nll"])]
+    n = final.groupby(["setting", "method"])["problem"].nunique()
+    expected = final.groupby("setting")["setting"].first().map(
+        lambda s: ml.parse_setting(s)["n_test"])
+    assert (n.groupby(level=0).min() == expected.reindex(n.index.levels[0])).all()
+
+
+def test_identifiable_rank_counts_degrees_of_freedom():
+    # 100 x 100 at rate 0.2: 2,000 observed entries; rank 10 has 1,900 unknowns, rank 11 2,079
+    assert ml.identifiable_rank(100, 100, 0.2) == 10
+    assert ml.identifiable_rank(100, 100, 1.0) == 100
+    assert ml.identifiable_rank(10, 20, 0.05) == 0
+    with pytest.raises(ValueError, match="rate"):
+        ml.identifiable_rank(10, 10, 1.5)
