@@ -248,3 +248,19 @@ def test_identifiable_rank_counts_degrees_of_freedom():
     assert ml.identifiable_rank(10, 20, 0.05) == 0
     with pytest.raises(ValueError, match="rate"):
         ml.identifiable_rank(10, 10, 1.5)
+
+
+def test_comparisons_keep_the_parameter_p_apart_from_p_values():
+    import pandas as pd
+
+    rows = []
+    for p in (10, 20):
+        key = ml.setting_key("completion", rate=0.2, rank=10, p=p, n_train=1, n_test=6)
+        for i in range(6):
+            for method, v in (("MLAM", 0.1 * i), ("GD", 0.1 * i + 0.5)):
+                rows.append(dict(experiment="completion", setting=key, seed=0, method=method,
+                                 problem=i, measure="rmse", t=100, value=v))
+    c = ml.comparisons(pd.DataFrame(rows), "rmse", "p")
+    assert sorted(c["p"]) == [10, 20]
+    np.testing.assert_allclose(c["difference"], -0.5)
+    assert (c["p_value"] < 0.05).all() and set(c["verdict"]) <= {"better", "undecided"}
