@@ -136,6 +136,56 @@ def ablation_settings(name, settings=None):
     return settings.replace(**changes)
 
 
+def ablation_cells(name, entries, ranks=None, seeds=(0,), protocol="thesis"):
+    """The cells that measure ablation ``name`` on table entries.
+
+    Parameters
+    ----------
+    name : str, a key of :data:`ABLATIONS`
+    entries : iterable of (dataset, condition, model)
+        Table entries (condition ``"none"`` or ``"added"``: no noise or the dataset's default
+        level), e.g. those that differ from the thesis
+        (:func:`metanmf_lab.reporting.entries_beyond`).
+    ranks, seeds : the ranks (default: the thesis' six) and seeds of every entry
+
+    Returns
+    -------
+    list of Cell
+        Every (rank, seed) of each entry the ablation can change (:func:`ablation_applies`);
+        they are evaluated under :func:`ablation_settings`, and the same cells under the
+        thesis settings are the comparison.
+    """
+    check_choice(name, tuple(ABLATIONS), name="ablation")
+    ranks = THESIS_RANKS if ranks is None else ranks
+    cells = []
+    for dataset, condition, model in entries:
+        cond = check_choice(condition, ("none", "added"), name="condition")
+        noise = resolve_noise(dataset, "none" if cond == "none" else "default")
+        if ablation_applies(name, model, dataset, noise):
+            cells += [Cell(dataset, noise, model, r, s, protocol) for r in ranks for s in seeds]
+    return cells
+
+
+def ablation_grid(entries, ranks=None, seeds=(0,), names=None, datasets=None,
+                  protocol="thesis"):
+    """Every ablation's cells (:func:`ablation_cells`) on ``entries``: ``{name: cells}``, only
+    the ablations in ``names`` (default: all) and the entries on ``datasets`` (default: all);
+    ablations that apply to none of them are left out."""
+    names = tuple(ABLATIONS) if names is None else names
+    if datasets is not None:
+        entries = [e for e in entries if e[0] in set(datasets)]
+    grid = {n: ablation_cells(n, entries, ranks, seeds, protocol) for n in names}
+    return {n: c for n, c in grid.items() if c}
+
+
+def ablation_cost(grid, seconds):
+    """Estimated single-core seconds of an ablation grid: per cell, the mean seconds its
+    dataset and model took in the thesis grid (``seconds``: a Series indexed by (dataset,
+    model)). A lower bound where an ablation makes a cell slower (e.g. Faces at 64x64)."""
+    return {n: float(sum(seconds.get((c.dataset, c.model), np.nan) for c in cells))
+            for n, cells in grid.items()}
+
+
 #: The two headline pairs of the hypotheses chapter: the plain pair, and the pair the thesis
 #: reports as its best (GNMF from NNDSVD).
 HEADLINE_PAIRS = (PAIRS[0], PAIRS[2])
@@ -580,27 +630,45 @@ def main(argv=None):
                     help='"none", "default" (the dataset\'s level) or numbers')
     ap.add_argument("--protocols", nargs="+", default=["thesis"], choices=list(PROTOCOLS))
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    ap.add_argument("--ablation", default=None, choices=list(ABLATIONS),
-                    help="run under one of the one-at-a-time protocol ablations")
+    ap.add_argument("--ablation", nargs="+", default=None, choices=list(ABLATIONS),
+                    help="run under one-at-a-time protocol ablations (each in turn)")
+    ap.add_argument("--beyond", action="store_true",
+                    help="with --ablation: only the cells of the table entries (of --datasets "
+                         "and --models) that differ from the thesis by more than 0.03 NMI "
+                         "and that the ablation can change (the reproduction notes' grid)")
     ap.add_argument("--jobs", type=int, default=-1, help="workers (-1: all cores)")
     ap.add_argument("--store", default=str(DEFAULT_STORE))
     ap.add_argument("--scheduler", default=None,
                     help="address of a dask.distributed scheduler: run the cells there")
     args = ap.parse_args(argv)
+    if args.beyond and not args.ablation:
+        ap.error("--beyond needs --ablation")
     noises = [n if n in ("none", "default") else float(n) for n in args.noises]
     cells = make_grid(args.datasets, models=args.models, ranks=args.ranks, seeds=args.seeds,
                       noises=noises, protocols=args.protocols)
     settings = Settings(dtype=args.dtype)
+    runs = [(settings, cells)]
     if args.ablation:
-        settings = ablation_settings(args.ablation, settings)
-    if args.scheduler:
-        from dask.distributed import Client
+        if args.beyond:
+            from .reporting import stored_entries_beyond
 
-        with Client(args.scheduler):
-            df = run_grid(cells, settings, store=args.store, n_jobs=-1, backend="dask")
-    else:
-        df = run_grid(cells, settings, store=args.store, n_jobs=args.jobs)
-    print(f"{len(df)} of {len(cells)} cells in {args.store}")
+            entries = [e for e in stored_entries_beyond(args.store, settings)
+                       if e[0] in args.datasets and e[2] in args.models]
+            runs = [(ablation_settings(n, settings),
+                     ablation_cells(n, entries, args.ranks, args.seeds, p))
+                    for n in args.ablation for p in args.protocols]
+        else:
+            runs = [(ablation_settings(n, settings), cells) for n in args.ablation]
+    for run_settings, run_cells in runs:
+        if args.scheduler:
+            from dask.distributed import Client
+
+            with Client(args.scheduler):
+                df = run_grid(run_cells, run_settings, store=args.store, n_jobs=-1,
+                              backend="dask")
+        else:
+            df = run_grid(run_cells, run_settings, store=args.store, n_jobs=args.jobs)
+        print(f"{len(df)} of {len(run_cells)} cells in {args.store}")
     return 0
 
 

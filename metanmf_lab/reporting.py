@@ -148,6 +148,28 @@ def side_by_side(ours, thesis=None):
     return out
 
 
+def entries_beyond(sbs):
+    """The table entries of ``sbs`` (:func:`side_by_side`) whose difference from the thesis
+    exceeds :data:`DIFFERENCE_THRESHOLD`: a list of (dataset, condition, model), each once,
+    in the order of the tables."""
+    b = sbs[sbs["beyond"]].drop_duplicates(["dataset", "condition", "model"])
+    return list(zip(b["dataset"], b["condition"], b["model"]))
+
+
+def stored_entries_beyond(store=None, settings=None, seeds=range(5), datasets=None):
+    """:func:`entries_beyond` of the thesis grid held in ``store`` (the committed result store
+    by default) under ``settings`` (default: the thesis'), on ``seeds`` (the tables' five),
+    beside the thesis' numbers (which must be available)."""
+    from .experiments import Settings
+    from .store import ResultStore
+
+    store = store if isinstance(store, ResultStore) else ResultStore(store)
+    settings = Settings() if settings is None else settings
+    rows = select(store.load(), settings, datasets=datasets, models=MODELS)
+    rows = rows[rows["seed"].isin(list(seeds))]
+    return entries_beyond(side_by_side(mean_over_ranks(rows), thesis_tables()))
+
+
 def display_table(sbs, table):
     """One thesis table (e.g. ``"4.3"``) in the thesis' layout: a row per dataset, for each
     of the two models the thesis' number, ours (mean +/- s.d. over seeds) and the

@@ -338,3 +338,70 @@ def test_stored_rows_are_exactly_the_cells_asked_for(tmp_path):
     assert len(rows) == 2 and sorted(rows.noise.astype(float)) == [0.0, 0.2]
     assert list(rows.seed.astype(int)) == [0, 0]
     assert stored_rows(grid, Settings(), store).empty  # other settings: other cells
+
+
+def test_ablation_cells_cover_every_rank_and_seed_of_the_entries_it_can_change():
+    from metanmf_lab.experiments import THESIS_RANKS, ablation_cells, ablation_grid
+
+    entries = [("digits", "none", "NMF"), ("digits", "added", "Meta-NMF"),
+               ("faces", "none", "GNMF")]
+    cells = ablation_cells("running sum never reset", entries, seeds=(0, 1))
+    # only the Meta model's entry: the running sum exists in Meta models alone
+    assert {(c.dataset, c.noise, c.model) for c in cells} == {("digits", 0.4, "Meta-NMF")}
+    assert sorted((c.rank, c.seed) for c in cells) == sorted(
+        (r, s) for r in THESIS_RANKS for s in (0, 1))
+    faces = ablation_cells("Faces at 64x64", entries, ranks=(2, 5))
+    assert [(c.dataset, c.noise, c.rank, c.seed) for c in faces] == [("faces", 0.0, 2, 0),
+                                                                       ("faces", 0.0, 5, 0)]
+    # "noise s.d. halved" cannot change an entry without noise
+    assert ablation_cells("noise s.d. halved", entries[:1]) == []
+    with pytest.raises(ValueError, match="condition"):
+        ablation_cells("task size 100", [("digits", "noisy", "Meta-NMF")])
+    with pytest.raises(ValueError, match="ablation"):
+        ablation_cells("no such thing", entries)
+    grid = ablation_grid(entries, ranks=(3,), datasets=["faces"])
+    assert set(grid) == {n for n in ABLATIONS
+                         if ablation_cells(n, entries[2:], ranks=(3,))}
+    assert "Faces at 64x64" in grid and "task size 100" not in grid
+    assert all(c.dataset == "faces" for cells in grid.values() for c in cells)
+
+
+def test_ablation_cost_sums_the_thesis_seconds():
+    import pandas as pd
+
+    from metanmf_lab.experiments import ablation_cost, ablation_grid
+
+    grid = ablation_grid([("digits", "none", "Meta-NMF"), ("digits", "none", "NMF")],
+                         ranks=(2, 3), names=("task size 100", "another learning/evaluation split"))
+    seconds = pd.Series({("digits", "Meta-NMF"): 1.5, ("digits", "NMF"): 0.25})
+    cost = ablation_cost(grid, seconds)
+    assert cost == {"task size 100": 3.0, "another learning/evaluation split": 3.5}
+
+
+def test_command_line_runs_the_ablations_of_the_entries_beyond(tmp_path, monkeypatch, capsys):
+    """--beyond restricts each --ablation to the table entries that differ from the thesis
+    (as the reproduction notes read them) and to the cells it can change."""
+    from metanmf_lab import reporting
+
+    seen = {}
+
+    def fake_entries(store, settings):
+        seen["store"] = store
+        return [("digits", "none", "NMF"), ("digits", "none", "Meta-NMF"),
+                ("faces", "none", "NMF")]
+
+    monkeypatch.setattr(reporting, "stored_entries_beyond", fake_entries)
+    store = tmp_path / "store.csv"
+    argv = ["--datasets", "digits", "--models", "NMF", "--ranks", "2", "--seeds", "0",
+            "--jobs", "1", "--store", str(store), "--beyond",
+            "--ablation", "baseline stops on factor change", "running sum never reset"]
+    assert ex.main(argv) == 0
+    df = ResultStore(store).load()
+    # digits NMF only (faces and Meta-NMF are filtered out); the running sum cannot change NMF
+    assert list(zip(df.dataset, df.model, df["rank"].astype(int))) == [("digits", "NMF", 2)]
+    assert df.settings_hash.iloc[0] == ablation_settings("baseline stops on factor change").hash
+    assert seen["store"] == str(store)
+    out = capsys.readouterr().out
+    assert "1 of 1 cells" in out and "0 of 0 cells" in out
+    with pytest.raises(SystemExit):
+        ex.main(argv[:argv.index("--beyond") + 1])  # --beyond without --ablation

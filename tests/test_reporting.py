@@ -63,3 +63,9 @@ def test_fair_baseline_table_layout_and_means():
     # a Meta model without rows gives NaN entries, not an error
     other = reporting.fair_baseline_table(rows, ["Meta-GNMF"])
     assert other.isna().all().all()
+
+
+def test_entries_beyond_lists_each_entry_once_in_table_order():
+    sbs = pd.concat([_sbs(), _sbs().iloc[[0]].assign(table="4.7")], ignore_index=True)
+    assert reporting.entries_beyond(sbs) == [("digits", "none", "NMF"),
+                                             ("faces", "none", "GNMF")]
