@@ -224,3 +224,49 @@ def noise_robustness(rows, pairs, low, high, level=0.95, alpha=ALPHA):
     out["model_drop"] = [-means.get((d, m), np.nan) for d, m in zip(out["dataset"],
                                                                    out["model"])]
     return out.drop(columns=["reference_nmi", "model_nmi"])
+
+
+def spread_comparison(rows, pairs, by=("dataset", "condition"), alpha=ALPHA):
+    """Is a model's NMI less spread over seeds than its reference's? Per ``by`` group and pair.
+
+    Each seed's NMI is first averaged over the ranks (the thesis' table statistic, per seed);
+    the two sets of per-seed values are compared with the Brown-Forsythe test (Levene's test
+    centred on the median, robust to non-normal values), and the p-values are adjusted with
+    Holm's method over all comparisons. Only seeds both models have are used.
+
+    Returns
+    -------
+    DataFrame, one row per comparison: the ``by`` columns, ``reference``, ``model``,
+    ``n_seeds``, ``reference_sd`` and ``model_sd`` (s.d. over seeds), ``ratio`` (model /
+    reference), ``p``, ``p_holm`` and ``verdict``: "less spread"/"more spread" when
+    ``p_holm < alpha``, else "undecided".
+    """
+    out = []
+    for reference, model in pairs:
+        d = paired_differences(rows, reference, model, by)
+        for key, g in d.groupby(list(by), sort=True):
+            key = key if isinstance(key, tuple) else (key,)
+            per_seed = g.groupby("seed")[["reference", "model"]].mean()
+            a, b = per_seed["reference"].to_numpy(), per_seed["model"].to_numpy()
+            sa = float(a.std(ddof=1)) if a.size > 1 else np.nan
+            sb = float(b.std(ddof=1)) if b.size > 1 else np.nan
+            za, zb = np.abs(a - np.median(a)), np.abs(b - np.median(b))
+            if a.size < 2 or (np.ptp(a) == 0 and np.ptp(b) == 0):
+                p = np.nan if a.size < 2 else 1.0
+            elif np.ptp(za) == 0 and np.ptp(zb) == 0:
+                # constant absolute deviations within both groups (e.g. two seeds each): the
+                # statistic divides by zero and would read as certainty; there is no test
+                p = np.nan
+            else:
+                p = float(_st.levene(a, b, center="median").pvalue)
+            out.append(dict(zip(by, key), reference=reference, model=model,
+                            n_seeds=int(a.size), reference_sd=sa, model_sd=sb,
+                            ratio=sb / sa if sa > 0 else np.nan, p=p))
+    res = pd.DataFrame(out, columns=list(by) + ["reference", "model", "n_seeds",
+                                                "reference_sd", "model_sd", "ratio", "p"])
+    res["p_holm"] = holm(res["p"].to_numpy())
+    res["verdict"] = [
+        ("less spread" if r.model_sd < r.reference_sd else "more spread")
+        if np.isfinite(r.p_holm) and r.p_holm < alpha else "undecided"
+        for r in res.itertuples()]
+    return res

@@ -138,3 +138,59 @@ def test_claims_of_equal_thesis_values():
     cl = claims(res, thesis).set_index(["dataset", "condition"])["status"]
     assert (cl.loc["digits"] == "holds").all()  # equal in both: the claim holds
     assert (cl.loc["faces"] == "contradicted").all()  # we find a significant difference
+
+
+def test_spread_comparison_detects_a_tighter_model_and_pairs_seeds():
+    import pandas as pd
+    from scipy import stats as st
+
+    from metanmf_lab import stats
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in range(12):
+        for rank in (2, 5):
+            rows.append(dict(dataset="d", condition="none", model="A", rank=rank, seed=seed,
+                             nmi=0.5 + rng.normal(0, 0.05)))
+            rows.append(dict(dataset="d", condition="none", model="B", rank=rank, seed=seed,
+                             nmi=0.6 + rng.normal(0, 0.002)))
+    rows.append(dict(dataset="d", condition="none", model="A", rank=2, seed=99, nmi=0.0))
+    rows = pd.DataFrame(rows)
+    res = stats.spread_comparison(rows, [("A", "B")])
+    r = res.iloc[0]
+    assert r.n_seeds == 12  # seed 99 has no partner
+    per_seed = rows[rows.seed < 12].groupby(["model", "seed"])["nmi"].mean()
+    assert r.reference_sd == pytest.approx(per_seed["A"].std(ddof=1))
+    assert r.model_sd == pytest.approx(per_seed["B"].std(ddof=1))
+    assert r.p == pytest.approx(st.levene(per_seed["A"], per_seed["B"], center="median").pvalue)
+    assert r.verdict == "less spread" and r.ratio < 0.2
+    flipped = stats.spread_comparison(rows, [("B", "A")]).iloc[0]
+    assert flipped.verdict == "more spread"
+
+
+def test_spread_comparison_of_identical_constant_models_is_undecided():
+    import pandas as pd
+
+    from metanmf_lab import stats
+
+    rows = pd.DataFrame([dict(dataset="d", condition="none", model=m, rank=2, seed=s, nmi=0.4)
+                         for m in ("A", "B") for s in range(4)])
+    r = stats.spread_comparison(rows, [("A", "B")]).iloc[0]
+    assert r.p == 1.0 and r.verdict == "undecided" and np.isnan(r.ratio)
+
+
+def test_spread_comparison_without_a_defined_statistic_gives_nan_not_a_warning():
+    import warnings
+
+    import pandas as pd
+
+    from metanmf_lab import stats
+
+    # two seeds each: the absolute deviations from the median are equal within each group
+    rows = pd.DataFrame([dict(dataset="d", condition="none", model=m, rank=2, seed=s, nmi=v)
+                         for m, vals in (("A", (0.4, 0.5)), ("B", (0.45, 0.46)))
+                         for s, v in enumerate(vals)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = stats.spread_comparison(rows, [("A", "B")]).iloc[0]
+    assert np.isnan(r.p) and r.verdict == "undecided"
