@@ -156,13 +156,20 @@ def ablation_cells(name, entries, ranks=None, seeds=(0,), protocol="thesis"):
         thesis settings are the comparison.
     """
     check_choice(name, tuple(ABLATIONS), name="ablation")
+    return [c for c in entry_cells(entries, ranks, seeds, protocol)
+            if ablation_applies(name, c.model, c.dataset, c.noise)]
+
+
+def entry_cells(entries, ranks=None, seeds=(0,), protocol="thesis"):
+    """Every (rank, seed) cell of table entries (dataset, condition, model); condition
+    ``"none"`` is no noise, ``"added"`` the dataset's default level. Ranks default to the
+    thesis' six."""
     ranks = THESIS_RANKS if ranks is None else ranks
     cells = []
     for dataset, condition, model in entries:
         cond = check_choice(condition, ("none", "added"), name="condition")
         noise = resolve_noise(dataset, "none" if cond == "none" else "default")
-        if ablation_applies(name, model, dataset, noise):
-            cells += [Cell(dataset, noise, model, r, s, protocol) for r in ranks for s in seeds]
+        cells += [Cell(dataset, noise, model, r, s, protocol) for r in ranks for s in seeds]
     return cells
 
 
@@ -633,32 +640,34 @@ def main(argv=None):
     ap.add_argument("--ablation", nargs="+", default=None, choices=list(ABLATIONS),
                     help="run under one-at-a-time protocol ablations (each in turn)")
     ap.add_argument("--beyond", action="store_true",
-                    help="with --ablation: only the cells of the table entries (of --datasets "
-                         "and --models) that differ from the thesis by more than 0.03 NMI "
-                         "and that the ablation can change (the reproduction notes' grid)")
+                    help="only the cells of the table entries (of --datasets and --models) "
+                         "that differ from the thesis by more than 0.03 NMI, at --ranks and "
+                         "--seeds, under each --protocols; with --ablation, only those each "
+                         "ablation can change (the reproduction notes' grid)")
     ap.add_argument("--jobs", type=int, default=-1, help="workers (-1: all cores)")
     ap.add_argument("--store", default=str(DEFAULT_STORE))
     ap.add_argument("--scheduler", default=None,
                     help="address of a dask.distributed scheduler: run the cells there")
     args = ap.parse_args(argv)
-    if args.beyond and not args.ablation:
-        ap.error("--beyond needs --ablation")
     noises = [n if n in ("none", "default") else float(n) for n in args.noises]
     cells = make_grid(args.datasets, models=args.models, ranks=args.ranks, seeds=args.seeds,
                       noises=noises, protocols=args.protocols)
     settings = Settings(dtype=args.dtype)
     runs = [(settings, cells)]
-    if args.ablation:
-        if args.beyond:
-            from .reporting import stored_entries_beyond
+    if args.beyond:
+        from . import reporting
 
-            entries = [e for e in stored_entries_beyond(args.store, settings)
-                       if e[0] in args.datasets and e[2] in args.models]
+        entries = [e for e in reporting.stored_entries_beyond(args.store, settings)
+                   if e[0] in args.datasets and e[2] in args.models]
+        if args.ablation:
             runs = [(ablation_settings(n, settings),
                      ablation_cells(n, entries, args.ranks, args.seeds, p))
                     for n in args.ablation for p in args.protocols]
         else:
-            runs = [(ablation_settings(n, settings), cells) for n in args.ablation]
+            runs = [(settings, entry_cells(entries, args.ranks, args.seeds, p))
+                    for p in args.protocols]
+    elif args.ablation:
+        runs = [(ablation_settings(n, settings), cells) for n in args.ablation]
     for run_settings, run_cells in runs:
         if args.scheduler:
             from dask.distributed import Client

@@ -259,3 +259,124 @@ def best_ablation(effects):
     idx = effects.assign(g=effects["gap_after"].abs()).groupby(
         ["dataset", "condition", "model"])["g"].idxmin()
     return effects.loc[idx].reset_index(drop=True)
+
+
+#: The name under which the reproduction notes put the reference protocol (every difference
+#: of the authors' code at once) beside the one-at-a-time ablations.
+ALL_AT_ONCE = "all at once (the authors' code)"
+
+#: How an entry's difference from the thesis is accounted for (:func:`explain_entries`).
+EXPLANATIONS = ("explained", "partly explained", "unexplained", "not measured")
+
+
+def explain_entries(entries, effects, combined=ALL_AT_ONCE, sbs=None):
+    """Per table entry that differs from the thesis: the single switch that brings it closest
+    and what that leaves, and the same for every difference switched at once.
+
+    Parameters
+    ----------
+    entries : list of (dataset, condition, model), e.g. :func:`entries_beyond`
+    effects : DataFrame from :func:`ablation_effects` (its ``ablation`` column may hold
+        ``combined``, the reference protocol as a whole)
+    combined : the name of the all-at-once row in ``effects``
+    sbs : :func:`side_by_side` output, or None; gives the thesis' number, ours (on all its
+        seeds) and their difference for the entries no ablation was run on
+
+    Returns
+    -------
+    DataFrame, one row per entry: ``thesis``, ``ours`` (on the ablation seeds),
+    ``gap_before``, ``best`` (the single ablation closest to the thesis), ``gap_after``,
+    ``combined_gap`` (NaN when not measured) and ``explanation``: "explained" when a single
+    switch or all of them at once bring the entry within :data:`DIFFERENCE_THRESHOLD` of the
+    thesis, "partly explained" when one of them at least halves the gap, "unexplained" when
+    none does, "not measured" when no ablation was run on the entry.
+    """
+    keys = ["dataset", "condition", "model"]
+    single = effects[effects["ablation"] != combined]
+    best = best_ablation(single).set_index(keys) if len(single) else None
+    comb = effects[effects["ablation"] == combined].set_index(keys)
+    rows = []
+    for k in entries:
+        k = tuple(k)
+        have_single = best is not None and k in best.index
+        have_comb = k in comb.index
+        if not (have_single or have_comb):
+            thesis = ours = np.nan
+            if sbs is not None:
+                m = sbs[(sbs["dataset"] == k[0]) & (sbs["condition"] == k[1])
+                        & (sbs["model"] == k[2])]
+                if len(m):
+                    thesis, ours = float(m["thesis"].iloc[0]), float(m["ours"].iloc[0])
+            rows.append(dict(zip(keys, k), thesis=thesis, ours=ours, gap_before=ours - thesis,
+                             best="", gap_after=np.nan, combined_gap=np.nan,
+                             explanation="not measured"))
+            continue
+        src = best.loc[k] if have_single else comb.loc[k]
+        gap_after = float(best.loc[k, "gap_after"]) if have_single else np.nan
+        combined_gap = float(comb.loc[k, "gap_after"]) if have_comb else np.nan
+        before = float(src["gap_before"])
+        closest = np.nanmin(np.abs([gap_after, combined_gap]))
+        if closest <= DIFFERENCE_THRESHOLD:
+            why = "explained"
+        elif closest <= abs(before) / 2:
+            why = "partly explained"
+        else:
+            why = "unexplained"
+        rows.append(dict(zip(keys, k), thesis=float(src["thesis"]), ours=float(src["ours"]),
+                         gap_before=before, best=best.loc[k, "ablation"] if have_single else "",
+                         gap_after=gap_after, combined_gap=combined_gap, explanation=why))
+    return pd.DataFrame(rows, columns=keys + ["thesis", "ours", "gap_before", "best",
+                                              "gap_after", "combined_gap", "explanation"])
+
+
+#: Column names of the fair baselines in :func:`headline_table`, in the order of
+#: :data:`~metanmf_lab.experiments.FAIR_BASELINES`.
+FAIR_LABELS = ("equal compute", "equal compute, other init", "warm start")
+
+
+def headline_table(rows, thesis=None, pairs=None):
+    """The book's headline: for each pair (default: the two headline pairs), dataset and
+    condition, the thesis' baseline and Meta model beside ours and the Meta model's fair
+    baselines (mean NMI over ranks and seeds of ``rows``; NaN where missing).
+
+    Returns a DataFrame indexed by (pair, dataset, condition) with columns ``thesis:
+    baseline``, ``thesis: Meta``, ``baseline``, ``Meta``, and one per :data:`FAIR_LABELS`.
+    """
+    from .experiments import FAIR_BASELINES, HEADLINE_PAIRS
+
+    pairs = HEADLINE_PAIRS if pairs is None else pairs
+    means = mean_over_ranks(rows).set_index(["dataset", "condition", "model"])["ours"]
+    t = None if thesis is None else thesis.set_index(["dataset", "noise", "model"])["thesis_nmi"]
+    out = []
+    for base, meta in pairs:
+        for ds in DATASETS:
+            for cond in ("none", "added"):
+                if not any((ds, cond, m) in means.index for m in (base, meta)):
+                    continue
+                r = {"pair": f"{base} / {meta}", "dataset": DATASETS[ds].display_name,
+                     "condition": "no noise" if cond == "none" else "added noise",
+                     "thesis: baseline": t.get((ds, cond, base), np.nan) if t is not None
+                     else np.nan,
+                     "thesis: Meta": t.get((ds, cond, meta), np.nan) if t is not None
+                     else np.nan,
+                     "baseline": means.get((ds, cond, base), np.nan),
+                     "Meta": means.get((ds, cond, meta), np.nan)}
+                for label, fair in zip(FAIR_LABELS, FAIR_BASELINES[meta]):
+                    r[label] = means.get((ds, cond, fair), np.nan)
+                out.append(r)
+    return pd.DataFrame(out).set_index(["pair", "dataset", "condition"])
+
+
+def ablation_summary(effects):
+    """Per ablation (in the order of ``effects``): how many entries it was run on, its mean
+    shift and mean absolute shift, and on how many entries it brings our number closer to the
+    thesis' and to within :data:`DIFFERENCE_THRESHOLD` of it."""
+    cols = ["ablation", "entries", "mean_shift", "mean_abs_shift", "closer", "within"]
+    if effects.empty:
+        return pd.DataFrame(columns=cols)
+    g = effects.groupby("ablation", sort=False)
+    out = pd.DataFrame({"entries": g.size(), "mean_shift": g["shift"].mean(),
+                        "mean_abs_shift": g["shift"].apply(lambda s: s.abs().mean()),
+                        "closer": g["closes"].sum().astype(int),
+                        "within": g["within"].sum().astype(int)})
+    return out.reset_index()[cols]

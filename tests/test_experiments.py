@@ -403,5 +403,21 @@ def test_command_line_runs_the_ablations_of_the_entries_beyond(tmp_path, monkeyp
     assert seen["store"] == str(store)
     out = capsys.readouterr().out
     assert "1 of 1 cells" in out and "0 of 0 cells" in out
-    with pytest.raises(SystemExit):
-        ex.main(argv[:argv.index("--beyond") + 1])  # --beyond without --ablation
+    # without --ablation: every cell of those entries, under each protocol
+    argv = argv[:argv.index("--beyond") + 1] + ["--protocols", "reference", "--models", "NMF",
+                                                "Meta-NMF"]
+    assert ex.main(argv) == 0
+    df = ResultStore(store).load()
+    ref = df[df.protocol == "reference"]
+    assert sorted(ref.model) == ["Meta-NMF", "NMF"] and set(ref.dataset) == {"digits"}
+    assert set(ref.settings_hash) == {Settings().hash}
+
+
+def test_entry_cells_map_conditions_to_noise_levels():
+    from metanmf_lab.experiments import entry_cells
+
+    cells = entry_cells([("faces", "added", "GNMF"), ("digits", "none", "NMF")], ranks=(2,),
+                        seeds=(0, 3), protocol="reference")
+    assert [(c.dataset, c.noise, c.model, c.rank, c.seed, c.protocol) for c in cells] == [
+        ("faces", 0.6, "GNMF", 2, 0, "reference"), ("faces", 0.6, "GNMF", 2, 3, "reference"),
+        ("digits", 0.0, "NMF", 2, 0, "reference"), ("digits", 0.0, "NMF", 2, 3, "reference")]

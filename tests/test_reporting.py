@@ -1,5 +1,6 @@
 """Tabulation of ablation effects (reproduction notes)."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -69,3 +70,82 @@ def test_entries_beyond_lists_each_entry_once_in_table_order():
     sbs = pd.concat([_sbs(), _sbs().iloc[[0]].assign(table="4.7")], ignore_index=True)
     assert reporting.entries_beyond(sbs) == [("digits", "none", "NMF"),
                                              ("faces", "none", "GNMF")]
+
+
+def _effects(rows):
+    cols = ["dataset", "condition", "model", "ablation", "thesis", "ours", "ablated"]
+    e = pd.DataFrame(rows, columns=cols)
+    e["table"] = "4.3"
+    e["shift"] = e["ablated"] - e["ours"]
+    e["gap_before"] = e["ours"] - e["thesis"]
+    e["gap_after"] = e["ablated"] - e["thesis"]
+    return e
+
+
+def test_explain_entries_classifies_by_what_is_left():
+    all_ = reporting.ALL_AT_ONCE
+    eff = _effects([
+        ("digits", "none", "NMF", "a", 0.60, 0.50, 0.58),      # a closes to 0.02: explained
+        ("digits", "none", "NMF", "b", 0.60, 0.50, 0.45),
+        ("faces", "none", "GNMF", "a", 0.70, 0.80, 0.74),      # a: 0.10 -> 0.04, partly
+        ("coil20", "none", "GNMF", "a", 0.70, 0.80, 0.79),     # single: 0.09 left ...
+        ("coil20", "none", "GNMF", all_, 0.70, 0.80, 0.72),    # ... all at once: 0.02
+        ("fmnist", "added", "NMF", "b", 0.30, 0.45, 0.44),     # 0.14 left of 0.15: unexplained
+    ])
+    entries = [("digits", "none", "NMF"), ("faces", "none", "GNMF"),
+               ("coil20", "none", "GNMF"), ("fmnist", "added", "NMF"),
+               ("blobs", "none", "NMF")]
+    out = reporting.explain_entries(entries, eff).set_index("dataset")
+    assert list(out.index) == ["digits", "faces", "coil20", "fmnist", "blobs"]
+    assert out.loc["digits", "explanation"] == "explained" and out.loc["digits", "best"] == "a"
+    assert out.loc["digits", "gap_after"] == pytest.approx(-0.02)
+    assert out.loc["faces", "explanation"] == "partly explained"
+    assert out.loc["coil20", "explanation"] == "explained"
+    assert out.loc["coil20", "best"] == "a"  # the all-at-once row is not a single switch
+    assert out.loc["coil20", "combined_gap"] == pytest.approx(0.02)
+    assert out.loc["fmnist", "explanation"] == "unexplained"
+    assert out.loc["blobs", "explanation"] == "not measured"
+    assert np.isnan(out.loc["blobs", "ours"])
+    sbs = pd.DataFrame([dict(dataset="blobs", condition="none", model="NMF", thesis=0.2,
+                             ours=0.5)])
+    blobs = reporting.explain_entries(entries, eff, sbs=sbs).set_index("dataset").loc["blobs"]
+    assert (blobs.thesis, blobs.ours) == (0.2, 0.5)
+    assert blobs.gap_before == pytest.approx(0.3) and blobs.explanation == "not measured"
+    assert set(out.explanation) <= set(reporting.EXPLANATIONS)
+
+
+def test_headline_table_puts_the_fair_baselines_beside_each_pair():
+    from metanmf_lab.experiments import FAIR_BASELINES, HEADLINE_PAIRS
+
+    base, meta = HEADLINE_PAIRS[0]
+    models = {base: 0.5, meta: 0.6}
+    models.update({f: 0.55 + i / 100 for i, f in enumerate(FAIR_BASELINES[meta])})
+    rows = pd.DataFrame([dict(dataset="digits", condition="none", noise=0.0, model=m, rank=r,
+                              seed=s, nmi=v + (0.01 if r == 5 else -0.01))
+                         for m, v in models.items() for r in (2, 5) for s in (0, 1)])
+    thesis = pd.DataFrame([dict(dataset="digits", noise="none", model=base, thesis_nmi=0.4),
+                           dict(dataset="digits", noise="none", model=meta, thesis_nmi=0.7)])
+    t = reporting.headline_table(rows, thesis)
+    assert len(t) == 1  # only the pair and condition with rows
+    r = t.iloc[0]
+    assert t.index[0] == (f"{base} / {meta}", "Digits", "no noise")
+    assert (r["thesis: baseline"], r["thesis: Meta"]) == (0.4, 0.7)
+    assert r["baseline"] == pytest.approx(0.5) and r["Meta"] == pytest.approx(0.6)
+    assert [r[c] for c in reporting.FAIR_LABELS] == pytest.approx([0.55, 0.56, 0.57])
+    assert reporting.headline_table(rows).iloc[0][["thesis: baseline"]].isna().all()
+
+
+def test_ablation_summary_counts_per_ablation():
+    eff = _effects([
+        ("digits", "none", "NMF", "a", 0.60, 0.50, 0.58),
+        ("faces", "none", "GNMF", "a", 0.70, 0.80, 0.85),
+        ("digits", "none", "NMF", "b", 0.60, 0.50, 0.45),
+    ])
+    eff["closes"] = (eff["gap_after"].abs() < eff["gap_before"].abs())
+    eff["within"] = eff["gap_after"].abs() <= reporting.DIFFERENCE_THRESHOLD
+    s = reporting.ablation_summary(eff).set_index("ablation")
+    assert list(s.index) == ["a", "b"]
+    assert s.loc["a", "entries"] == 2 and s.loc["a", "closer"] == 1 and s.loc["a", "within"] == 1
+    assert s.loc["a", "mean_shift"] == pytest.approx((0.08 + 0.05) / 2)
+    assert s.loc["b", "mean_abs_shift"] == pytest.approx(0.05) and s.loc["b", "closer"] == 0
+    assert reporting.ablation_summary(eff.iloc[:0]).empty
