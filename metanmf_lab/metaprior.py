@@ -418,9 +418,12 @@ class ML100KSettings(TrainingSettings):
 
 
 def _environment():
+    """Versions, and the vector instructions torch's CPU kernels use: their sums differ in
+    the last bits between processors, which training amplifies (see the MLAM recompute
+    test), so a result is exactly reproducible on a processor of the same kind."""
     import platform
     return (f"python={platform.python_version()};numpy={np.__version__};"
-            f"torch={torch.__version__}")
+            f"torch={torch.__version__};cpu={torch.backends.cpu.get_cpu_capability()}")
 
 
 def ml100k_split(split, settings, ratings=None):

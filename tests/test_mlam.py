@@ -189,8 +189,14 @@ def test_run_mlam_stores_cells_whole_and_reuses_them(tmp_path, monkeypatch):
     assert len(again) == len(rows)
 
 
-def test_stored_rows_are_recomputed_exactly():
-    """A small stored cell of the full profile is recomputed and matches (the GMM, 2-D)."""
+def test_stored_rows_are_recomputed():
+    """A small stored cell of the full profile (the GMM, 2-D) is recomputed and matches.
+
+    Exactly where the store says it was computed on a processor of this kind. Elsewhere,
+    torch's CPU kernels (MKL, vectorised ATen loops) sum in another order, so EM -- a
+    deterministic computation -- agrees to the last bits only, and MLAM, whose training
+    amplifies last-bit differences over thousands of steps, agrees to within 2% per problem
+    and 0.5% on the mean (measured between an AVX2 and an AVX-512 machine: 0.9% and 0.1%)."""
     import pandas as pd
 
     from metanmf_lab.store import MLAMStore
@@ -208,7 +214,17 @@ def test_stored_rows_are_recomputed_exactly():
     k = ["method", "problem", "measure", "t"]
     both = old.assign(value=old.value.astype(float)).merge(new, on=k, suffixes=("_old", ""))
     assert len(both) == len(new) == len(old)
-    np.testing.assert_array_equal(both.value_old.to_numpy(), both.value.to_numpy())
+    here = new.environment.iloc[0]
+    if (old.environment == here).all():  # same versions and the same kind of processor
+        np.testing.assert_array_equal(both.value_old.to_numpy(), both.value.to_numpy())
+        return
+    em = both[both.method == "EM"]
+    np.testing.assert_array_equal(em[em.measure == "iterations"].value_old,
+                                  em[em.measure == "iterations"].value)
+    np.testing.assert_allclose(em.value, em.value_old, rtol=1e-12)
+    mlam = both[(both.method == "MLAM") & (both.measure == "nll")]
+    np.testing.assert_allclose(mlam.value, mlam.value_old, rtol=0.02)
+    assert abs(mlam.value.mean() / mlam.value_old.mean() - 1) < 0.005
 
 
 def test_seed_tables_are_read_from_the_reference_text():
