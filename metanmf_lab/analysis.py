@@ -20,6 +20,7 @@ algorithm version.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -359,3 +360,146 @@ def basis_cells(datasets, rank, seeds, protocol="thesis"):
 def face_cells(rank, seeds, protocol="thesis"):
     """The cells of the facial-parts measurements: :func:`basis_cells` on Faces."""
     return basis_cells(["faces"], rank, seeds, protocol)
+
+
+#: What each Meta model's references are, in the order of (thesis baseline,) + its
+#: :data:`~metanmf_lab.experiments.FAIR_BASELINES`.
+REFERENCE_KINDS = ("thesis baseline", "equal compute", "equal compute, other init",
+                   "warm start")
+
+
+def reference_kind(reference, model):
+    """Which of :data:`REFERENCE_KINDS` ``reference`` is for the Meta model ``model``."""
+    from .experiments import FAIR_BASELINES, PAIRS
+
+    refs = (dict((m, b) for b, m in PAIRS)[model],) + tuple(FAIR_BASELINES[model])
+    return REFERENCE_KINDS[refs.index(reference)]
+
+
+@dataclass
+class Hypotheses:
+    """The measurements of the thesis' four hypotheses (:func:`measure_hypotheses`)."""
+
+    rows: pd.DataFrame
+    """Store rows of every model (thesis and fair) on the clustering cells."""
+    clustering: pd.DataFrame
+    """H1: each Meta model against its baseline and its fair baselines (``stats.compare``),
+    with a ``kind`` column (:data:`REFERENCE_KINDS`)."""
+    spread: pd.DataFrame
+    """H2: NMI spread over seeds, each Meta model against its baseline
+    (``stats.spread_comparison``)."""
+    basis: pd.DataFrame
+    """H2: subspace distances between the bases of different seeds
+    (:func:`basis_spread_table` with ``condition``)."""
+    basis_pairs: pd.DataFrame
+    """H2: :func:`basis_spread_pairs` of ``basis``."""
+    noise_rows: pd.DataFrame
+    """H3: store rows of the noise sweep."""
+    noise: pd.DataFrame
+    """H3: NMI lost from the lowest to the highest noise level (:func:`noise_comparisons`)."""
+    parts: pd.DataFrame
+    """H4: Hoyer sparsity and spatial spread of the Faces bases (:func:`part_measures`)."""
+    part_tests: pd.DataFrame
+    """H4: :func:`part_comparisons` of ``parts``."""
+
+    def summary(self):
+        """One row per measured question: counts of each verdict and a one-word reading."""
+        def row(hyp, question, verdicts, good, bad, neutral=("no difference",)):
+            c = {v: int((verdicts == v).sum()) for v in set(verdicts)}
+            counts = {"better": c.get(good, 0), "worse": c.get(bad, 0)}
+            n_neutral = sum(c.get(v, 0) for v in neutral)
+            return dict(hypothesis=hyp, question=question, comparisons=int(len(verdicts)),
+                        better=counts["better"], worse=counts["worse"],
+                        no_difference=n_neutral,
+                        undecided=int(len(verdicts)) - counts["better"] - counts["worse"]
+                        - n_neutral,
+                        reading=reading(counts | {"other": int(len(verdicts)) - sum(
+                            counts.values())}))
+        out = []
+        for kind in REFERENCE_KINDS:
+            v = self.clustering.loc[self.clustering["kind"] == kind, "verdict"]
+            out.append(row(1, f"NMI: Meta model vs {kind}", v, "better", "worse"))
+        out.append(row(2, "NMI spread over seeds: Meta model vs baseline",
+                       self.spread["verdict"], "less spread", "more spread", ()))
+        closer = self.basis_pairs["closer"].map({True: "closer", False: "farther"})
+        out.append(row(2, "bases of different seeds: Meta model closer than baseline "
+                          "(count, no test)", closer, "closer", "farther", ()))
+        out.append(row(3, "NMI lost to noise: Meta model vs baseline",
+                       self.noise["verdict"], "better", "worse"))
+        for measure, q in (("hoyer", "Faces bases sparser (Hoyer)"),
+                           ("spread", "Faces bases more local (spatial spread)")):
+            t = self.part_tests[self.part_tests["measure"] == measure]
+            # a more local basis has a *smaller* spread: flip its verdicts
+            v = t["verdict"] if measure == "hoyer" else t["verdict"].map(
+                {"better": "worse", "worse": "better"}).fillna(t["verdict"])
+            out.append(row(4, q, v, "better", "worse"))
+        return pd.DataFrame(out)
+
+
+def measure_hypotheses(settings, *, store, measure_store, datasets, ranks, seeds, pair_seeds,
+                       noise_datasets, noise_ranks, noise_levels, basis_datasets, basis_rank,
+                       face_rank, fair_datasets=None, n_jobs=1, progress=False,
+                       protocol="thesis"):
+    """Measure the thesis' four hypotheses (its Section 1.3) from the result stores.
+
+    Cells missing from ``store`` (a :class:`~metanmf_lab.store.ResultStore`) or
+    ``measure_store`` are computed; with complete stores nothing is fitted.
+
+    * H1 (clustering): the eight models on ``datasets`` x ``ranks`` x ``seeds``, without and
+      with each dataset's default noise, the eight fair baselines on those of
+      ``fair_datasets`` (default: all), and the two headline pairs on ``pair_seeds`` too;
+      each Meta model against its baseline and its three fair baselines (paired over the
+      seeds both have).
+    * H2 (initialisation sensitivity): the s.d. over seeds of each model's NMI
+      (:func:`metanmf_lab.stats.spread_comparison`), and the subspace distance between the
+      bases of different seeds (``basis_datasets`` at ``basis_rank``, ``pair_seeds``).
+    * H3 (noise): the four headline models on ``noise_datasets`` x ``noise_ranks`` x
+      ``seeds`` at every level of ``noise_levels``; NMI lost from the lowest level to the
+      highest.
+    * H4 (facial parts): sparsity and locality of the Faces bases at ``face_rank`` over
+      ``pair_seeds``, without and with noise.
+    """
+    from .experiments import (FAIR_BASELINES, FAIR_MODELS, HEADLINE_PAIRS, MODELS, PAIRS,
+                              make_grid, run_grid)
+    from .reporting import select
+
+    def rows_of(cells):
+        got = run_grid(cells, settings, store=store, n_jobs=n_jobs, progress=progress)
+        return select(got, settings, protocol)
+
+    heads = [m for pair in HEADLINE_PAIRS for m in pair]
+    fair_on = [d for d in datasets if fair_datasets is None or d in fair_datasets]
+    rows = rows_of(make_grid(datasets, MODELS, ranks, seeds, protocols=[protocol])
+                   + make_grid(fair_on, FAIR_MODELS, ranks, seeds, protocols=[protocol])
+                   + make_grid(datasets, heads, ranks, pair_seeds, protocols=[protocol]))
+    pairs = [(ref, meta) for base, meta in PAIRS for ref in (base,) + FAIR_BASELINES[meta]]
+    clustering = stats.compare(rows, pairs)
+    clustering["kind"] = [reference_kind(r, m) for r, m in
+                          zip(clustering["reference"], clustering["model"])]
+    spread = stats.spread_comparison(rows[rows["model"].isin(MODELS)], PAIRS)
+
+    def with_condition(df):
+        return df.assign(condition=np.where(df["noise"].astype(float) > 0, "added", "none"))
+
+    basis = with_condition(basis_spread_table(
+        basis_cells(basis_datasets, basis_rank, pair_seeds, protocol), settings,
+        n_jobs=n_jobs, store=measure_store))
+    levels = sorted(float(x) for x in noise_levels)
+    noise_rows = rows_of(make_grid(noise_datasets, heads, noise_ranks, seeds, noises=levels,
+                                   protocols=[protocol]))
+    noise = noise_comparisons(noise_rows, levels[0], levels[-1])
+    parts = with_condition(part_measures(face_cells(face_rank, pair_seeds, protocol),
+                                         settings, n_jobs=n_jobs, store=measure_store))
+    return Hypotheses(rows=rows, clustering=clustering, spread=spread, basis=basis,
+                      basis_pairs=basis_spread_pairs(basis), noise_rows=noise_rows,
+                      noise=noise, parts=parts, part_tests=part_comparisons(parts))
+
+
+def noise_summary(noise_rows):
+    """H3's curves: per (dataset, model, noise), the mean NMI over ranks and seeds and the
+    s.d. over seeds of each seed's mean over ranks."""
+    per_seed = noise_rows.groupby(["dataset", "model", "noise", "seed"])["nmi"].mean()
+    g = per_seed.groupby(["dataset", "model", "noise"])
+    out = pd.DataFrame({"mean": g.mean(), "sd": g.std(), "n_seeds": g.count()}).reset_index()
+    out["noise"] = out["noise"].astype(float)
+    return out

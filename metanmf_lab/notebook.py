@@ -52,7 +52,9 @@ PROFILES = {
                                noise_datasets=("digits", "faces", "coil20"),
                                noise_ranks=(5, 10, 18),
                                basis_datasets=("digits", "faces", "coil20"),
-                               ablation_seeds=(0, 1),
+                               ablation_seeds=(0,),
+                               ablation_datasets=("digits", "faces", "coil20"),
+                               fair_datasets=("digits", "fmnist", "faces", "coil20"),
                                benchmarks=("A", "B", "C", "D-synthetic"),
                                bench_seeds=tuple(range(10)), max_iter=500,
                                splits=tuple(range(10)),
@@ -64,7 +66,9 @@ PROFILES = {
                      datasets=("digits", "faces"),
                      extra=dict(pair_seeds=(0, 1, 2), noise_datasets=("digits",),
                                 noise_ranks=(5,), basis_datasets=("digits",),
-                                ablation_seeds=(0,), benchmarks=("A", "B"),
+                                ablation_seeds=(0,), ablation_datasets=("digits",),
+                                fair_datasets=("digits", "faces"),
+                                benchmarks=("A", "B"),
                                 bench_seeds=(0, 1), max_iter=30, splits=(0, 1),
                                 nmf_datasets=("digits",), nmf_ranks=(3,), nmf_seeds=(0,)),
                      measure_store=PROJECT_ROOT / "_build" / "smoke-basis-measures.csv",
@@ -140,6 +144,8 @@ VALIDATORS = {
     "basis_datasets": _check_dataset_list("basis_datasets"),
     "pair_seeds": _check_list_of_ints("pair_seeds", 0),
     "ablation_seeds": _check_list_of_ints("ablation_seeds", 0),
+    "ablation_datasets": _check_dataset_list("ablation_datasets"),
+    "fair_datasets": _check_dataset_list("fair_datasets"),
     "noise_ranks": _check_list_of_ints("noise_ranks", 1),
     "noise_levels": _check_levels,
     "benchmarks": lambda v: [_check_choice("benchmarks", _benchmarks())(b) for b in v],
@@ -157,6 +163,7 @@ VALIDATORS = {
     "inner_iter": lambda v: _check_list_of_ints("inner_iter", 1)([v])[0],
     "max_iter": lambda v: _check_list_of_ints("max_iter", 0)([v])[0],
     "basis_rank": lambda v: _check_list_of_ints("basis_rank", 1)([v])[0],
+    "face_rank": lambda v: _check_list_of_ints("face_rank", 1)([v])[0],
     "profile": _check_choice("profile", tuple(PROFILES)),
     "dataset": lambda v: _check_choice("dataset", _datasets())(v),
     "protocol": _check_choice("protocol", PROTOCOLS),
@@ -322,3 +329,88 @@ def store_rows(params, cells, settings=None, protocol=None):
     got = run_grid(cells, settings, store=params.store, n_jobs=params.n_jobs,
                    progress=params.profile == "full")
     return select(got, settings, protocol or params.get("protocol", "thesis"))
+
+
+def hypotheses(params):
+    """:func:`metanmf_lab.analysis.measure_hypotheses` with a notebook's parameters (the
+    hypotheses and conclusions chapters share them)."""
+    from .analysis import measure_hypotheses
+
+    return measure_hypotheses(
+        params.settings, store=params.store, measure_store=params.measure_store,
+        datasets=params.datasets or list(params.profile_.datasets), ranks=params.ranks,
+        seeds=params.seeds, pair_seeds=params.pair_seeds,
+        noise_datasets=params.noise_datasets, noise_ranks=params.noise_ranks,
+        noise_levels=params.noise_levels, basis_datasets=params.basis_datasets,
+        basis_rank=params.basis_rank, face_rank=params.face_rank,
+        fair_datasets=params.fair_datasets, n_jobs=params.n_jobs,
+        progress=params.profile == "full")
+
+
+@dataclass
+class Notes:
+    """The reproduction notes' measurements (:func:`notes`)."""
+
+    rows: object
+    """Store rows of the thesis grid on the notes' datasets, ranks and seeds."""
+    sbs: object
+    """:func:`metanmf_lab.reporting.side_by_side` of ``rows`` (None without the thesis)."""
+    entries: list
+    """The entries that differ from the thesis (:func:`~metanmf_lab.reporting.entries_beyond`)."""
+    effects: object
+    """:func:`~metanmf_lab.reporting.ablation_effects`, the all-at-once reference protocol
+    included under :data:`~metanmf_lab.reporting.ALL_AT_ONCE`."""
+    explained: object
+    """:func:`~metanmf_lab.reporting.explain_entries` of ``entries``."""
+    n_ablation_cells: int
+    """Cells run under an ablation or the reference protocol."""
+    unmeasured_seconds: float
+    """Estimated single-core seconds of the ablations of the entries not ablated here
+    (:func:`~metanmf_lab.experiments.ablation_cost`, a lower bound)."""
+    thesis_status: str
+
+
+def notes(params):
+    """The reproduction notes, with a notebook's parameters: the thesis grid on
+    ``datasets`` x ``ranks`` x ``seeds`` beside the thesis; each entry that differs by more
+    than the threshold, on ``ablation_datasets``, run under every one-at-a-time ablation that
+    can change it and under the reference protocol (all differences at once), over
+    ``ablation_seeds``; the ablation effects and what they explain."""
+    from . import reporting
+    from .experiments import (MODELS, ablation_cost, ablation_grid, ablation_settings,
+                              entry_cells, make_grid)
+
+    datasets = params.datasets or list(params.profile_.datasets)
+    rows = store_rows(params, make_grid(datasets, MODELS, params.ranks, params.seeds))
+    thesis, why = reporting.thesis_tables_or_none()
+    sbs = None if thesis is None else reporting.side_by_side(
+        reporting.mean_over_ranks(rows), thesis)
+    if sbs is not None:
+        sbs = sbs[sbs["dataset"].isin(datasets)]
+    entries = [] if sbs is None else reporting.entries_beyond(sbs)
+    seeds, ranks = params.ablation_seeds, params.ranks
+    ablating = [d for d in datasets if d in params.ablation_datasets]
+    grid = ablation_grid(entries, ranks, seeds, datasets=ablating)
+    ablated, n_cells = {}, 0
+    for name, cells in grid.items():
+        ablated[name] = reporting.mean_over_ranks(
+            store_rows(params, cells, ablation_settings(name, params.settings)))
+        n_cells += len(cells)
+    measured = [e for e in entries if e[0] in ablating]
+    if measured:
+        cells = entry_cells(measured, ranks, seeds, "reference")
+        ablated[reporting.ALL_AT_ONCE] = reporting.mean_over_ranks(
+            store_rows(params, cells, protocol="reference"))
+        n_cells += len(cells)
+    base = reporting.mean_over_ranks(rows[rows["seed"].isin(seeds)])
+    effects = reporting.ablation_effects(sbs, base, ablated) if sbs is not None else None
+    explained = (reporting.explain_entries(entries, effects, sbs=sbs) if effects is not None
+                 else None)
+    rest = ablation_grid(entries, ranks, seeds,
+                         datasets=[d for d in datasets if d not in ablating])
+    seconds = rows.groupby(["dataset", "model"])["seconds"].mean()
+    return Notes(rows=rows, sbs=sbs, entries=entries, effects=effects, explained=explained,
+                 n_ablation_cells=n_cells,
+                 unmeasured_seconds=float(sum(ablation_cost(rest, seconds).values())),
+                 thesis_status="read from the reference folder" if thesis is not None
+                 else "unavailable in this build: " + why)

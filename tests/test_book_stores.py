@@ -1,0 +1,48 @@
+"""The committed stores hold every cell the book's full profile reads in the reproduction
+notes, the hypotheses and the conclusions, so that `make book` on a fresh clone computes
+nothing: each chapter's measurements run here with computing forbidden."""
+
+import pytest
+
+from metanmf_lab import analysis, experiments
+from metanmf_lab import notebook as nb
+from metanmf_lab.reporting import thesis_tables_or_none
+
+
+def _forbid(*args, **kwargs):
+    raise AssertionError("the full profile asked for a cell the committed store lacks")
+
+
+def _params(**declared):
+    ns = {"__annotations__": {k: type(v) for k, v in declared.items()}, **declared}
+    return nb.check_parameters(ns)
+
+
+HYPOTHESES = dict(profile="full", datasets=[], ranks=[], seeds=[], fair_datasets=[],
+                  pair_seeds=[],
+                  noise_datasets=[], noise_ranks=[], noise_levels=[0.0, 0.1, 0.2, 0.4, 0.6],
+                  basis_datasets=[], basis_rank=10, face_rank=18, n_jobs=1)
+NOTES = dict(profile="full", datasets=[], ranks=[], seeds=[], ablation_datasets=[],
+             ablation_seeds=[], n_jobs=1)
+
+
+@pytest.fixture
+def no_compute(monkeypatch):
+    monkeypatch.setattr(experiments, "run_cell", _forbid)
+    monkeypatch.setattr(analysis, "fit_components", _forbid)
+
+
+def test_full_profile_hypotheses_are_all_stored(no_compute):
+    H = nb.hypotheses(_params(**HYPOTHESES))
+    assert len(H.clustering) and len(H.noise) and len(H.part_tests) and len(H.basis)
+    # every comparison has both halves over the seeds it should
+    assert (H.clustering["n_seeds"] >= 5).all()
+
+
+def test_full_profile_notes_are_all_stored(no_compute):
+    if thesis_tables_or_none()[0] is None:
+        pytest.skip("the thesis' numbers (../shared/reference) are needed for the notes")
+    N = nb.notes(_params(**NOTES))
+    assert N.entries and N.n_ablation_cells > 0
+    measured = N.explained[N.explained["explanation"] != "not measured"]
+    assert len(measured) > 0
