@@ -119,9 +119,12 @@ PLAN = (
               {"dataset_name": DATASETS[d].display_name}) for d in RESULT_DATASETS),
     Chapter("tables", "tables.ipynb"),
     Chapter("faces", "faces.ipynb"),
+    Chapter("notes", "notes.ipynb"),
+    Chapter("hypotheses", "hypotheses.ipynb"),
     Chapter("altbi", "altbi.ipynb"),
     Chapter("metaprior", "metaprior.ipynb"),
     Chapter("mlam", "mlam.ipynb"),
+    Chapter("conclusions", "conclusions.ipynb"),
     Chapter("performance", "performance.ipynb"),
     Chapter("status", "status.ipynb", last=True),
 )
