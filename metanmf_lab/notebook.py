@@ -284,11 +284,16 @@ def check_parameters(namespace):
 
 
 def setup_plotting():
-    """The book's one figure style; PNGs without timestamps or version strings."""
+    """The book's one figure style (PNGs without timestamps or version strings) and table
+    display (every row shown)."""
     import matplotlib as mpl
+    import pandas as pd
     import seaborn as sns
 
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    # tables are shown whole (pandas would elide the middle rows of one longer than 60)
+    pd.set_option("display.max_rows", 500)
+    pd.set_option("display.max_columns", 50)
     mpl.rcParams.update({
         "figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7.0, 4.0),
         "axes.titlesize": "medium", "axes.labelsize": "medium", "legend.fontsize": "small",

@@ -196,7 +196,8 @@ def test_stored_rows_are_recomputed():
     torch's CPU kernels (MKL, vectorised ATen loops) sum in another order, so EM -- a
     deterministic computation -- agrees to the last bits only, and MLAM, whose training
     amplifies last-bit differences over thousands of steps, agrees to within 2% per problem
-    and 0.5% on the mean (measured between an AVX2 and an AVX-512 machine: 0.9% and 0.1%)."""
+    and 0.5% on the mean (measured between the AMD EPYC machine that filled the store and an
+    Intel AVX-512 one: 0.9% and 0.1%)."""
     import pandas as pd
 
     from metanmf_lab.store import MLAMStore
