@@ -94,6 +94,7 @@ ABLATIONS = {
     "another learning/evaluation split": dict(split_seed=0),
     "another Fashion-MNIST subset": dict(fmnist_subset_seed=0),
     "noise s.d. halved": dict(noise_scale=0.5),
+    "noise s.d. doubled": dict(noise_scale=2.0),
 }
 
 
@@ -107,7 +108,7 @@ def ablation_applies(name, model, dataset, noise=None):
         return dataset == "faces"
     if name == "another Fashion-MNIST subset":
         return dataset == "fmnist"
-    if name == "noise s.d. halved":
+    if name in ("noise s.d. halved", "noise s.d. doubled"):
         return noise is None or noise > 0
     if name == "another learning/evaluation split":
         return True

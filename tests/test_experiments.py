@@ -253,7 +253,8 @@ def test_ablation_applies_exactly_where_it_changes_results():
     cells = [Cell("digits", 0.0, m, 3, 1) for m in ex.MODELS]
     base = {c.model: run_cell(c, tiny) for c in cells}
     for name in ABLATIONS:
-        if name in ("Faces at 64x64", "another Fashion-MNIST subset", "noise s.d. halved"):
+        if name in ("Faces at 64x64", "another Fashion-MNIST subset", "noise s.d. halved",
+                    "noise s.d. doubled"):
             continue  # rules naming only the data: tested below
         s = ablation_settings(name, tiny)
         changed = []
@@ -286,6 +287,15 @@ def test_ablation_applies_exactly_where_it_changes_results():
     assert run_cell(noisy, s)["recon_error"] != run_cell(noisy, tiny)["recon_error"]
     half = Cell("digits", 0.1, "NMF", 3, 1)
     assert run_cell(noisy, s)["recon_error"] == run_cell(half, tiny)["recon_error"]
+    # doubling it: the same cells, at twice the level
+    name = "noise s.d. doubled"
+    assert not ablation_applies(name, "NMF", "digits", noise=0.0)
+    assert ablation_applies(name, "NMF", "digits", noise=0.2)
+    s = ablation_settings(name, tiny)
+    for c in cells[:2]:
+        assert run_cell(c, s)["recon_error"] == base[c.model]["recon_error"]
+    double = Cell("digits", 0.4, "NMF", 3, 1)
+    assert run_cell(noisy, s)["recon_error"] == run_cell(double, tiny)["recon_error"]
 
 
 def test_settings_added_later_keep_the_stored_hashes():
