@@ -212,11 +212,13 @@ def paired_differences(comparison, model):
                         markersize=4, label=f"vs {ref}")
         ax.set_yticks(range(len(datasets)))
         ax.set_yticklabels([DATASETS[ds].display_name for ds in datasets])
-        ax.invert_yaxis()
         ax.set_title(_condition_name(cond))
         ax.set_xlabel(f"NMI of {model} minus reference")
-    axes[0, -1].legend(loc="best", fontsize="x-small")
+    axes[0, 0].invert_yaxis()  # once: the panels share the y axis (the book's dataset order)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(refs), 2), fontsize="small",
+               bbox_to_anchor=(0.5, 0.0), frameon=False)
     return fig
 
 
@@ -246,9 +248,13 @@ def model_measure(table, value, label, models, sd=None):
     import matplotlib.pyplot as plt
 
     panels = list(dict.fromkeys(zip(table["dataset"], table["condition"])))
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels), 3.8), sharey=True,
+    ncols = min(len(panels), 3)  # wrapped into rows of three panels
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.1 * ncols, 3.8 * nrows), sharey=True,
                              squeeze=False)
-    for ax, (ds, cond) in zip(axes[0], panels):
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, (ds, cond) in zip(axes.flat, panels):
         p = table[(table.dataset == ds) & (table.condition == cond)].set_index("model")
         p = p.reindex([m for m in models if m in p.index])
         colours = [_family_colours()[m] for m in p.index]
@@ -263,7 +269,8 @@ def model_measure(table, value, label, models, sd=None):
         ax.set_xticks(range(len(p)))
         ax.set_xticklabels(p.index, rotation=60, ha="right", fontsize="x-small")
         ax.set_title(f"{DATASETS[ds].display_name}, {_condition_name(cond)}", fontsize="small")
-    axes[0, 0].set_ylabel(label)
+    for row in axes:
+        row[0].set_ylabel(label)
     fig.tight_layout()
     return fig
 

@@ -95,3 +95,18 @@ def test_store_rows_computes_and_selects(tmp_path, monkeypatch):
     rows = nb.store_rows(p, [Cell("digits", 0.0, "NMF", 2, 0)])
     assert len(rows) == 1 and rows.condition.iloc[0] == "none"
     assert len(nb.store_rows(p, [Cell("digits", 0.0, "NMF", 2, 0)])) == 1  # read back
+
+
+def test_figures_keep_the_books_dataset_order_and_wrap_wide_panels():
+    comp = pd.DataFrame([dict(dataset=d, condition="none", reference="NMF", model="Meta-NMF",
+                              difference=0.0, low=-0.01, high=0.01)
+                         for d in ("coil20", "digits", "faces")])
+    ax = plotting.paired_differences(comp, "Meta-NMF").axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["Digits", "Faces", "COIL20"]  # the book's order ...
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]      # ... read from the top
+    tab = pd.DataFrame([dict(dataset=d, condition=c, model="NMF", v=1.0)
+                        for d in ("digits", "faces", "coil20") for c in ("none", "added")])
+    fig = plotting.model_measure(tab, "v", "value", ["NMF"])
+    visible = [a for a in fig.axes if a.get_visible()]
+    assert len(visible) == 6 and len({a.get_position().y0 for a in visible}) == 2
