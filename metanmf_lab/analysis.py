@@ -401,6 +401,9 @@ class Hypotheses:
     """H4: Hoyer sparsity and spatial spread of the Faces bases (:func:`part_measures`)."""
     part_tests: pd.DataFrame
     """H4: :func:`part_comparisons` of ``parts``."""
+    more_compute: pd.DataFrame = None
+    """H1's context: each base model given the Meta model's compute against itself at the
+    thesis' budget (``stats.compare``; "better": more iterations help it)."""
 
     def summary(self):
         """One row per measured question: counts of each verdict and a one-word reading."""
@@ -477,6 +480,7 @@ def measure_hypotheses(settings, *, store, measure_store, datasets, ranks, seeds
     clustering["kind"] = [reference_kind(r, m) for r, m in
                           zip(clustering["reference"], clustering["model"])]
     spread = stats.spread_comparison(rows[rows["model"].isin(MODELS)], PAIRS)
+    more_compute = stats.compare(rows, [(base, FAIR_BASELINES[meta][0]) for base, meta in PAIRS])
 
     def with_condition(df):
         return df.assign(condition=np.where(df["noise"].astype(float) > 0, "added", "none"))
@@ -492,7 +496,8 @@ def measure_hypotheses(settings, *, store, measure_store, datasets, ranks, seeds
                                          settings, n_jobs=n_jobs, store=measure_store))
     return Hypotheses(rows=rows, clustering=clustering, spread=spread, basis=basis,
                       basis_pairs=basis_spread_pairs(basis), noise_rows=noise_rows,
-                      noise=noise, parts=parts, part_tests=part_comparisons(parts))
+                      noise=noise, parts=parts, part_tests=part_comparisons(parts),
+                      more_compute=more_compute)
 
 
 def noise_summary(noise_rows):
