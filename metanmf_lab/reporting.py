@@ -160,13 +160,15 @@ def stored_entries_beyond(store=None, settings=None, seeds=range(5), datasets=No
     """:func:`entries_beyond` of the thesis grid held in ``store`` (the committed result store
     by default) under ``settings`` (default: the thesis'), on ``seeds`` (the tables' five),
     beside the thesis' numbers (which must be available)."""
-    from .experiments import Settings
+    from .experiments import THESIS_RANKS, Settings, make_grid, stored_rows
     from .store import ResultStore
 
     store = store if isinstance(store, ResultStore) else ResultStore(store)
     settings = Settings() if settings is None else settings
-    rows = select(store.load(), settings, datasets=datasets, models=MODELS)
-    rows = rows[rows["seed"].isin(list(seeds))]
+    # exactly the thesis grid's cells: the store also holds other noise levels and seeds
+    cells = make_grid(list(DATASETS) if datasets is None else datasets, models=MODELS,
+                      ranks=THESIS_RANKS, seeds=seeds)
+    rows = select(stored_rows(cells, settings, store), settings)
     return entries_beyond(side_by_side(mean_over_ranks(rows), thesis_tables()))
 
 

@@ -149,3 +149,37 @@ def test_ablation_summary_counts_per_ablation():
     assert s.loc["a", "mean_shift"] == pytest.approx((0.08 + 0.05) / 2)
     assert s.loc["b", "mean_abs_shift"] == pytest.approx(0.05) and s.loc["b", "closer"] == 0
     assert reporting.ablation_summary(eff.iloc[:0]).empty
+
+
+def test_stored_entries_beyond_reads_only_the_thesis_grid(tmp_path):
+    """Other noise levels (the noise sweep) and other seeds in the store must not enter the
+    table entries whose differences the notes ablate."""
+    from metanmf_lab import ALGORITHM_VERSION
+    from metanmf_lab.experiments import THESIS_RANKS, Settings
+    from metanmf_lab.store import COLUMNS, ResultStore
+
+    thesis, why = reporting.thesis_tables_or_none()
+    if thesis is None:
+        pytest.skip(why)
+    t = thesis.set_index(["dataset", "noise", "model"])["thesis_nmi"]
+    s = Settings()
+    rows = []
+    for noise, cond, seeds, shift in ((0.0, "none", (0,), 0.0), (0.4, "added", (0,), 0.0),
+                                      (0.1, "added", (0,), 0.5), (0.0, "none", (7,), 0.5)):
+        for model in ("NMF", "Meta-NMF"):
+            for r in THESIS_RANKS:
+                for seed in seeds:
+                    row = dict.fromkeys(COLUMNS, "")
+                    row.update(dataset="digits", noise=noise, model=model, rank=r, seed=seed,
+                               protocol="thesis", settings_hash=s.hash,
+                               algorithm_version=ALGORITHM_VERSION, n_iter=1, train_iter=0,
+                               seconds=0.0, settings=s.to_json(),
+                               # the thesis' number, except Meta-NMF without noise: +0.1
+                               nmi=min(1.0, t[("digits", cond, model)] + shift
+                                       + (0.1 if (model, cond) == ("Meta-NMF", "none") else 0)),
+                               recon_error=1.0)
+                    rows.append(row)
+    store = ResultStore(tmp_path / "s.csv")
+    store.add(rows)
+    got = reporting.stored_entries_beyond(store, s, seeds=range(5), datasets=["digits"])
+    assert got == [("digits", "none", "Meta-NMF")]
