@@ -441,8 +441,8 @@ class Hypotheses:
 
 def measure_hypotheses(settings, *, store, measure_store, datasets, ranks, seeds, pair_seeds,
                        noise_datasets, noise_ranks, noise_levels, basis_datasets, basis_rank,
-                       face_rank, fair_datasets=None, n_jobs=1, progress=False,
-                       protocol="thesis"):
+                       face_rank, fair_datasets=None, pair_datasets=None, n_jobs=1,
+                       progress=False, protocol="thesis"):
     """Measure the thesis' four hypotheses (its Section 1.3) from the result stores.
 
     Cells missing from ``store`` (a :class:`~metanmf_lab.store.ResultStore`) or
@@ -450,7 +450,8 @@ def measure_hypotheses(settings, *, store, measure_store, datasets, ranks, seeds
 
     * H1 (clustering): the eight models on ``datasets`` x ``ranks`` x ``seeds``, without and
       with each dataset's default noise, the eight fair baselines on those of
-      ``fair_datasets`` (default: all), and the two headline pairs on ``pair_seeds`` too;
+      ``fair_datasets`` (default: all), and the two headline pairs on ``pair_seeds`` too
+      (on those of ``pair_datasets``, default: all);
       each Meta model against its baseline and its three fair baselines (paired over the
       seeds both have).
     * H2 (initialisation sensitivity): the s.d. over seeds of each model's NMI
@@ -472,9 +473,10 @@ def measure_hypotheses(settings, *, store, measure_store, datasets, ranks, seeds
 
     heads = [m for pair in HEADLINE_PAIRS for m in pair]
     fair_on = [d for d in datasets if fair_datasets is None or d in fair_datasets]
+    pairs_on = [d for d in datasets if pair_datasets is None or d in pair_datasets]
     rows = rows_of(make_grid(datasets, MODELS, ranks, seeds, protocols=[protocol])
                    + make_grid(fair_on, FAIR_MODELS, ranks, seeds, protocols=[protocol])
-                   + make_grid(datasets, heads, ranks, pair_seeds, protocols=[protocol]))
+                   + make_grid(pairs_on, heads, ranks, pair_seeds, protocols=[protocol]))
     pairs = [(ref, meta) for base, meta in PAIRS for ref in (base,) + FAIR_BASELINES[meta]]
     clustering = stats.compare(rows, pairs)
     clustering["kind"] = [reference_kind(r, m) for r, m in
