@@ -58,6 +58,7 @@ PROFILES = {
                                # runs in parts; the chapters name what is missing)
                                fair_datasets=("digits", "faces", "coil20"),
                                pair_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
+                               reference_datasets=(),
                                benchmarks=("A", "B", "C", "D-synthetic"),
                                bench_seeds=tuple(range(10)), max_iter=500,
                                splits=tuple(range(10)),
@@ -72,6 +73,7 @@ PROFILES = {
                                 ablation_seeds=(0,), ablation_datasets=("digits",),
                                 fair_datasets=("digits", "faces"),
                                 pair_datasets=("digits", "faces"),
+                                reference_datasets=("digits",),
                                 benchmarks=("A", "B"),
                                 bench_seeds=(0, 1), max_iter=30, splits=(0, 1),
                                 nmf_datasets=("digits",), nmf_ranks=(3,), nmf_seeds=(0,)),
@@ -151,6 +153,7 @@ VALIDATORS = {
     "ablation_datasets": _check_dataset_list("ablation_datasets"),
     "fair_datasets": _check_dataset_list("fair_datasets"),
     "pair_datasets": _check_dataset_list("pair_datasets"),
+    "reference_datasets": _check_dataset_list("reference_datasets"),
     "noise_ranks": _check_list_of_ints("noise_ranks", 1),
     "noise_levels": _check_levels,
     "benchmarks": lambda v: [_check_choice("benchmarks", _benchmarks())(b) for b in v],
@@ -379,6 +382,10 @@ class Notes:
     """Estimated single-core seconds of the ablations of the entries not ablated here
     (:func:`~metanmf_lab.experiments.ablation_cost`, a lower bound)."""
     thesis_status: str
+    reference: object = None
+    """Every entry on ``reference_datasets`` under the thesis protocol and under the authors'
+    code (the reference protocol, all seeds), beside the thesis: columns dataset, condition,
+    model, thesis, ours, reference, and the two differences (None when not run)."""
 
 
 def notes(params):
@@ -420,7 +427,22 @@ def notes(params):
     rest = ablation_grid(entries, ranks, seeds,
                          datasets=[d for d in datasets if d not in ablating])
     seconds = rows.groupby(["dataset", "model"])["seconds"].mean()
+    reference = None
+    ref_on = [d for d in datasets if d in (params.get("reference_datasets") or [])]
+    if ref_on and sbs is not None:
+        ref_rows = store_rows(params, make_grid(ref_on, MODELS, params.ranks, params.seeds,
+                                                protocols=["reference"]), protocol="reference")
+        ref = reporting.side_by_side(reporting.mean_over_ranks(ref_rows), thesis)
+        keys = ["dataset", "condition", "model"]
+        both = sbs.drop_duplicates(keys).merge(
+            ref.drop_duplicates(keys)[keys + ["ours"]].rename(columns={"ours": "reference"}),
+            on=keys)
+        both = both[both["dataset"].isin(ref_on)]
+        reference = both[keys + ["thesis", "ours", "reference"]].assign(
+            ours_gap=both["ours"] - both["thesis"],
+            reference_gap=both["reference"] - both["thesis"]).reset_index(drop=True)
     return Notes(rows=rows, sbs=sbs, entries=entries, effects=effects, explained=explained,
+                 reference=reference,
                  n_ablation_cells=n_cells,
                  unmeasured_seconds=float(sum(ablation_cost(rest, seconds).values())),
                  thesis_status="read from the reference folder" if thesis is not None

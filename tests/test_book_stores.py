@@ -23,6 +23,7 @@ HYPOTHESES = dict(profile="full", datasets=[], ranks=[], seeds=[], fair_datasets
                   noise_datasets=[], noise_ranks=[], noise_levels=[0.0, 0.1, 0.2, 0.4, 0.6],
                   basis_datasets=[], basis_rank=10, face_rank=18, n_jobs=1)
 NOTES = dict(profile="full", datasets=[], ranks=[], seeds=[], ablation_datasets=[],
+             reference_datasets=[],
              ablation_seeds=[], n_jobs=1)
 
 
