@@ -400,10 +400,12 @@ def comparisons(results, measures=("sir_W", "sir_H"), level=0.95, alpha=None):
     with the same bunches at AltBi's starting weight), per benchmark and measure:
     the mean paired difference over seeds (AltBi minus the reference) with its ``level``
     interval, Wilcoxon's signed-rank p-value over the seeds and its Holm adjustment over all
-    the comparisons, and a verdict ("better"/"worse" if significant, else "undecided")."""
+    the comparisons, and a verdict ("better"/"worse" if significant with the mean and the test
+    pointing the same way, :func:`metanmf_lab.stats.significant_sign`, else "undecided")."""
     import pandas as pd
 
-    from .stats import ALPHA, holm, mean_interval, signed_rank_p
+    from .stats import (ALPHA, holm, mean_interval, significant_sign, signed_rank_direction,
+                        signed_rank_p)
 
     alpha = ALPHA if alpha is None else alpha
     best = best_grid_weight(results)
@@ -420,10 +422,10 @@ def comparisons(results, measures=("sir_W", "sir_H"), level=0.95, alpha=None):
                 mean, lo, hi = mean_interval(d, level)
                 out.append(dict(benchmark=bench, measure=name, reference=ref_name,
                                 difference=mean, low=lo, high=hi, n_seeds=len(d),
-                                p=signed_rank_p(d)))
+                                p=signed_rank_p(d), direction=signed_rank_direction(d)))
     out = pd.DataFrame(out)
     out["p_holm"] = holm(out["p"])
-    out["verdict"] = np.where((out.p_holm < alpha) & (out.difference > 0), "better",
-                              np.where((out.p_holm < alpha) & (out.difference < 0), "worse",
-                                       "undecided"))
+    verdict = {1: "better", -1: "worse", 0: "undecided"}
+    out["verdict"] = [verdict[significant_sign(r.p_holm, r.difference, r.direction, alpha)]
+                      for r in out.itertuples()]
     return out

@@ -948,10 +948,13 @@ def comparisons(rows, measure, by, reference="MLAM", lower_is_better=True):
     """MLAM against every other method per ``by`` value, paired over (seed, test problem):
     the mean difference MLAM minus method with its 95% interval, Wilcoxon's signed-rank
     p-value (``p_value``; not ``p``, which is a parameter of the completion experiments),
-    Holm-adjusted over the table (``p_holm``), and the verdict from MLAM's side."""
+    Holm-adjusted over the table (``p_holm``), and the verdict from MLAM's side ("better" /
+    "worse" only where the test is significant and the mean difference and the test point the
+    same way, :func:`metanmf_lab.stats.significant_sign`; else "undecided")."""
     import pandas as pd
 
-    from .stats import ALPHA, holm, mean_interval, signed_rank_p
+    from .stats import (ALPHA, holm, mean_interval, significant_sign, signed_rank_direction,
+                        signed_rank_p)
 
     by = [by] if isinstance(by, str) else list(by)
     df = with_parameters(rows[rows.measure == measure])
@@ -966,14 +969,15 @@ def comparisons(rows, measure, by, reference="MLAM", lower_is_better=True):
             d = (wide[reference] - wide[other]).dropna()
             m, lo, hi = mean_interval(d.to_numpy())
             out.append(dict(zip(by + ["t"], key), method=other, n=len(d), difference=m,
-                            low=lo, high=hi, p_value=signed_rank_p(d.to_numpy())))
+                            low=lo, high=hi, p_value=signed_rank_p(d.to_numpy()),
+                            direction=signed_rank_direction(d.to_numpy())))
     res = pd.DataFrame(out)
     if res.empty:
         return res
     res["p_holm"] = holm(res["p_value"].to_numpy())
     sign = -1 if lower_is_better else 1
-    res["verdict"] = [("better" if sign * r.difference > 0 else "worse")
-                      if np.isfinite(r.p_holm) and r.p_holm < ALPHA else "undecided"
+    verdict = {sign: "better", -sign: "worse", 0: "undecided"}
+    res["verdict"] = [verdict[significant_sign(r.p_holm, r.difference, r.direction)]
                       for r in res.itertuples()]
     return res
 

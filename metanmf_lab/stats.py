@@ -10,6 +10,10 @@ evaluation half, the same k-means seed. So the comparison is *paired*:
   replications: everything random in a cell is drawn from its seed);
 * the **test** is Wilcoxon's signed-rank test on the (rank, seed) pairs of differences,
   two-sided, which does not assume the differences are normal;
+* a **verdict** ("better"/"worse") needs a significant test *and* the test and the mean to
+  point the same way: the signed-rank test weighs how many pairs lean each way, the mean how
+  far, so a few large differences can pull the mean against most pairs. Where they disagree
+  the verdict is "undecided" (:func:`significant_sign`);
 * the p-values of a family of comparisons (e.g. all cells of a table) are adjusted with
   Holm's step-down method, which controls the family-wise error rate.
 
@@ -69,6 +73,29 @@ def signed_rank_p(differences):
     return float(_st.wilcoxon(d, zero_method="wilcox", alternative="two-sided").pvalue)
 
 
+def signed_rank_direction(differences):
+    """The side Wilcoxon's signed-rank statistic leans to: +1 when the ranks of ``|d|`` of the
+    positive differences outweigh those of the negative ones, -1 in the mirror case, 0 when
+    they balance or no finite difference is non-zero (zeros dropped, ties given mean ranks,
+    as in :func:`signed_rank_p`)."""
+    d = np.asarray(differences, dtype=float)
+    d = d[np.isfinite(d) & (d != 0)]
+    if d.size == 0:
+        return 0
+    r = _st.rankdata(np.abs(d))
+    return int(np.sign(r[d > 0].sum() - r[d < 0].sum()))
+
+
+def significant_sign(p_holm, difference, direction, alpha=ALPHA):
+    """+1 or -1 when a comparison is significant (``p_holm < alpha``) and its mean
+    ``difference`` and its signed-rank ``direction`` (:func:`signed_rank_direction`) have that
+    same sign; else 0: not significant, or the mean and most pairs point opposite ways."""
+    if not (np.isfinite(p_holm) and p_holm < alpha):
+        return 0
+    s = int(np.sign(difference)) if np.isfinite(difference) else 0
+    return s if s != 0 and s == int(direction) else 0
+
+
 def holm(pvalues):
     """Holm's step-down adjustment of a family of p-values (``nan`` entries are left out).
 
@@ -123,9 +150,10 @@ def compare(rows, pairs, by=("dataset", "condition"), level=0.95, alpha=ALPHA,
     DataFrame, one row per comparison: the ``by`` columns, ``reference``, ``model``,
     ``n_seeds``, ``n_pairs`` (rank x seed pairs), ``reference_nmi`` and ``model_nmi`` (means
     over ranks and seeds), ``difference`` with ``low``/``high`` (the interval over seeds),
-    ``p`` (Wilcoxon), ``p_holm`` and ``verdict``: "better"/"worse" when ``p_holm < alpha``,
-    "no difference" when not significant and the interval lies within +-``negligible``, else
-    "undecided".
+    ``p`` (Wilcoxon), ``direction`` (the side the signed-rank statistic leans to), ``p_holm``
+    and ``verdict``: "better"/"worse" when ``p_holm < alpha`` and the mean difference has the
+    sign of ``direction`` (:func:`significant_sign`), "no difference" when not significant and
+    the interval lies within +-``negligible``, else "undecided".
     """
     out = []
     for reference, model in pairs:
@@ -138,10 +166,11 @@ def compare(rows, pairs, by=("dataset", "condition"), level=0.95, alpha=ALPHA,
                             n_seeds=int(per_seed.size), n_pairs=len(g),
                             reference_nmi=float(g["reference"].mean()),
                             model_nmi=float(g["model"].mean()), difference=mean, low=low,
-                            high=high, p=signed_rank_p(g["difference"].to_numpy())))
+                            high=high, p=signed_rank_p(g["difference"].to_numpy()),
+                            direction=signed_rank_direction(g["difference"].to_numpy())))
     res = pd.DataFrame(out, columns=list(by) + [
         "reference", "model", "n_seeds", "n_pairs", "reference_nmi", "model_nmi",
-        "difference", "low", "high", "p"])
+        "difference", "low", "high", "p", "direction"])
     if family:
         res["p_holm"] = np.nan
         for _, idx in res.groupby(list(family)).groups.items():
@@ -153,8 +182,11 @@ def compare(rows, pairs, by=("dataset", "condition"), level=0.95, alpha=ALPHA,
 
 
 def _verdict(r, alpha, negligible=0.01):
-    if np.isfinite(r.p_holm) and r.p_holm < alpha and r.difference != 0:
-        return "better" if r.difference > 0 else "worse"
+    sign = significant_sign(r.p_holm, r.difference, r.direction, alpha)
+    if sign:
+        return "better" if sign > 0 else "worse"
+    if np.isfinite(r.p_holm) and r.p_holm < alpha:
+        return "undecided"  # significant, but the mean and most pairs point opposite ways
     if np.isfinite(r.low) and -negligible <= r.low and r.high <= negligible:
         return "no difference"
     return "undecided"
@@ -165,7 +197,8 @@ def claims(comparison, thesis, alpha=ALPHA):
 
     ``thesis`` is :func:`metanmf_lab.reporting.thesis_tables`. The thesis' claim for a
     (dataset, condition, pair) is the sign of its own difference (model minus reference).
-    ``status`` is "holds" (our difference is significant in the same direction),
+    ``status`` is "holds" (our difference is significant in the same direction, with the mean
+    and the signed-rank test agreeing, see :func:`significant_sign`),
     "contradicted" (significant in the opposite direction), "not reproduced" (not
     significant, and our interval excludes the thesis' difference) or "undecided". Where the
     thesis reports equal values (its Meta-NMF NNDSVD columns), the claim is "no difference":
@@ -182,7 +215,7 @@ def claims(comparison, thesis, alpha=ALPHA):
         except KeyError:
             continue
         td = float(tm - tr)
-        significant = np.isfinite(r.p_holm) and r.p_holm < alpha and r.difference != 0
+        significant = significant_sign(r.p_holm, r.difference, r.direction, alpha) != 0
         if td == 0:  # the thesis reports equal values: its claim is "no difference"
             status = "contradicted" if significant else (
                 "holds" if r.verdict == "no difference" else "undecided")

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from metanmf_lab.stats import claims, compare, holm, mean_interval, signed_rank_p
+from metanmf_lab.stats import (claims, compare, holm, mean_interval, significant_sign,
+                               signed_rank_direction, signed_rank_p)
 
 
 def holm_by_definition(p):
@@ -54,6 +55,40 @@ def test_signed_rank_exact_value():
     assert signed_rank_p(np.arange(1, 11) / 100) == pytest.approx(2 / 2 ** 10)
     assert signed_rank_p(np.zeros(6)) == 1.0
     assert np.isnan(signed_rank_p([np.nan]))
+
+
+def test_signed_rank_direction_against_the_statistic():
+    # scipy's one-sided tests lean the same way as the direction: the side with the
+    # larger rank sum has the smaller one-sided p-value
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        d = rng.standard_normal(15) + rng.uniform(-1, 1)
+        greater = st.wilcoxon(d, alternative="greater").pvalue
+        less = st.wilcoxon(d, alternative="less").pvalue
+        assert signed_rank_direction(d) == (1 if greater < less else -1)
+    assert signed_rank_direction([0.0, 0.0]) == 0
+    assert signed_rank_direction([1.0, -1.0]) == 0  # equal ranks balance
+    assert signed_rank_direction([np.nan, 0.0, -2.0]) == -1
+
+
+def test_a_few_large_differences_against_most_pairs_give_no_verdict():
+    # 45 pairs slightly up, 5 far down: the five have the largest ranks, yet the 45 small
+    # ones outweigh them, so the test is significant and leans up while the mean points
+    # down. Neither "better" nor "worse" can be said.
+    d = np.r_[np.linspace(0.01, 0.05, 45), -np.linspace(1.0, 2.0, 5)]
+    assert d.mean() < 0 and signed_rank_direction(d) == 1 and signed_rank_p(d) < 0.01
+    assert significant_sign(signed_rank_p(d), d.mean(), signed_rank_direction(d)) == 0
+    assert significant_sign(0.001, 0.2, 1) == 1 and significant_sign(0.001, -0.2, -1) == -1
+    assert significant_sign(0.2, 0.2, 1) == 0 and significant_sign(np.nan, 0.2, 1) == 0
+    rows = pd.DataFrame(
+        [dict(dataset="digits", condition="none", rank=2, seed=s, model=m, nmi=v)
+         for s, x in enumerate(d) for m, v in (("NMF", 0.5), ("Meta-NMF", 0.5 + x))])
+    res = compare(rows, [("NMF", "Meta-NMF")])
+    assert res.p_holm.iloc[0] < 0.05 and res.difference.iloc[0] < 0
+    assert res.verdict.iloc[0] == "undecided"
+    thesis = pd.DataFrame([dict(table="x", noise="none", dataset="digits", model=m,
+                                thesis_nmi=v) for m, v in (("NMF", 0.5), ("Meta-NMF", 0.4))])
+    assert claims(res, thesis).status.iloc[0] != "holds"
 
 
 def _rows(effect, noise_sd=0.01, seeds=10, ranks=(2, 5, 10), seed=0):
