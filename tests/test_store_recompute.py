@@ -2,8 +2,11 @@
 
 A few cells of the committed store, drawn at random among the cheap ones (a fixed draw, so
 CI is reproducible; it changes as the store grows), are recomputed from their own recorded
-settings and must give exactly the stored NMI and reconstruction error. Cells run with one
-BLAS thread, so the numbers are bit-identical on the machine kind the store was made on.
+settings and must give exactly the stored NMI and iteration counts, and the stored
+reconstruction error to a few ulps. Cells run with one BLAS thread, so the numbers are
+bit-identical on the kind of processor a row was made on; across kinds (the store was filled
+on more than one) OpenBLAS's processor-specific kernels may round a sum differently in its
+last bit, which is all :data:`RTOL_PROCESSOR` allows.
 """
 
 import numpy as np
@@ -16,6 +19,11 @@ from metanmf_lab.store import DEFAULT_STORE, ResultStore
 
 #: Cells drawn per kind of model (the fair baselines run thousands of iterations: one each).
 N_CELLS = {"baseline": 2, "meta": 2, "equal_compute": 1, "warm_start": 1}
+
+
+#: Relative difference allowed between a stored float and its recomputation: last-bit
+#: rounding of BLAS sums between kinds of processor, nothing that any result could show.
+RTOL_PROCESSOR = 1e-12
 
 
 def _committed_rows():
@@ -49,8 +57,13 @@ def test_stored_cell_recomputes_exactly(row):
                 row.protocol)
     new = run_cell(cell, settings)
     assert new["nmi"] == float(row.nmi)
-    assert new["recon_error"] == float(row.recon_error)
     assert new["n_iter"] == int(row.n_iter) and new["train_iter"] == int(row.train_iter)
+    # The same code on another kind of processor: OpenBLAS picks its kernels by processor, so
+    # a long sum may round differently in its last bit (seen: 1 ulp between an Intel AVX-512
+    # and an AMD EPYC machine; the store does not record the processor). Bit-for-bit on the
+    # same kind of processor, a few ulps across kinds; anything more is drift.
+    assert new["recon_error"] == pytest.approx(float(row.recon_error), rel=RTOL_PROCESSOR,
+                                               abs=0)
 
 
 def test_store_rows_are_complete_and_unique():
@@ -99,4 +112,6 @@ def test_stored_basis_measures_recompute_exactly(row):
                     & stored.other_seed.isin([-1, row.other_seed])]
     merged = new.merge(stored, on=key, suffixes=("_new", "_stored"))
     assert len(merged) == len(new) == 5  # two bases x two measures, one pair
-    assert (merged.value_new == merged.value_stored.astype(float)).all()
+    # a few ulps across processor kinds (see test_stored_cell_recomputes_exactly)
+    np.testing.assert_allclose(merged.value_new, merged.value_stored.astype(float),
+                               rtol=RTOL_PROCESSOR, atol=0)
