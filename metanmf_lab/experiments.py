@@ -494,12 +494,21 @@ def fit_cell(cell, settings=None):
 
 
 def _environment():
+    """Versions, and the kernels OpenBLAS picked for this processor (``blas=`` its version and
+    architecture, per loaded BLAS): their sums may differ in the last bit between kinds of
+    processor, so a row is bit-for-bit reproducible where this string is the same (see the
+    store recompute test)."""
     import numpy
     import scipy
+    import scipy.linalg  # noqa: F401  (loads scipy's own BLAS, so both are listed)
     import sklearn
+    from threadpoolctl import threadpool_info
 
+    blas = sorted({f"{i['internal_api']}-{i['version']}/{i.get('architecture') or '?'}"
+                   for i in threadpool_info() if i["user_api"] == "blas"})
     return (f"python={platform.python_version()};numpy={numpy.__version__};"
-            f"scipy={scipy.__version__};scikit-learn={sklearn.__version__}")
+            f"scipy={scipy.__version__};scikit-learn={sklearn.__version__};"
+            f"blas={','.join(blas)}")
 
 
 def run_cell(cell, settings=None):

@@ -3,10 +3,11 @@
 A few cells of the committed store, drawn at random among the cheap ones (a fixed draw, so
 CI is reproducible; it changes as the store grows), are recomputed from their own recorded
 settings and must give exactly the stored NMI and iteration counts, and the stored
-reconstruction error to a few ulps. Cells run with one BLAS thread, so the numbers are
-bit-identical on the kind of processor a row was made on; across kinds (the store was filled
-on more than one) OpenBLAS's processor-specific kernels may round a sum differently in its
-last bit, which is all :data:`RTOL_PROCESSOR` allows.
+reconstruction error bit for bit where the row was made with the same versions and OpenBLAS
+kernels (its ``environment``), else to a few ulps. Cells run with one BLAS thread, so the
+numbers are bit-identical on the kind of processor a row was made on; across kinds (the store
+was filled on more than one) OpenBLAS's processor-specific kernels may round a sum differently
+in its last bit, which is all :data:`RTOL_PROCESSOR` allows.
 """
 
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 import pytest
 
 from metanmf_lab import ALGORITHM_VERSION
-from metanmf_lab.experiments import Cell, Settings, model_kind, run_cell
+from metanmf_lab.experiments import Cell, Settings, _environment, model_kind, run_cell
 from metanmf_lab.store import DEFAULT_STORE, ResultStore
 
 #: Cells drawn per kind of model (the fair baselines run thousands of iterations: one each).
@@ -60,10 +61,23 @@ def test_stored_cell_recomputes_exactly(row):
     assert new["n_iter"] == int(row.n_iter) and new["train_iter"] == int(row.train_iter)
     # The same code on another kind of processor: OpenBLAS picks its kernels by processor, so
     # a long sum may round differently in its last bit (seen: 1 ulp between an Intel AVX-512
-    # and an AMD EPYC machine; the store does not record the processor). Bit-for-bit on the
-    # same kind of processor, a few ulps across kinds; anything more is drift.
-    assert new["recon_error"] == pytest.approx(float(row.recon_error), rel=RTOL_PROCESSOR,
-                                               abs=0)
+    # and an AMD EPYC machine). Rows record the kernels in `environment` (its blas= field;
+    # rows older than that field do not): bit for bit where it matches this run's, a few ulps
+    # otherwise; anything more is drift.
+    assert new["recon_error"] == pytest.approx(float(row.recon_error), rel=_rtol(row), abs=0)
+
+
+def _rtol(row):
+    """0 (bit for bit) for a row made in this environment, else :data:`RTOL_PROCESSOR`."""
+    return 0.0 if row.environment == _environment() else RTOL_PROCESSOR
+
+
+def test_environment_names_the_blas_kernels():
+    env = dict(part.split("=", 1) for part in _environment().split(";"))
+    assert {"python", "numpy", "scipy", "scikit-learn", "blas"} <= set(env)
+    for lib in env["blas"].split(","):  # e.g. openblas-0.3.30/Haswell
+        name, arch = lib.split("/")
+        assert name.startswith("openblas-") and arch and arch != "?"
 
 
 def test_store_rows_are_complete_and_unique():
@@ -114,4 +128,4 @@ def test_stored_basis_measures_recompute_exactly(row):
     assert len(merged) == len(new) == 5  # two bases x two measures, one pair
     # a few ulps across processor kinds (see test_stored_cell_recomputes_exactly)
     np.testing.assert_allclose(merged.value_new, merged.value_stored.astype(float),
-                               rtol=RTOL_PROCESSOR, atol=0)
+                               rtol=_rtol(row), atol=0)
