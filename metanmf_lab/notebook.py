@@ -56,7 +56,7 @@ PROFILES = {
                                ablation_datasets=("digits", "faces", "coil20"),
                                # where the result store holds them so far (the grid
                                # runs in parts; the chapters name what is missing)
-                               fair_datasets=("digits", "fmnist", "faces", "coil20"),
+                               fair_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
                                pair_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
                                reference_datasets=(),
                                benchmarks=("A", "B", "C", "D-synthetic"),
