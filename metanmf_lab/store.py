@@ -4,11 +4,18 @@ A row is identified by its *key* -- dataset, noise, model, rank, seed, protocol,
 every other setting, and the algorithm version -- so a changed setting or a changed algorithm
 makes a new cell and an old row is never silently reused. Rows are only ever added whole:
 every write goes to a temporary file that then atomically replaces the store.
+
+Every row carries its full settings (the ``settings`` column of :meth:`ResultStore.load`), but
+the file keeps each settings text once: ``<store>.csv`` holds the rows without it and the
+sidecar ``<store>.settings.json`` maps each ``settings_hash`` to its settings text, exactly as
+the run recorded it. Both are committed; :meth:`ResultStore.load` joins them (and still reads
+an older store whose CSV holds the column itself).
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import tempfile
 from contextlib import contextmanager
@@ -65,16 +72,49 @@ class ResultStore:
         """The key tuple of a row (a mapping), normalised for comparisons."""
         return key_of(row)
 
+    @property
+    def settings_path(self):
+        """The sidecar that keeps each settings text once: ``{settings_hash: settings}``."""
+        return self.path.with_name(self.path.stem + ".settings.json")
+
     def load(self):
         """All rows as a DataFrame (empty, with the store's columns, if there is no file)."""
         if not self.path.exists():
             return pd.DataFrame(columns=list(self.COLUMNS))
         df = pd.read_csv(self.path, dtype=self.DTYPES, keep_default_na=False)
+        if "settings" not in df.columns and "settings_hash" in df.columns:
+            df["settings"] = self._settings_of(df["settings_hash"])
         missing = set(self.COLUMNS) - set(df.columns)
         if missing:
             raise ValueError(f"{self.path} is not a {self.NAME}: missing columns "
                              f"{sorted(missing)}.")
         return df[list(self.COLUMNS)]
+
+    def _read_settings(self):
+        """The sidecar's ``{settings_hash: settings}`` (empty if there is none)."""
+        if not self.settings_path.exists():
+            return {}
+        try:
+            table = json.loads(self.settings_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{self.settings_path} is not a settings file of the {self.NAME} "
+                             f"({exc}); restore it with `git checkout -- "
+                             f"{self.settings_path.name}` in {self.settings_path.parent.name}/."
+                             ) from exc
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise ValueError(f"{self.settings_path} is not a settings file of the {self.NAME}: "
+                             "expected an object of settings texts by settings hash.")
+        return table
+
+    def _settings_of(self, hashes):
+        """The settings text of each hash, from the sidecar; every hash must be there."""
+        table = self._read_settings()
+        absent = sorted(set(hashes) - set(table))
+        if absent:
+            raise ValueError(f"{self.settings_path} lacks the settings of {len(absent)} "
+                             f"settings hash(es) of {self.path.name} (e.g. {absent[0]}); the two "
+                             "files are written together: restore both from git.")
+        return hashes.map(table)
 
     def keys(self):
         """The set of keys already stored."""
@@ -119,16 +159,43 @@ class ResultStore:
             return 0
         df = pd.concat([old, pd.DataFrame(new, columns=list(self.COLUMNS))],
                        ignore_index=True)
+        self._write(df)
+        return len(new)
+
+    def _write(self, df):
+        """Replace the store with ``df`` (every column): the settings texts into the sidecar,
+        once per hash, then the rows without them, each file atomically. A sidecar that is
+        new and a CSV that is not yet is harmless (an unused hash); never the reverse."""
         df = df.sort_values(list(self.SORT), kind="stable").reset_index(drop=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".results-", suffix=".csv")
+        table = {}
+        for h, s in zip(df["settings_hash"].astype(str), df["settings"].astype(str)):
+            if table.setdefault(h, s) != s:
+                raise ValueError(f"Two different settings for settings hash {h} in the "
+                                 f"{self.NAME}; a hash must identify its settings.")
+        text = json.dumps(dict(sorted(table.items())), indent=1) + "\n"
+        self._replace(self.settings_path, lambda fh: fh.write(text), ".json")
+        rows = df[[c for c in self.COLUMNS if c != "settings"]]
+        self._replace(self.path, lambda fh: rows.to_csv(fh, index=False), ".csv")  # floats
+        # as repr: exact round trip
+
+    def _replace(self, path, write, suffix):
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=suffix)
         try:
             with os.fdopen(fd, "w", newline="") as fh:
-                df.to_csv(fh, index=False)  # floats as repr: exact round trip
-            os.replace(tmp, self.path)
+                write(fh)
+            os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return len(new)
+
+    def compact(self):
+        """Rewrite a store whose CSV still holds the ``settings`` column in the sidecar form
+        (the rows, their order and every value unchanged). Returns the number of rows."""
+        with self._locked():
+            df = self.load()
+            if len(df):
+                self._write(df)
+            return len(df)
 
 
 #: Columns that identify a basis measurement: the cell's key, the other seed of a measure of

@@ -74,3 +74,57 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     with ProcessPoolExecutor(4) as ex:
         list(ex.map(_writer, [path] * 4, [0, 100, 200, 300]))
     assert len(ResultStore(path).load()) == 80
+
+
+# -- the settings sidecar: each settings text once per hash --------------------------------
+
+def test_settings_are_kept_once_per_hash_in_the_sidecar(tmp_path):
+    import json
+
+    store = ResultStore(tmp_path / "r.csv")
+    texts = {"abc": '{"n_epochs": 50, "name": "x"}', "def": '{"n_epochs": 3}'}
+    store.add([row(seed=i, settings_hash=h, settings=texts[h])
+               for i in range(3) for h in texts])
+    header = store.path.read_text().splitlines()[0].split(",")
+    assert "settings" not in header and "settings_hash" in header
+    assert json.loads(store.settings_path.read_text()) == texts
+    assert store.settings_path.name == "r.settings.json"
+    df = store.load()
+    assert list(df.columns) == list(COLUMNS)
+    assert (df["settings"] == df["settings_hash"].map(texts)).all()
+
+
+def test_compact_rewrites_an_old_store_without_changing_a_value(tmp_path):
+    import pandas as pd
+
+    old = tmp_path / "r.csv"
+    rows = [row(seed=i, nmi=float(v), settings='{"a": 1}')
+            for i, v in enumerate(np.random.default_rng(1).random(5))]
+    pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(old, index=False)  # settings in the CSV
+    store = ResultStore(old)
+    before = store.load()
+    assert store.compact() == 5
+    assert "settings" not in old.read_text().splitlines()[0].split(",")
+    pd.testing.assert_frame_equal(store.load(), before)
+
+
+def test_two_settings_for_one_hash_are_refused(tmp_path):
+    store = ResultStore(tmp_path / "r.csv")
+    store.add([row(seed=0, settings='{"a": 1}')])
+    with pytest.raises(ValueError, match="Two different settings for settings hash abc"):
+        store.add([row(seed=1, settings='{"a": 2}')])
+    assert len(store.load()) == 1
+
+
+def test_missing_or_corrupted_sidecar_is_named(tmp_path):
+    store = ResultStore(tmp_path / "r.csv")
+    store.add([row()])
+    store.settings_path.write_text("{not json")
+    with pytest.raises(ValueError, match=r"r\.settings\.json is not a settings file"):
+        store.load()
+    store.settings_path.write_text("{}")
+    with pytest.raises(ValueError, match=r"lacks the settings of 1 settings hash\(es\) of r\.csv"):
+        store.load()
+    store.settings_path.unlink()
+    with pytest.raises(ValueError, match="restore both from git"):
+        store.load()

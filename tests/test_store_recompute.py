@@ -11,7 +11,6 @@ in its last bit, which is all :data:`RTOL_PROCESSOR` allows.
 """
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from metanmf_lab import ALGORITHM_VERSION
@@ -29,7 +28,7 @@ RTOL_PROCESSOR = 1e-12
 
 def _committed_rows():
     assert DEFAULT_STORE.exists(), f"the committed result store {DEFAULT_STORE} is missing"
-    df = pd.read_csv(DEFAULT_STORE, keep_default_na=False)  # round-trip floats
+    df = ResultStore(DEFAULT_STORE).load()  # floats round-trip exactly
     assert len(df) > 0, "the committed result store is empty"
     return df
 
