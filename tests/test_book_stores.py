@@ -47,3 +47,7 @@ def test_full_profile_notes_are_all_stored(no_compute):
     assert N.entries and N.n_ablation_cells > 0
     measured = N.explained[N.explained["explanation"] != "not measured"]
     assert len(measured) > 0
+    ref_on = nb.PROFILES["full"].extra["reference_datasets"]
+    if ref_on:  # every entry of those datasets, under the authors' code in full
+        assert N.reference is not None and set(N.reference["dataset"]) == set(ref_on)
+        assert N.reference["reference"].notna().all()
