@@ -71,6 +71,18 @@ def _rtol(row):
     return 0.0 if row.environment == _environment() else RTOL_PROCESSOR
 
 
+def test_a_row_made_in_this_environment_recomputes_bit_for_bit():
+    df = _committed_rows()
+    here = df[(df.environment == _environment())
+              & (df.algorithm_version.astype(str) == ALGORITHM_VERSION)]
+    if here.empty:
+        pytest.skip("no stored row was made with this machine's versions and OpenBLAS kernels")
+    row = here.sort_values(list(ResultStore.SORT), kind="stable").sort_values(
+        "seconds", kind="stable").iloc[0]  # the cheapest
+    assert _rtol(row) == 0.0
+    test_stored_cell_recomputes_exactly(row)
+
+
 def test_environment_names_the_blas_kernels():
     env = dict(part.split("=", 1) for part in _environment().split(";"))
     assert {"python", "numpy", "scipy", "scikit-learn", "blas"} <= set(env)
