@@ -382,3 +382,30 @@ def ablation_summary(effects):
                         "closer": g["closes"].sum().astype(int),
                         "within": g["within"].sum().astype(int)})
     return out.reset_index()[cols]
+
+
+def reference_within(reference, threshold=DIFFERENCE_THRESHOLD):
+    """How close the authors' code in full comes to the thesis, per noise condition.
+
+    ``reference`` is the notes' comparison frame (one row per table entry, with columns
+    ``condition``, ``ours_gap`` = ours under the thesis protocol minus the thesis, and
+    ``reference_gap`` = ours under the authors' code minus the thesis). Returns one row per
+    condition present (``none`` first, then ``added``; ``label`` names it for prose: "without
+    noise", "with noise") with the number of ``entries``, how many
+    lie within ``threshold`` of the thesis under the authors' code (``within_reference``) and
+    under the thesis protocol (``within_thesis_protocol``), and in how many the authors' code
+    is strictly the closer (``reference_closer``).
+    """
+    cols = ["condition", "label", "entries", "within_reference", "within_thesis_protocol",
+            "reference_closer"]
+    out = []
+    for cond, label in (("none", "without noise"), ("added", "with noise")):
+        part = reference[reference["condition"] == cond]
+        if not len(part):
+            continue
+        ref, ours = part["reference_gap"].abs(), part["ours_gap"].abs()
+        out.append({"condition": cond, "label": label, "entries": len(part),
+                    "within_reference": int((ref <= threshold).sum()),
+                    "within_thesis_protocol": int((ours <= threshold).sum()),
+                    "reference_closer": int((ref < ours).sum())})
+    return pd.DataFrame(out, columns=cols)

@@ -183,3 +183,23 @@ def test_stored_entries_beyond_reads_only_the_thesis_grid(tmp_path):
     store.add(rows)
     got = reporting.stored_entries_beyond(store, s, seeds=range(5), datasets=["digits"])
     assert got == [("digits", "none", "Meta-NMF")]
+
+
+def test_reference_within_counts_per_condition_against_a_hand_count():
+    # gaps chosen on both sides of the threshold, including exactly at it
+    ref = pd.DataFrame({
+        "condition": ["added", "none", "none", "none", "added"],
+        "ours_gap": [0.10, -0.2, 0.01, 0.03, -0.02],
+        "reference_gap": [0.05, 0.02, -0.04, -0.03, 0.01],
+    })
+    out = reporting.reference_within(ref).set_index("condition")
+    assert list(out.index) == ["none", "added"]  # no noise first, whatever the input order
+    assert out.loc["none"].to_dict() == {"label": "without noise", "entries": 3, "within_reference": 2,
+                                         "within_thesis_protocol": 2, "reference_closer": 1}
+    assert out.loc["added"].to_dict() == {"label": "with noise", "entries": 2, "within_reference": 1,
+                                          "within_thesis_protocol": 1, "reference_closer": 2}
+    # a condition with no entries is left out; a tighter threshold counts fewer
+    only = reporting.reference_within(ref[ref["condition"] == "none"], threshold=0.025)
+    assert list(only["condition"]) == ["none"]
+    assert only["within_reference"].tolist() == [1]
+    assert only["within_thesis_protocol"].tolist() == [1]
