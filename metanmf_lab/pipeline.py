@@ -52,6 +52,7 @@ from pathlib import Path
 from ._config import ALGORITHM_VERSION, PROJECT_ROOT, __version__
 from .datasets import DATASETS
 from .notebook import PROFILES
+from .store import replace_atomically
 
 #: Folder of the source notebooks (stored without outputs).
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
@@ -230,19 +231,6 @@ def store_summary(profile):
     return out
 
 
-def _write_atomic(path, text):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _update_record(executed_dir, profile, done):
     """Merge the notebooks just executed into the record (atomically)."""
     path = record_path(executed_dir)
@@ -256,7 +244,8 @@ def _update_record(executed_dir, profile, done):
         versions=versions(),
         stores={**record.get("stores", {}), profile: store_summary(profile)},
     )
-    _write_atomic(path, json.dumps(record, indent=1, sort_keys=False) + "\n")
+    text = json.dumps(record, indent=1, sort_keys=False) + "\n"
+    replace_atomically(path, lambda fh: fh.write(text), ".json")
     return record
 
 
@@ -609,7 +598,9 @@ def make_golden(chapters=None, *, golden_dir=GOLDEN_DIR, notebooks_dir=NOTEBOOKS
         golden_dir.mkdir(parents=True, exist_ok=True)
         for c in chapters:
             nb = nbformat.read(Path(tmp) / EXECUTED / f"{c.name}.ipynb", as_version=4)
-            _write_atomic(golden_dir / f"{c.name}.ipynb", nbformat.writes(golden_copy(nb)) + "\n")
+            text = nbformat.writes(golden_copy(nb)) + "\n"
+            replace_atomically(golden_dir / f"{c.name}.ipynb", lambda fh: fh.write(text),
+                               ".ipynb")
     return []
 
 

@@ -44,6 +44,23 @@ _DTYPES = {"dataset": str, "model": str, "protocol": str, "settings_hash": str,
            "settings": str, "created_utc": str}
 
 
+def replace_atomically(path, write, suffix=""):
+    """Replace ``path`` by what ``write(fh)`` writes to a text file handle: a temporary file in
+    the same folder, renamed over ``path`` only when complete, so a reader sees the old file or
+    the new one, never part of one. The new file is readable by all (0644), as a file written
+    the ordinary way would be (``mkstemp`` makes its files private)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            write(fh)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def key_of(row):
     """The key tuple of a row (a mapping), normalised for comparisons."""
     return (str(row["dataset"]), round(float(row["noise"]), 10), str(row["model"]),
@@ -173,20 +190,10 @@ class ResultStore:
                 raise ValueError(f"Two different settings for settings hash {h} in the "
                                  f"{self.NAME}; a hash must identify its settings.")
         text = json.dumps(dict(sorted(table.items())), indent=1) + "\n"
-        self._replace(self.settings_path, lambda fh: fh.write(text), ".json")
+        replace_atomically(self.settings_path, lambda fh: fh.write(text), ".json")
         rows = df[[c for c in self.COLUMNS if c != "settings"]]
-        self._replace(self.path, lambda fh: rows.to_csv(fh, index=False), ".csv")  # floats
+        replace_atomically(self.path, lambda fh: rows.to_csv(fh, index=False), ".csv")  # floats
         # as repr: exact round trip
-
-    def _replace(self, path, write, suffix):
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=suffix)
-        try:
-            with os.fdopen(fd, "w", newline="") as fh:
-                write(fh)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     def compact(self):
         """Rewrite a store whose CSV still holds the ``settings`` column in the sidecar form

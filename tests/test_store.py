@@ -1,9 +1,11 @@
 """The result store: exact round trip, skip of stored keys, atomic writes."""
 
+import stat
+
 import numpy as np
 import pytest
 
-from metanmf_lab.store import COLUMNS, ResultStore, key_of
+from metanmf_lab.store import COLUMNS, ResultStore, key_of, replace_atomically
 
 
 def row(**kw):
@@ -128,3 +130,25 @@ def test_missing_or_corrupted_sidecar_is_named(tmp_path):
     store.settings_path.unlink()
     with pytest.raises(ValueError, match="restore both from git"):
         store.load()
+
+
+def test_store_files_are_readable_by_all_as_ordinary_files_are(tmp_path):
+    # the temporary files of an atomic write are private (mkstemp); the store is not
+    store = ResultStore(tmp_path / "r.csv")
+    store.add([row()])
+    for p in (store.path, store.settings_path):
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644, p.name
+
+
+def test_a_failed_replace_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    p = tmp_path / "f.txt"
+    replace_atomically(p, lambda fh: fh.write("old"), ".txt")
+
+    def half_then_fail(fh):
+        fh.write("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        replace_atomically(p, half_then_fail, ".txt")
+    assert p.read_text() == "old"
+    assert [q.name for q in tmp_path.iterdir()] == ["f.txt"]
