@@ -280,10 +280,21 @@ def test_goldens_hold_no_thesis_numbers():
 def test_nbval_goldens(smoke_book):
     goldens = [GOLDEN / f"{c.name}.ipynb" for c in AVAILABLE]
     assert all(p.exists() for p in goldens), "run `make golden`"
-    env = {pipeline.EXECUTED_ENV: str(smoke_book / pipeline.EXECUTED)}
-    proc = run("-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
-               "-q", *[str(p) for p in goldens], env=env)
-    assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-2000:]
+    env = {**os.environ, pipeline.EXECUTED_ENV: str(smoke_book / pipeline.EXECUTED)}
+    # two nbval runs at a time (every other golden each), as the book executes two chapters
+    # at a time: the goldens share only the smoke store, which is safe for concurrent writers
+    procs = [subprocess.Popen([sys.executable, "-m", "pytest", "--nbval-lax",
+                               "--nbval-current-env", "-p", "no:cacheprovider", "-q",
+                               *[str(p) for p in half]],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              cwd=PROJECT_ROOT, env=env)
+             for half in (goldens[0::2], goldens[1::2])]
+    outs = [proc.communicate() for proc in procs]
+    for proc, (out, err) in zip(procs, outs):
+        assert proc.returncode == 0, out[-8000:] + err[-2000:]
+    assert sum(int(m) for out, _ in outs
+               for m in re.findall(r"(\d+) passed", out)) >= len(goldens), \
+        "nbval checked fewer cells than there are goldens"
 
 
 # ------------------------------------------------------------------------------------------
