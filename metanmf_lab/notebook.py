@@ -58,7 +58,7 @@ PROFILES = {
                                # runs in parts; the chapters name what is missing)
                                fair_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
                                pair_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
-                               reference_datasets=("digits",),
+                               reference_datasets=("digits", "faces"),
                                benchmarks=("A", "B", "C", "D-synthetic"),
                                bench_seeds=tuple(range(10)), max_iter=500,
                                splits=tuple(range(10)),
@@ -73,7 +73,7 @@ PROFILES = {
                                 ablation_seeds=(0,), ablation_datasets=("digits",),
                                 fair_datasets=("digits", "faces"),
                                 pair_datasets=("digits", "faces"),
-                                reference_datasets=("digits",),
+                                reference_datasets=("digits", "faces"),
                                 benchmarks=("A", "B"),
                                 bench_seeds=(0, 1), max_iter=30, splits=(0, 1),
                                 nmf_datasets=("digits",), nmf_ranks=(3,), nmf_seeds=(0,)),

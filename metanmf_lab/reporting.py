@@ -385,27 +385,43 @@ def ablation_summary(effects):
 
 
 def reference_within(reference, threshold=DIFFERENCE_THRESHOLD):
-    """How close the authors' code in full comes to the thesis, per noise condition.
+    """How close the authors' code in full comes to the thesis, per dataset and condition.
 
     ``reference`` is the notes' comparison frame (one row per table entry, with columns
-    ``condition``, ``ours_gap`` = ours under the thesis protocol minus the thesis, and
-    ``reference_gap`` = ours under the authors' code minus the thesis). Returns one row per
-    condition present (``none`` first, then ``added``; ``label`` names it for prose: "without
-    noise", "with noise") with the number of ``entries``, how many
-    lie within ``threshold`` of the thesis under the authors' code (``within_reference``) and
-    under the thesis protocol (``within_thesis_protocol``), and in how many the authors' code
-    is strictly the closer (``reference_closer``).
+    ``dataset``, ``condition``, ``ours_gap`` = ours under the thesis protocol minus the thesis,
+    and ``reference_gap`` = ours under the authors' code minus the thesis). Returns one row per
+    dataset and condition present, in the book's order of the datasets and with ``none``
+    before ``added`` (``label`` names the condition for prose: "without noise", "with
+    noise"), with the number of ``entries``, how many lie within ``threshold`` of the thesis
+    under the authors' code (``within_reference``) and under the thesis protocol
+    (``within_thesis_protocol``), and in how many the authors' code is strictly the closer
+    (``reference_closer``).
     """
-    cols = ["condition", "label", "entries", "within_reference", "within_thesis_protocol",
-            "reference_closer"]
+    cols = ["dataset", "condition", "label", "entries", "within_reference",
+            "within_thesis_protocol", "reference_closer"]
     out = []
-    for cond, label in (("none", "without noise"), ("added", "with noise")):
-        part = reference[reference["condition"] == cond]
-        if not len(part):
-            continue
-        ref, ours = part["reference_gap"].abs(), part["ours_gap"].abs()
-        out.append({"condition": cond, "label": label, "entries": len(part),
-                    "within_reference": int((ref <= threshold).sum()),
-                    "within_thesis_protocol": int((ours <= threshold).sum()),
-                    "reference_closer": int((ref < ours).sum())})
+    for ds in DATASETS:
+        for cond, label in (("none", "without noise"), ("added", "with noise")):
+            part = reference[(reference["dataset"] == ds) & (reference["condition"] == cond)]
+            if not len(part):
+                continue
+            ref, ours = part["reference_gap"].abs(), part["ours_gap"].abs()
+            out.append({"dataset": ds, "condition": cond, "label": label,
+                        "entries": len(part),
+                        "within_reference": int((ref <= threshold).sum()),
+                        "within_thesis_protocol": int((ours <= threshold).sum()),
+                        "reference_closer": int((ref < ours).sum())})
     return pd.DataFrame(out, columns=cols)
+
+
+def reference_within_phrase(within):
+    """:func:`reference_within` in words, per dataset, for the book's prose: "on Digits, 8 of 8
+    without noise (under the thesis protocol: 3) and 0 of 8 with noise (under the thesis
+    protocol: 1); on ..." (empty for an empty frame)."""
+    parts = []
+    for ds, rows in within.groupby("dataset", sort=False):
+        counts = " and ".join(
+            f"{w.within_reference} of {w.entries} {w.label} (under the thesis protocol: "
+            f"{w.within_thesis_protocol})" for w in rows.itertuples())
+        parts.append(f"on {DATASETS[ds].display_name}, {counts}")
+    return "; ".join(parts)

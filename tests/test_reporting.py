@@ -185,21 +185,42 @@ def test_stored_entries_beyond_reads_only_the_thesis_grid(tmp_path):
     assert got == [("digits", "none", "Meta-NMF")]
 
 
-def test_reference_within_counts_per_condition_against_a_hand_count():
+def test_reference_within_counts_per_dataset_and_condition_against_a_hand_count():
     # gaps chosen on both sides of the threshold, including exactly at it
     ref = pd.DataFrame({
-        "condition": ["added", "none", "none", "none", "added"],
-        "ours_gap": [0.10, -0.2, 0.01, 0.03, -0.02],
-        "reference_gap": [0.05, 0.02, -0.04, -0.03, 0.01],
+        "dataset": ["digits", "faces", "digits", "digits", "digits", "digits"],
+        "condition": ["added", "none", "none", "none", "none", "added"],
+        "ours_gap": [0.10, 0.0, -0.2, 0.01, 0.03, -0.02],
+        "reference_gap": [0.05, 0.5, 0.02, -0.04, -0.03, 0.01],
     })
-    out = reporting.reference_within(ref).set_index("condition")
-    assert list(out.index) == ["none", "added"]  # no noise first, whatever the input order
-    assert out.loc["none"].to_dict() == {"label": "without noise", "entries": 3, "within_reference": 2,
-                                         "within_thesis_protocol": 2, "reference_closer": 1}
-    assert out.loc["added"].to_dict() == {"label": "with noise", "entries": 2, "within_reference": 1,
-                                          "within_thesis_protocol": 1, "reference_closer": 2}
-    # a condition with no entries is left out; a tighter threshold counts fewer
-    only = reporting.reference_within(ref[ref["condition"] == "none"], threshold=0.025)
-    assert list(only["condition"]) == ["none"]
-    assert only["within_reference"].tolist() == [1]
-    assert only["within_thesis_protocol"].tolist() == [1]
+    out = reporting.reference_within(ref)
+    # the book's order of datasets, no noise first, whatever the input order
+    assert list(zip(out["dataset"], out["condition"])) == [
+        ("digits", "none"), ("digits", "added"), ("faces", "none")]
+    out = out.set_index(["dataset", "condition"])
+    assert out.loc[("digits", "none")].to_dict() == {
+        "label": "without noise", "entries": 3, "within_reference": 2,
+        "within_thesis_protocol": 2, "reference_closer": 1}
+    assert out.loc[("digits", "added")].to_dict() == {
+        "label": "with noise", "entries": 2, "within_reference": 1,
+        "within_thesis_protocol": 1, "reference_closer": 2}
+    assert out.loc[("faces", "none")].to_dict() == {
+        "label": "without noise", "entries": 1, "within_reference": 0,
+        "within_thesis_protocol": 1, "reference_closer": 0}
+    # a tighter threshold counts fewer
+    tight = reporting.reference_within(ref, threshold=0.025).set_index(["dataset", "condition"])
+    assert tight.loc[("digits", "none"), "within_reference"] == 1
+    assert tight.loc[("digits", "none"), "within_thesis_protocol"] == 1
+
+
+def test_reference_within_phrase_reads_the_counts_per_dataset():
+    within = pd.DataFrame({
+        "dataset": ["digits", "digits", "faces"], "condition": ["none", "added", "added"],
+        "label": ["without noise", "with noise", "with noise"], "entries": [8, 8, 8],
+        "within_reference": [8, 0, 6], "within_thesis_protocol": [3, 1, 5],
+        "reference_closer": [8, 7, 5]})
+    assert reporting.reference_within_phrase(within) == (
+        "on Digits, 8 of 8 without noise (under the thesis protocol: 3) and 0 of 8 with noise "
+        "(under the thesis protocol: 1); on Faces, 6 of 8 with noise (under the thesis "
+        "protocol: 5)")
+    assert reporting.reference_within_phrase(within.iloc[:0]) == ""
