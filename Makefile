@@ -11,6 +11,12 @@ DASK    := $(VENV)/.dask-installed
 PROFILE ?= full
 JOBS    ?= 2
 
+# A relative METANMF_DATA means relative to here; every kernel (book, lab, nbval) runs in
+# another folder, so hand them the absolute path.
+ifneq ($(strip $(METANMF_DATA)),)
+export METANMF_DATA := $(abspath $(METANMF_DATA))
+endif
+
 .PHONY: help venv book lab golden test lock clean bench bench-full grid
 
 help:

@@ -448,14 +448,14 @@ def _missing_message(specs, folder):
     return " ".join(lines) + "."
 
 
-def _download(url, out, filename):
+def _download(url, out, filename, folder):
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
             shutil.copyfileobj(response, out)
     except Exception as exc:
-        raise DownloadError(f"Could not download {filename!r} from {url}: {exc}. Without "
-                            f"network access, set {DATA_ENV} to a folder holding the file "
-                            f"(see data/README.md).") from exc
+        raise DownloadError(f"{filename!r} is not in {folder}, and downloading it from "
+                            f"{url} failed: {exc}. Without network access, set {DATA_ENV} "
+                            f"to a folder holding the file (see data/README.md).") from exc
 
 
 def _fetch(spec, folder):
@@ -477,7 +477,7 @@ def _fetch(spec, folder):
         sources = []
         for k in spec.url_keys:
             with tempfile_in_folder() as fh:
-                _download(URLS[k], fh, spec.filename)
+                _download(URLS[k], fh, spec.filename, folder)
             sources.append(fh.name)
         with tempfile_in_folder() as out:
             try:

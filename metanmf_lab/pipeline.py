@@ -49,7 +49,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from ._config import ALGORITHM_VERSION, PROJECT_ROOT, __version__
+from ._config import ALGORITHM_VERSION, DATA_ENV, PROJECT_ROOT, __version__, data_dir
 from .datasets import DATASETS
 from .notebook import PROFILES
 from .store import replace_atomically
@@ -399,7 +399,12 @@ def execute(chapters=None, *, profile="full", jobs=2, book_root=PROJECT_ROOT,
     failures = []
     bar = tqdm(total=len(chapters), desc=f"notebooks ({profile})", unit="nb",
                disable=not progress)
-    with _environ(**{EXECUTED_ENV: out_dir}):
+    env = {EXECUTED_ENV: out_dir}
+    if os.environ.get(DATA_ENV, "").strip():
+        # The kernels run in the notebooks' folder: a relative data folder is meant relative
+        # to where the pipeline was started, so hand them the absolute one.
+        env[DATA_ENV] = data_dir()
+    with _environ(**env):
         for stage in ([c for c in chapters if not c.last], [c for c in chapters if c.last]):
             if failures or not stage:
                 continue

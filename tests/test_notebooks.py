@@ -351,3 +351,41 @@ def test_failure_leaves_no_partial_output(tmp_path):
     assert re.search(r"failed in cell \d+", proc.stderr)
     assert (out_dir / "status.ipynb").read_text() == "previous build"
     assert sorted(p.name for p in out_dir.iterdir()) == [pipeline.RECORD_NAME, "status.ipynb"]
+
+
+def test_relative_data_folder_reaches_the_kernels_absolute(tmp_path):
+    """``METANMF_DATA=../shared/data make book``: the kernels run in the notebooks' folder,
+    so the pipeline hands them the data folder resolved against the folder it was started in."""
+    sources = tmp_path / "notebooks"
+    sources.mkdir()
+    nb = nbformat.read(STATUS, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import os\n"
+        "from metanmf_lab._config import data_dir\n"
+        f"assert os.environ['METANMF_DATA'] == {str(tmp_path / 'somewhere' / 'data')!r}, "
+        "os.environ['METANMF_DATA']\n"
+        "assert str(data_dir()) == os.environ['METANMF_DATA']"))
+    nbformat.write(nb, sources / "status.ipynb")
+    proc = run("-m", "metanmf_lab.pipeline", "execute", "--only", "status", "--no-progress",
+               "--notebooks", str(sources), "--book-root", str(tmp_path),
+               env={"METANMF_DATA": os.path.join("somewhere", "data")}, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+@pytest.mark.parametrize("value, expected", [
+    (os.path.join("..", "shared", "data"), str(PROJECT_ROOT.parent / "shared" / "data")),
+    ("", ""),
+], ids=["relative", "unset"])
+def test_make_hands_every_target_an_absolute_data_folder(value, expected):
+    """The Makefile exports ``METANMF_DATA`` made absolute against the project root, for the
+    kernels of ``make lab`` and of nbval, which the pipeline does not start."""
+    show = 'show:\n\t@printf "%s" "$$METANMF_DATA"\n'
+    env = {k: v for k, v in os.environ.items() if k != "METANMF_DATA"}
+    if value:
+        env["METANMF_DATA"] = value
+    proc = subprocess.run(["make", "-s", "-f", "Makefile", "-f", "-", "show"], input=show,
+                          capture_output=True, text=True, cwd=PROJECT_ROOT, env=env,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == expected
