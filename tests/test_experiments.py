@@ -232,7 +232,7 @@ def test_each_ablation_changes_one_thing():
         expected = set(changes.get("protocol_overrides", {}))
         assert changed == expected, name
         other = {k for k in ("task_size", "faces_size", "rescale_bases", "split_seed",
-                             "fmnist_subset_seed", "noise_scale")
+                             "fmnist_subset_seed", "noise_scale", "faces_eval_all")
                  if getattr(s, k) != getattr(base, k)}
         assert other == set(changes) - {"protocol_overrides"}, name
         assert Settings.from_json(s.to_json()) == s
@@ -253,8 +253,8 @@ def test_ablation_applies_exactly_where_it_changes_results():
     cells = [Cell("digits", 0.0, m, 3, 1) for m in ex.MODELS]
     base = {c.model: run_cell(c, tiny) for c in cells}
     for name in ABLATIONS:
-        if name in ("Faces at 64x64", "another Fashion-MNIST subset", "noise s.d. halved",
-                    "noise s.d. doubled"):
+        if name in ("Faces at 64x64", "Faces: NMI over all 400 images",
+                    "another Fashion-MNIST subset", "noise s.d. halved", "noise s.d. doubled"):
             continue  # rules naming only the data: tested below
         s = ablation_settings(name, tiny)
         changed = []
@@ -268,6 +268,13 @@ def test_ablation_applies_exactly_where_it_changes_results():
         assert any(changed), f"{name} changed nothing"
     assert not ablation_applies("Faces at 64x64", "NMF", "digits")
     assert ablation_applies("Faces at 64x64", "NMF", "faces")
+    # all 400 faces: only Faces, elsewhere bit-identical
+    name = "Faces: NMI over all 400 images"
+    assert not ablation_applies(name, "Meta-NMF", "digits")
+    assert ablation_applies(name, "Meta-NMF", "faces")
+    s = ablation_settings(name, tiny)
+    for c in cells[:2]:
+        assert run_cell(c, s)["nmi"] == base[c.model]["nmi"]
     # the FMNIST subset only touches FMNIST: elsewhere bit-identical
     name = "another Fashion-MNIST subset"
     assert not ablation_applies(name, "Meta-NMF", "digits")
@@ -316,6 +323,33 @@ def test_settings_added_later_keep_the_stored_hashes():
         Settings(noise_scale=0.0)
     with pytest.raises(ValueError, match="fmnist_subset_seed"):
         Settings(fmnist_subset_seed=-1)
+    with pytest.raises(TypeError, match="faces_eval_all"):
+        Settings(faces_eval_all="yes")
+
+
+def test_faces_eval_all_factorises_and_scores_every_face():
+    """The ablation's cells cluster all 400 faces; Meta models still learn on the learning
+    half only, and the equal-compute budget counts the larger evaluation set."""
+    from metanmf_lab.experiments import Cell, equal_compute_iterations, fit_cell, load_cell_data
+
+    tiny = Settings(n_epochs=2, inner_iter=5, baseline_iter=5)
+    every = tiny.replace(faces_eval_all=True)
+    X_learn, X_eval, y_learn, y_eval = load_cell_data("faces", 0.0, tiny)
+    assert len(X_learn) + len(X_eval) == 400
+    res = fit_cell(Cell("faces", 0.0, "NMF", 3, 0), every)
+    assert res.W.shape == (400, 3)
+    np.testing.assert_array_equal(res.y_eval, np.concatenate([y_learn, y_eval]))
+    half = fit_cell(Cell("faces", 0.0, "NMF", 3, 0), tiny)
+    assert half.W.shape == (len(X_eval), 3) and half.nmi != res.nmi
+    meta = fit_cell(Cell("faces", 0.0, "Meta-NMF", 3, 0), every)
+    meta_half = fit_cell(Cell("faces", 0.0, "Meta-NMF", 3, 0), tiny)
+    assert meta.W.shape == (400, 3)
+    # the learned basis is the same: the meta-learning phase saw the learning half only
+    np.testing.assert_array_equal(meta.model.components_, meta_half.model.components_)
+    fair = fit_cell(Cell("faces", 0.0, "NMF (equal compute)", 3, 0), every)
+    want = equal_compute_iterations(every, "thesis", len(X_learn), 400, 3)
+    assert fair.n_iter == want != equal_compute_iterations(tiny, "thesis", len(X_learn),
+                                                           len(X_eval), 3)
 
 
 def test_command_line_runs_an_ablation(tmp_path, capsys):
