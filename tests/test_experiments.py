@@ -268,20 +268,14 @@ def test_ablation_applies_exactly_where_it_changes_results():
         assert any(changed), f"{name} changed nothing"
     assert not ablation_applies("Faces at 64x64", "NMF", "digits")
     assert ablation_applies("Faces at 64x64", "NMF", "faces")
-    # all 400 faces: only Faces, elsewhere bit-identical
-    name = "Faces: NMI over all 400 images"
-    assert not ablation_applies(name, "Meta-NMF", "digits")
-    assert ablation_applies(name, "Meta-NMF", "faces")
-    s = ablation_settings(name, tiny)
-    for c in cells[:2]:
-        assert run_cell(c, s)["nmi"] == base[c.model]["nmi"]
-    # the FMNIST subset only touches FMNIST: elsewhere bit-identical
-    name = "another Fashion-MNIST subset"
-    assert not ablation_applies(name, "Meta-NMF", "digits")
-    assert ablation_applies(name, "NMF", "fmnist")
-    s = ablation_settings(name, tiny)
-    for c in cells[:2]:
-        assert run_cell(c, s)["nmi"] == base[c.model]["nmi"]
+    # all 400 faces only touch Faces, the FMNIST subset only FMNIST: elsewhere bit-identical
+    for name, dataset in (("Faces: NMI over all 400 images", "faces"),
+                          ("another Fashion-MNIST subset", "fmnist")):
+        assert not ablation_applies(name, "Meta-NMF", "digits")
+        assert ablation_applies(name, "Meta-NMF", dataset)
+        s = ablation_settings(name, tiny)
+        for c in cells[:2]:
+            assert run_cell(c, s)["nmi"] == base[c.model]["nmi"]
     # halving the noise touches noisy cells only
     name = "noise s.d. halved"
     assert not ablation_applies(name, "NMF", "digits", noise=0.0)
