@@ -184,6 +184,13 @@ class ResultStore:
         once per hash, then the rows without them, each file atomically. A sidecar that is
         new and a CSV that is not yet is harmless (an unused hash); never the reverse."""
         df = df.sort_values(list(self.SORT), kind="stable").reset_index(drop=True)
+        self._write_settings(df)
+        rows = df[[c for c in self.COLUMNS if c != "settings"]]
+        replace_atomically(self.path, lambda fh: rows.to_csv(fh, index=False), ".csv")  # floats
+        # as repr: exact round trip
+
+    def _write_settings(self, df):
+        """The sidecar of settings texts for the rows ``df``, one per settings hash."""
         table = {}
         for h, s in zip(df["settings_hash"].astype(str), df["settings"].astype(str)):
             if table.setdefault(h, s) != s:
@@ -191,9 +198,6 @@ class ResultStore:
                                  f"{self.NAME}; a hash must identify its settings.")
         text = json.dumps(dict(sorted(table.items())), indent=1) + "\n"
         replace_atomically(self.settings_path, lambda fh: fh.write(text), ".json")
-        rows = df[[c for c in self.COLUMNS if c != "settings"]]
-        replace_atomically(self.path, lambda fh: rows.to_csv(fh, index=False), ".csv")  # floats
-        # as repr: exact round trip
 
     def compact(self):
         """Rewrite a store whose CSV still holds the ``settings`` column in the sidecar form
@@ -305,6 +309,79 @@ class MLAMStore(ResultStore):
     DEFAULT = DEFAULT_MLAM_STORE
     SORT = ("experiment", "setting", "seed", "method", "measure", "problem", "t")
     NAME = "MLAM result store"
+
+    #: Columns that are the same on every row of one computed cell (one experiment setting
+    #: and seed, run once): the file keeps them once per cell, in the sidecar
+    #: ``<store>.cells.csv``, and each row names its cell by a number. The first five
+    #: identify the cell; the rest is its provenance.
+    CELL = ("experiment", "setting", "seed", "settings_hash", "algorithm_version",
+            "package_version", "environment", "created_utc")
+    CELL_KEY = CELL[:5]
+
+    @property
+    def cells_path(self):
+        """The sidecar with one row per computed cell: ``cell`` and the :attr:`CELL` columns."""
+        return self.path.with_name(self.path.stem + ".cells.csv")
+
+    def load(self):
+        """All rows, each joined with its cell's columns and its settings text (an older
+        store whose CSV holds every column on every row is read as it is)."""
+        if not self.path.exists() or "cell" not in pd.read_csv(self.path, nrows=0).columns:
+            return super().load()
+        rows = pd.read_csv(self.path, dtype=self.DTYPES, keep_default_na=False)
+        cells = self._read_cells()
+        absent = sorted(set(rows["cell"]) - set(cells["cell"]))
+        if absent:
+            raise ValueError(f"{self.cells_path} lacks {len(absent)} cell(s) that rows of "
+                             f"{self.path.name} name (e.g. cell {absent[0]}); the files are "
+                             "written together: restore both from git.")
+        df = rows.merge(cells, on="cell", how="left", validate="many_to_one", sort=False)
+        df["settings"] = self._settings_of(df["settings_hash"])
+        return df[list(self.COLUMNS)]
+
+    def _read_cells(self):
+        """The cells sidecar (empty, with its columns, if there is none)."""
+        columns = ["cell", *self.CELL]
+        if not self.cells_path.exists():
+            return pd.DataFrame({c: pd.Series(dtype=int if c in ("cell", "seed") else str)
+                                 for c in columns})
+        try:
+            cells = pd.read_csv(self.cells_path, dtype=self.DTYPES, keep_default_na=False)
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            cells = exc
+        if isinstance(cells, Exception) or set(columns) - set(cells.columns) \
+                or cells["cell"].duplicated().any():
+            raise ValueError(f"{self.cells_path} is not the cells file of the {self.NAME}; "
+                             f"restore it with `git checkout -- {self.cells_path.name}` in "
+                             f"{self.cells_path.parent.name}/.")
+        return cells[columns]
+
+    def _write(self, df):
+        """Replace the store with ``df``: the settings texts into their sidecar, each cell's
+        columns once into the cells sidecar (a stored cell keeps its number; a new one gets
+        the next), then the rows with their cell's number, each file atomically and in that
+        order, so a row never names a cell or settings that are not written yet."""
+        df = df.sort_values(list(self.SORT), kind="stable").reset_index(drop=True)
+        key, cell_cols = list(self.CELL_KEY), list(self.CELL)
+        cells = df[cell_cols].astype(str).drop_duplicates()
+        clash = cells[cells.duplicated(key, keep=False)]
+        if len(clash):
+            raise ValueError(f"Rows of one cell of the {self.NAME} disagree on "
+                             f"{[c for c in self.CELL if c not in key]}: "
+                             f"{clash.iloc[0][key].to_dict()}; a cell is computed whole, once.")
+        old = self._read_cells().astype({c: str for c in cell_cols})
+        numbers = dict(zip(map(tuple, old[key].to_numpy()), old["cell"].astype(int)))
+        nxt = max(numbers.values(), default=-1) + 1
+        for k in map(tuple, cells[key].to_numpy()):
+            if k not in numbers:
+                numbers[k], nxt = nxt, nxt + 1
+        cells.insert(0, "cell", [numbers[k] for k in map(tuple, cells[key].to_numpy())])
+        cells = cells.sort_values("cell").reset_index(drop=True)
+        self._write_settings(df)
+        replace_atomically(self.cells_path, lambda fh: cells.to_csv(fh, index=False), ".csv")
+        df = df.assign(cell=[numbers[k] for k in map(tuple, df[key].astype(str).to_numpy())])
+        rows = df[["cell"] + [c for c in self.COLUMNS if c not in self.CELL and c != "settings"]]
+        replace_atomically(self.path, lambda fh: rows.to_csv(fh, index=False), ".csv")
 
     def key_of(self, row):
         return (str(row["experiment"]), str(row["setting"]), int(row["seed"]),

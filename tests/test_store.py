@@ -152,3 +152,71 @@ def test_a_failed_replace_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
         replace_atomically(p, half_then_fail, ".txt")
     assert p.read_text() == "old"
     assert [q.name for q in tmp_path.iterdir()] == ["f.txt"]
+
+
+def mlam_row(**kw):
+    from metanmf_lab.store import MLAM_COLUMNS
+
+    r = {c: "" for c in MLAM_COLUMNS}
+    r.update(experiment="gmm", setting="dim=2", seed=0, method="EM", problem=0,
+             measure="loss", t=0, settings_hash="abc", algorithm_version="1",
+             value=0.1234567890123456789, package_version="0.1.0", environment="x",
+             settings="{}", created_utc="2026-01-01T00:00:00Z")
+    r.update(kw)
+    return r
+
+
+def test_mlam_store_keeps_each_cells_provenance_once_and_loads_it_back(tmp_path):
+    import pandas as pd
+
+    from metanmf_lab.store import MLAM_COLUMNS, MLAMStore
+
+    store = MLAMStore(tmp_path / "m.csv")
+    values = np.random.default_rng(2).random(6)
+    first = [mlam_row(setting="dim=4", t=t, value=float(v)) for t, v in enumerate(values)]
+    assert store.add(first) == 6
+    header = store.path.read_text().splitlines()[0].split(",")
+    assert header == ["cell", "method", "problem", "measure", "t", "value"]
+    assert len(pd.read_csv(store.cells_path)) == 1
+    # a new cell that sorts before the stored one gets the next number; the old keeps its own
+    store.add([mlam_row(setting="dim=2", t=t, created_utc="2026-02-01T00:00:00Z")
+               for t in range(3)])
+    cells = pd.read_csv(store.cells_path, dtype=str)
+    assert dict(zip(cells.setting, cells.cell)) == {"dim=4": "0", "dim=2": "1"}
+    df = store.load()
+    assert list(df.columns) == list(MLAM_COLUMNS) and len(df) == 9
+    four = df[df.setting == "dim=4"].sort_values("t")
+    assert list(four.value) == [float(v) for v in values]  # bit-exact
+    assert set(df[df.setting == "dim=2"].created_utc) == {"2026-02-01T00:00:00Z"}
+    assert store.keys() == {store.key_of(r) for r in df.to_dict("records")}
+
+
+def test_mlam_store_reads_and_compacts_the_one_row_per_value_layout(tmp_path):
+    import pandas as pd
+
+    from metanmf_lab.store import MLAM_COLUMNS, MLAMStore
+
+    path = tmp_path / "m.csv"
+    rows = [mlam_row(seed=s, t=t, value=0.1 * t + s) for s in (0, 1) for t in range(4)]
+    pd.DataFrame(rows, columns=list(MLAM_COLUMNS)).to_csv(path, index=False)
+    store = MLAMStore(path)
+    before = store.load()
+    assert store.compact() == 8
+    assert "created_utc" not in path.read_text().splitlines()[0]
+    pd.testing.assert_frame_equal(store.load(), before)
+
+
+def test_mlam_store_refuses_a_cell_with_two_provenances_and_names_a_lost_cells_file(tmp_path):
+    from metanmf_lab.store import MLAMStore
+
+    store = MLAMStore(tmp_path / "m.csv")
+    with pytest.raises(ValueError, match="disagree on"):
+        store.add([mlam_row(t=0), mlam_row(t=1, environment="y")])
+    assert not store.path.exists()
+    store.add([mlam_row()])
+    store.cells_path.write_text("cell,experiment\n0,gmm\n")
+    with pytest.raises(ValueError, match=r"m\.cells\.csv is not the cells file"):
+        store.load()
+    store.cells_path.unlink()
+    with pytest.raises(ValueError, match=r"m\.cells\.csv lacks 1 cell"):
+        store.load()
