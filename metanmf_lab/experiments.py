@@ -463,21 +463,26 @@ class CellResult:
 
 
 def load_cell_data(dataset, noise, settings):
-    """Learning and evaluation halves of a dataset under ``settings`` (cached loader)."""
+    """Learning and evaluation sets of a dataset under ``settings`` (cached loader):
+    ``X_learn, X_eval, y_learn, y_eval``, the two halves of the split, except that with
+    ``settings.faces_eval_all`` the Faces evaluation set is all 400 images (the learning half
+    first), while the learning set stays the learning half."""
     from .datasets import load_dataset
 
     X, y = load_dataset(dataset, noise=noise * settings.noise_scale,
                         random_state=settings.noise_seed, faces_size=settings.faces_size,
                         dtype=settings.dtype, fmnist_subset_seed=settings.fmnist_subset_seed)
-    return learning_evaluation_split(X, y, random_state=settings.split_seed)
+    X_learn, X_eval, y_learn, y_eval = learning_evaluation_split(
+        X, y, random_state=settings.split_seed)
+    if settings.faces_eval_all and dataset == "faces":
+        X_eval, y_eval = np.vstack([X_learn, X_eval]), np.concatenate([y_learn, y_eval])
+    return X_learn, X_eval, y_learn, y_eval
 
 
 def fit_cell(cell, settings=None):
     """Evaluate one cell and keep its factors (see module docstring)."""
     settings = Settings() if settings is None else settings
     X_learn, X_eval, y_learn, y_eval = load_cell_data(cell.dataset, cell.noise, settings)
-    if settings.faces_eval_all and cell.dataset == "faces":
-        X_eval, y_eval = np.vstack([X_learn, X_eval]), np.concatenate([y_learn, y_eval])
     equal_iter = None
     if model_kind(cell.model) == "equal_compute":
         equal_iter = equal_compute_iterations(settings, cell.protocol, X_learn.shape[0],

@@ -330,6 +330,11 @@ def test_faces_eval_all_factorises_and_scores_every_face():
     every = tiny.replace(faces_eval_all=True)
     X_learn, X_eval, y_learn, y_eval = load_cell_data("faces", 0.0, tiny)
     assert len(X_learn) + len(X_eval) == 400
+    learn_all, eval_all, _, y_all = load_cell_data("faces", 0.0, every)
+    np.testing.assert_array_equal(learn_all, X_learn)
+    np.testing.assert_array_equal(eval_all, np.vstack([X_learn, X_eval]))
+    digits = [load_cell_data("digits", 0.0, s)[1].shape for s in (every, tiny)]
+    assert digits[0] == digits[1]  # the switch is for Faces only
     res = fit_cell(Cell("faces", 0.0, "NMF", 3, 0), every)
     assert res.W.shape == (400, 3)
     np.testing.assert_array_equal(res.y_eval, np.concatenate([y_learn, y_eval]))
