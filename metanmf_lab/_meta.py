@@ -88,7 +88,8 @@ class _Transfer(TransformerMixin, BaseEstimator):
             B = np.array(B0, dtype=X.dtype, order="C", copy=True)
             W = X @ B.T
         res = solve_mu(X, W, B, loss=self._loss, max_iter=self.inner_iter, tol=0.0,
-                       graph=graph, lam=self._lam, kl_update=self._kl_update)
+                       graph=graph, lam=self._lam, kl_update=self._kl_update,
+                       history=False)  # only the final objective is kept
         if self._normalize:
             normalize_components(res.W, res.H)
         return res.W, res.H, float(res.objective[-1])

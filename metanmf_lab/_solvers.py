@@ -226,9 +226,14 @@ def mu_frobenius(X, W, H, *, max_iter, tol=0.0, stopping="objective", graph=None
 
 
 def mu_kl(X, W, H, *, max_iter, tol=0.0, stopping="objective", graph=None, lam=0.0,
-          kl_update="mm", update_W=True, update_H=True, xlogx=None):
-    """KL MU, optionally graph-regularised on W. Updates W and H in place."""
+          kl_update="mm", update_W=True, update_H=True, xlogx=None, history=True):
+    """KL MU, optionally graph-regularised on W. Updates W and H in place.
+
+    The KL objective costs a logarithm per entry of X, more than an update; with
+    ``history=False`` it is evaluated only where it is needed: at the end, or every
+    iteration when the objective stopping rule is on. The factors are the same, bit for bit."""
     use_graph = graph is not None and lam > 0
+    need = history or (tol > 0 and stopping == "objective")
     if xlogx is None:
         xlogx = float(xlogy(X, X).sum(dtype=np.float64))
     sumX = float(X.sum(dtype=np.float64))
@@ -256,7 +261,8 @@ def mu_kl(X, W, H, *, max_iter, tol=0.0, stopping="objective", graph=None, lam=0
         np.divide(X, WH, out=WH)
         return val
 
-    obj = [model_ratio(True)]
+    first = model_ratio(need or max_iter == 0)
+    obj = [first] if need or max_iter == 0 else []
     C_prev = H_prev = None
     it = 0
     for it in range(1, max_iter + 1):
@@ -280,9 +286,13 @@ def mu_kl(X, W, H, *, max_iter, tol=0.0, stopping="objective", graph=None, lam=0
             WtR = cw.wtx(WH)
             WtR /= _guard(cw.component_sums()[:, None])
             H *= WtR
-        obj.append(model_ratio(True))
+        val = model_ratio(need or it == max_iter)
+        if need or it == max_iter:
+            obj.append(val)
         if _converged(stopping, tol, obj, C, H, C_prev, H_prev):
             break
+    if not need and it < max_iter:  # stopped early on the factors' change
+        obj.append(model_ratio(True))
     cw.write_to(W)
     return MUResult(W, H, it, np.asarray(obj), data[0])
 
@@ -372,7 +382,7 @@ def mu_batched(Xs, Ws, Hs, *, loss="frobenius", max_iter, graph=None, lam=0.0,
 
 def solve_mu(X, W, H, *, loss="frobenius", max_iter=200, tol=0.0, stopping="objective",
              graph=None, lam=0.0, kl_update="mm", update_W=True, update_H=True,
-             normalize=False):
+             normalize=False, history=True):
     """Run multiplicative updates on ``X ~ W H`` from the given factors (updated in place).
 
     Parameters
@@ -399,6 +409,10 @@ def solve_mu(X, W, H, *, loss="frobenius", max_iter=200, tol=0.0, stopping="obje
         Whether each factor is updated (``transform`` keeps H fixed).
     normalize : bool
         Rescale the components to a maximum of 1 at the end (reference code).
+    history : bool
+        Record the objective after every iteration. False (KL only; Frobenius records it
+        anyway, at little cost): ``objective`` holds the final value alone, unless the
+        objective stopping rule needs every one. The factors do not depend on it.
 
     Returns
     -------
@@ -409,7 +423,7 @@ def solve_mu(X, W, H, *, loss="frobenius", max_iter=200, tol=0.0, stopping="obje
     if loss == "frobenius":
         res = mu_frobenius(X, W, H, **common)
     else:
-        res = mu_kl(X, W, H, kl_update=kl_update, **common)
+        res = mu_kl(X, W, H, kl_update=kl_update, history=history, **common)
     if normalize:
         normalize_components(res.W, res.H)
     return res

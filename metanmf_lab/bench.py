@@ -231,6 +231,24 @@ def bench_gnmf(n, iters, rep, exact_wide):
                             f"{n * n * 8 / 2**20:,.0f} MB")
 
 
+def bench_kl_history(rep, iters):
+    """KL MU with the objective after every iteration (the estimators' history) against only
+    at the end (the meta-learner's base calls): same factors, a log per entry saved."""
+    from ._solvers import solve_mu
+
+    rng = np.random.default_rng(0)
+    n, m, k = 2000, 784, 10
+    X = rng.random((n, m)) * (rng.random((n, m)) > 0.5)  # half zeros, as in images
+    W0, H0 = rng.random((n, k)) + 0.1, rng.random((k, m)) + 0.1
+    t_every, t_end = interleaved([
+        lambda: solve_mu(X, W0.copy(), H0.copy(), loss="kl", max_iter=iters),
+        lambda: solve_mu(X, W0.copy(), H0.copy(), loss="kl", max_iter=iters,
+                         history=False)], rep)
+    REPORT.add("kl_objective_at_end_vs_every_iteration", t_end / t_every,
+               note=f"n={n}, m={m}, rank {k}, {iters} iterations; every iteration "
+                    f"{t_every / iters * 1e3:.1f} ms/iter")
+
+
 # -- 4. Meta-NMF fit time against n; and one full-setting fit on Fashion-MNIST ----------------
 
 def bench_scaling(sizes, n_epochs, inner, rep, scaling_rows):
@@ -397,6 +415,7 @@ def main(argv=None):
         bench_gemm_bound(rep, shapes, iters=20)
         bench_sklearn(rep, shapes, iters=50)
         bench_gnmf(50_000, iters=10 if not args.full else 30, rep=rep, exact_wide=args.full)
+        bench_kl_history(rep, iters=10 if not args.full else 30)
         bench_scaling([1000, 5000, 25000], n_epochs=3 if not args.full else 10,
                       inner=20 if not args.full else 100, rep=1 if not args.full else 3,
                       scaling_rows=scaling_rows)

@@ -478,3 +478,31 @@ def test_rbf_graph_drops_only_negligible_weights():
                      kl_update="split")
         np.testing.assert_allclose(a.W, b.W, rtol=1e-10)
         np.testing.assert_allclose(a.H, b.H, rtol=1e-10)
+
+
+@pytest.mark.parametrize("graph", [None, "knn", "rbf"])
+@pytest.mark.parametrize("kl_update", ["mm", "split"])
+@pytest.mark.parametrize("stopping, tol, max_iter", [("objective", 0.0, 25), ("objective", 0.0, 0),
+                                                     ("objective", 1e-3, 200),
+                                                     ("factors", 0.2, 200)])
+def test_kl_without_history_gives_the_same_factors_and_final_objective(graph, kl_update,
+                                                                       stopping, tol, max_iter):
+    """Meta-learning's base calls skip the per-iteration KL objective (a log per entry)."""
+    from metanmf_lab._solvers import solve_mu
+
+    rng = np.random.default_rng(5)
+    X = rng.random((40, 15)) * (rng.random((40, 15)) > 0.3)  # zeros, as in images
+    G = None if graph is None else build_graph(X, graph=graph, n_neighbors=5, sigma=0.5)
+    W0, H0 = rng.random((40, 4)) + 0.1, rng.random((4, 15)) + 0.1
+    kw = dict(loss="kl", max_iter=max_iter, tol=tol, stopping=stopping, graph=G,
+              lam=0.0 if G is None else 0.3, kl_update=kl_update)
+    full = solve_mu(X, W0.copy(), H0.copy(), **kw)
+    lean = solve_mu(X, W0.copy(), H0.copy(), history=False, **kw)
+    np.testing.assert_array_equal(lean.W, full.W)
+    np.testing.assert_array_equal(lean.H, full.H)
+    assert lean.n_iter == full.n_iter and lean.loss == full.loss
+    assert lean.objective[-1] == full.objective[-1]
+    needs_every = stopping == "objective" and tol > 0
+    assert len(lean.objective) == (len(full.objective) if needs_every else 1)
+    if stopping == "factors":
+        assert 0 < full.n_iter < max_iter  # the early stop was exercised
