@@ -8,13 +8,17 @@ every write goes to a temporary file that then atomically replaces the store.
 Every row carries its full settings (the ``settings`` column of :meth:`ResultStore.load`), but
 the file keeps each settings text once: ``<store>.csv`` holds the rows without it and the
 sidecar ``<store>.settings.json`` maps each ``settings_hash`` to its settings text, exactly as
-the run recorded it. Both are committed; :meth:`ResultStore.load` joins them (and still reads
-an older store whose CSV holds the column itself).
+the run recorded it. Likewise each row's ``environment`` (versions and BLAS kernels, a long
+text shared by every row run on one machine) is kept once, in ``<store>.environments.json``,
+and the row names it ``env-`` plus the first 10 hex digits of its SHA-1. Every file is
+committed; :meth:`ResultStore.load` joins them (and still reads an older store whose CSV holds
+the texts themselves, or a mixture).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
@@ -33,6 +37,9 @@ KEY = ("dataset", "noise", "model", "rank", "seed", "protocol", "settings_hash",
 #: produced the row, not the result, and are left out of reproducibility comparisons.
 COLUMNS = KEY + ("nmi", "recon_error", "n_iter", "train_iter", "task_size", "seconds", "package_version",
                  "environment", "settings", "created_utc")
+
+#: How a row names an environment text kept in the sidecar ``<store>.environments.json``.
+ENV_PREFIX = "env-"
 
 #: Columns that depend on the machine and the moment, not on the computation.
 RUN_COLUMNS = ("seconds", "created_utc")
@@ -101,6 +108,8 @@ class ResultStore:
         df = pd.read_csv(self.path, dtype=self.DTYPES, keep_default_na=False)
         if "settings" not in df.columns and "settings_hash" in df.columns:
             df["settings"] = self._settings_of(df["settings_hash"])
+        if "environment" in df.columns:
+            df["environment"] = self._environments_of(df["environment"])
         missing = set(self.COLUMNS) - set(df.columns)
         if missing:
             raise ValueError(f"{self.path} is not a {self.NAME}: missing columns "
@@ -132,6 +141,55 @@ class ResultStore:
                              f"settings hash(es) of {self.path.name} (e.g. {absent[0]}); the two "
                              "files are written together: restore both from git.")
         return hashes.map(table)
+
+    @property
+    def environments_path(self):
+        """The sidecar that keeps each environment text once: ``{env-<sha1>: environment}``."""
+        return self.path.with_name(self.path.stem + ".environments.json")
+
+    @staticmethod
+    def environment_id(text):
+        """The short name a row gives its environment text."""
+        return ENV_PREFIX + hashlib.sha1(text.encode()).hexdigest()[:10]
+
+    def _read_environments(self):
+        path = self.environments_path
+        if not path.exists():
+            return {}
+        try:
+            table = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            table = exc
+        if not isinstance(table, dict) or not all(
+                isinstance(v, str) and self.environment_id(v) == k for k, v in table.items()):
+            raise ValueError(f"{path} is not an environments file of the {self.NAME}; restore "
+                             f"it with `git checkout -- {path.name}` in {path.parent.name}/.")
+        return table
+
+    def _environments_of(self, values):
+        """Each row's environment text: a name from the sidecar, or a text stored as is."""
+        named = values.str.startswith(ENV_PREFIX)
+        if not named.any():
+            return values
+        table = self._read_environments()
+        absent = sorted(set(values[named]) - set(table))
+        if absent:
+            raise ValueError(f"{self.environments_path} lacks {len(absent)} environment(s) "
+                             f"that rows of {self.path.name} name (e.g. {absent[0]}); the files "
+                             "are written together: restore both from git.")
+        return values.where(~named, values.map(table))
+
+    def _write_environments(self, df):
+        """The sidecar of the environment texts of ``df``; returns ``df`` naming them."""
+        texts = df["environment"].astype(str)
+        if texts.str.startswith(ENV_PREFIX).any():
+            raise ValueError(f"An environment text of the {self.NAME} starts with "
+                             f"{ENV_PREFIX!r}, which names a text in the sidecar.")
+        ids = {t: self.environment_id(t) for t in texts.unique()}
+        table = {i: t for t, i in sorted(ids.items(), key=lambda ti: ti[1])}
+        text = json.dumps(table, indent=1) + "\n"
+        replace_atomically(self.environments_path, lambda fh: fh.write(text), ".json")
+        return df.assign(environment=texts.map(ids))
 
     def keys(self):
         """The set of keys already stored."""
@@ -180,11 +238,13 @@ class ResultStore:
         return len(new)
 
     def _write(self, df):
-        """Replace the store with ``df`` (every column): the settings texts into the sidecar,
-        once per hash, then the rows without them, each file atomically. A sidecar that is
-        new and a CSV that is not yet is harmless (an unused hash); never the reverse."""
+        """Replace the store with ``df`` (every column): the settings texts into their
+        sidecar, once per hash, the environment texts into theirs, then the rows without
+        them, each file atomically. A sidecar that is new and a CSV that is not yet is
+        harmless (an unused entry); never the reverse."""
         df = df.sort_values(list(self.SORT), kind="stable").reset_index(drop=True)
         self._write_settings(df)
+        df = self._write_environments(df)
         rows = df[[c for c in self.COLUMNS if c != "settings"]]
         replace_atomically(self.path, lambda fh: rows.to_csv(fh, index=False), ".csv")  # floats
         # as repr: exact round trip

@@ -136,7 +136,7 @@ def test_store_files_are_readable_by_all_as_ordinary_files_are(tmp_path):
     # the temporary files of an atomic write are private (mkstemp); the store is not
     store = ResultStore(tmp_path / "r.csv")
     store.add([row()])
-    for p in (store.path, store.settings_path):
+    for p in (store.path, store.settings_path, store.environments_path):
         assert stat.S_IMODE(p.stat().st_mode) == 0o644, p.name
 
 
@@ -220,3 +220,40 @@ def test_mlam_store_refuses_a_cell_with_two_provenances_and_names_a_lost_cells_f
     store.cells_path.unlink()
     with pytest.raises(ValueError, match=r"m\.cells\.csv lacks 1 cell"):
         store.load()
+
+
+def test_environment_texts_are_kept_once_and_named_by_their_hash(tmp_path):
+    import hashlib
+    import json
+
+    import pandas as pd
+
+    store = ResultStore(tmp_path / "r.csv")
+    envs = ["python=3.11;blas=openblas/Haswell", "python=3.11;blas=openblas/SkylakeX"]
+    store.add([row(seed=i, environment=envs[i % 2]) for i in range(6)])
+    table = json.loads(store.environments_path.read_text())
+    want = {"env-" + hashlib.sha1(e.encode()).hexdigest()[:10]: e for e in envs}
+    assert table == want and store.environments_path.name == "r.environments.json"
+    on_disk = pd.read_csv(store.path, dtype=str)
+    assert set(on_disk.environment) == set(want)  # the rows name them
+    df = store.load()
+    assert list(df.environment) == [envs[i % 2] for i in range(6)]
+    # a row written by an older writer, with the text itself, loads beside the named ones
+    raw = on_disk.iloc[:1].assign(seed="9", environment="python=3.9")
+    pd.concat([on_disk, raw]).to_csv(store.path, index=False)
+    assert store.load().set_index("seed").environment.to_dict()[9] == "python=3.9"
+    store.compact()
+    assert len(json.loads(store.environments_path.read_text())) == 3
+
+
+def test_missing_or_corrupted_environments_file_is_named_and_a_clashing_text_refused(tmp_path):
+    store = ResultStore(tmp_path / "r.csv")
+    store.add([row()])
+    store.environments_path.write_text('{"env-0000000000": "x"}')  # a name that is not its hash
+    with pytest.raises(ValueError, match=r"r\.environments\.json is not an environments file"):
+        store.load()
+    store.environments_path.unlink()
+    with pytest.raises(ValueError, match=r"lacks 1 environment\(s\) that rows of r\.csv name"):
+        store.load()
+    with pytest.raises(ValueError, match="starts with 'env-'"):
+        ResultStore(tmp_path / "s.csv").add([row(environment="env-abc")])
