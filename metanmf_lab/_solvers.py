@@ -261,8 +261,9 @@ def mu_kl(X, W, H, *, max_iter, tol=0.0, stopping="objective", graph=None, lam=0
         np.divide(X, WH, out=WH)
         return val
 
-    first = model_ratio(need or max_iter == 0)
-    obj = [first] if need or max_iter == 0 else []
+    at_start = need or max_iter == 0
+    first = model_ratio(at_start)
+    obj = [first] if at_start else []
     C_prev = H_prev = None
     it = 0
     for it in range(1, max_iter + 1):
@@ -286,8 +287,9 @@ def mu_kl(X, W, H, *, max_iter, tol=0.0, stopping="objective", graph=None, lam=0
             WtR = cw.wtx(WH)
             WtR /= _guard(cw.component_sums()[:, None])
             H *= WtR
-        val = model_ratio(need or it == max_iter)
-        if need or it == max_iter:
+        record = need or it == max_iter
+        val = model_ratio(record)
+        if record:
             obj.append(val)
         if _converged(stopping, tol, obj, C, H, C_prev, H_prev):
             break

@@ -68,6 +68,11 @@ def replace_atomically(path, write, suffix=""):
         raise
 
 
+def _restore_hint(path):
+    """How to get a committed store file back, for error messages."""
+    return f"restore it with `git checkout -- {path.name}` in {path.parent.name}/."
+
+
 def key_of(row):
     """The key tuple of a row (a mapping), normalised for comparisons."""
     return (str(row["dataset"]), round(float(row["noise"]), 10), str(row["model"]),
@@ -124,9 +129,7 @@ class ResultStore:
             table = json.loads(self.settings_path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"{self.settings_path} is not a settings file of the {self.NAME} "
-                             f"({exc}); restore it with `git checkout -- "
-                             f"{self.settings_path.name}` in {self.settings_path.parent.name}/."
-                             ) from exc
+                             f"({exc}); " + _restore_hint(self.settings_path)) from exc
         if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
             raise ValueError(f"{self.settings_path} is not a settings file of the {self.NAME}: "
                              "expected an object of settings texts by settings hash.")
@@ -162,8 +165,8 @@ class ResultStore:
             table = exc
         if not isinstance(table, dict) or not all(
                 isinstance(v, str) and self.environment_id(v) == k for k, v in table.items()):
-            raise ValueError(f"{path} is not an environments file of the {self.NAME}; restore "
-                             f"it with `git checkout -- {path.name}` in {path.parent.name}/.")
+            raise ValueError(f"{path} is not an environments file of the {self.NAME}; "
+                             + _restore_hint(path))
         return table
 
     def _environments_of(self, values):
@@ -412,8 +415,7 @@ class MLAMStore(ResultStore):
         if isinstance(cells, Exception) or set(columns) - set(cells.columns) \
                 or cells["cell"].duplicated().any():
             raise ValueError(f"{self.cells_path} is not the cells file of the {self.NAME}; "
-                             f"restore it with `git checkout -- {self.cells_path.name}` in "
-                             f"{self.cells_path.parent.name}/.")
+                             + _restore_hint(self.cells_path))
         return cells[columns]
 
     def _write(self, df):
