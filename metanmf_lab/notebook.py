@@ -53,7 +53,7 @@ PROFILES = {
                                noise_ranks=(5, 10, 18),
                                basis_datasets=("digits", "faces", "coil20"),
                                ablation_seeds=(0,),
-                               ablation_datasets=("digits", "fmnist", "faces", "coil20"),
+                               ablation_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
                                # where the result store holds them so far (the grid
                                # runs in parts; the chapters name what is missing)
                                fair_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
