@@ -58,7 +58,7 @@ PROFILES = {
                                # runs in parts; the chapters name what is missing)
                                fair_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
                                pair_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
-                               reference_datasets=("digits", "faces", "coil20"),
+                               reference_datasets=("blobs", "digits", "faces", "coil20"),
                                benchmarks=("A", "B", "C", "D-synthetic"),
                                bench_seeds=tuple(range(10)), max_iter=500,
                                splits=tuple(range(10)),
