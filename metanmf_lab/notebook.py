@@ -386,6 +386,10 @@ class Notes:
     """Every entry on ``reference_datasets`` under the thesis protocol and under the authors'
     code (the reference protocol, all seeds), beside the thesis: columns dataset, condition,
     model, thesis, ours, reference, and the two differences (None when not run)."""
+    reference_pending: list = field(default_factory=list)
+    """``(dataset, stored, total)`` for each dataset of the notes not in
+    ``reference_datasets``: how many of its cells under the authors' code (the grid of
+    ``reference``) the result store holds (nothing is computed for them)."""
 
 
 def notes(params):
@@ -396,7 +400,7 @@ def notes(params):
     ``ablation_seeds``; the ablation effects and what they explain."""
     from . import reporting
     from .experiments import (MODELS, ablation_cost, ablation_grid, ablation_settings,
-                              entry_cells, make_grid)
+                              entry_cells, make_grid, stored_rows)
 
     datasets = params.datasets or list(params.profile_.datasets)
     rows = store_rows(params, make_grid(datasets, MODELS, params.ranks, params.seeds))
@@ -441,8 +445,12 @@ def notes(params):
         reference = both[keys + ["thesis", "ours", "reference"]].assign(
             ours_gap=both["ours"] - both["thesis"],
             reference_gap=both["reference"] - both["thesis"]).reset_index(drop=True)
+    pending = []
+    for d in (d for d in datasets if d not in ref_on):
+        cells = make_grid([d], MODELS, params.ranks, params.seeds, protocols=["reference"])
+        pending.append((d, len(stored_rows(cells, params.settings, params.store)), len(cells)))
     return Notes(rows=rows, sbs=sbs, entries=entries, effects=effects, explained=explained,
-                 reference=reference,
+                 reference=reference, reference_pending=pending,
                  n_ablation_cells=n_cells,
                  unmeasured_seconds=float(sum(ablation_cost(rest, seconds).values())),
                  thesis_status="read from the reference folder" if thesis is not None

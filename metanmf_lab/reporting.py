@@ -425,3 +425,18 @@ def reference_within_phrase(within):
             f"{w.within_thesis_protocol})" for w in rows.itertuples())
         parts.append(f"on {DATASETS[ds].display_name}, {counts}")
     return "; ".join(parts)
+
+
+def reference_pending_phrase(pending):
+    """The datasets not yet run in full under the authors' code, in words, for the book's
+    prose. ``pending`` holds ``(dataset, stored, total)`` triples (:attr:`Notes.reference_pending
+    <metanmf_lab.notebook.Notes.reference_pending>`): how many of a dataset's reference-protocol
+    cells the result store holds. Empty: every dataset is run in full."""
+    if not len(pending):
+        return "Every dataset of this build is run in full under the authors' code."
+    names = ", ".join(f"{DATASETS[d].display_name} ({stored} of {total} cells in the result "
+                      f"store)" for d, stored, total in pending)
+    flags = " ".join(d for d, _, _ in pending)
+    return (f"Not yet run in full under the authors' code, and so left out of this comparison: "
+            f"{names}. The rest is computed, resumably, by `python -m metanmf_lab.experiments "
+            f"--datasets {flags} --protocols reference`.")

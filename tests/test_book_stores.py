@@ -51,3 +51,8 @@ def test_full_profile_notes_are_all_stored(no_compute):
     if ref_on:  # every entry of those datasets, under the authors' code in full
         assert N.reference is not None and set(N.reference["dataset"]) == set(ref_on)
         assert N.reference["reference"].notna().all()
+    # the datasets not run in full are named, with what the store holds of them (a dataset
+    # the store holds in full belongs in the profile's reference_datasets)
+    others = [d for d in nb.PROFILES["full"].datasets if d not in ref_on]
+    assert [d for d, _, _ in N.reference_pending] == others
+    assert all(0 <= stored < total for _, stored, total in N.reference_pending)

@@ -224,3 +224,11 @@ def test_reference_within_phrase_reads_the_counts_per_dataset():
         "(under the thesis protocol: 1); on Faces, 6 of 8 with noise (under the thesis "
         "protocol: 5)")
     assert reporting.reference_within_phrase(within.iloc[:0]) == ""
+
+
+def test_reference_pending_phrase_names_each_dataset_its_count_and_the_command():
+    text = reporting.reference_pending_phrase([("fmnist", 64, 480), ("blobs", 0, 480)])
+    assert "FMNIST (64 of 480 cells in the result store)" in text
+    assert "Blobs (0 of 480 cells" in text
+    assert "--datasets fmnist blobs --protocols reference" in text
+    assert reporting.reference_pending_phrase([]).startswith("Every dataset")
