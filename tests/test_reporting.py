@@ -226,6 +226,28 @@ def test_reference_within_phrase_reads_the_counts_per_dataset():
     assert reporting.reference_within_phrase(within.iloc[:0]) == ""
 
 
+def test_reference_further_keeps_entries_the_code_moves_away_by_more_than_the_threshold():
+    ref = pd.DataFrame({
+        "dataset": ["blobs", "blobs", "digits", "faces"],
+        "condition": ["none", "added", "none", "none"], "model": ["Meta-GNMF"] * 4,
+        "thesis": [0.273, 0.093, 0.5, 0.6],
+        "ours": [0.084, 0.010, 0.5, 0.6],
+        # excess |ref| - |ours|: 0.575 - 0.189, 0.649 - 0.083, exactly 0.03 (kept out),
+        # and a code closer to the thesis than ours (negative excess)
+        "ours_gap": [-0.189, -0.083, 0.0, 0.1],
+        "reference_gap": [0.575, 0.649, -0.03, 0.01],
+    })
+    ref["reference"] = ref["thesis"] + ref["reference_gap"]
+    out = reporting.reference_further(ref)
+    assert list(zip(out["dataset"], out["condition"])) == [("blobs", "added"), ("blobs", "none")]
+    assert out["further"].tolist() == pytest.approx([0.649 - 0.083, 0.575 - 0.189])
+    text = reporting.reference_further_phrase(out)
+    assert text.startswith("Blobs, Meta-GNMF, added noise (thesis 0.093, thesis protocol 0.010, "
+                           "authors' code 0.742); Blobs, Meta-GNMF, no noise")
+    assert reporting.reference_further_phrase(out.iloc[:0]) == "none"
+    assert len(reporting.reference_further(ref, threshold=0.5)) == 1
+
+
 def test_reference_pending_phrase_names_each_dataset_its_count_and_the_command():
     text = reporting.reference_pending_phrase([("fmnist", 64, 480), ("blobs", 0, 480)])
     assert "FMNIST (64 of 480 cells in the result store)" in text
