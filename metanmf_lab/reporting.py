@@ -369,6 +369,40 @@ def headline_table(rows, thesis=None, pairs=None):
     return pd.DataFrame(out).set_index(["pair", "dataset", "condition"])
 
 
+#: The parts of the reproduction, in the order :func:`store_cost` lists them.
+STORE_PARTS = ("thesis grid", "more seeds of the headline pairs", "fair baselines",
+               "noise sweep", "protocol switches (notes)", "authors' code (reference protocol)")
+
+
+def store_cost(df, settings, seeds):
+    """What computing the result store ``df`` cost, per part of the reproduction.
+
+    Each row of the current algorithm version is put in the first part of
+    :data:`STORE_PARTS` it belongs to, tested in this order: the reference protocol (the
+    authors' code); settings other than ``settings`` (one protocol switch of the reproduction
+    notes); a fair baseline model; a noise level other than none or the dataset's default
+    (the noise sweep); a seed not in ``seeds`` (the headline pairs' extra seeds); otherwise
+    the thesis grid. Returns a DataFrame indexed by part, with a last row ``all``: ``rows``,
+    ``core_hours`` (the sum of the rows' ``seconds``) and ``two_core_hours`` (half of it: the
+    wall time on two workers, if both are always busy)."""
+    rows = df[df["algorithm_version"] == ALGORITHM_VERSION]
+    noise = rows["noise"].astype(float)
+    default = rows["dataset"].map(lambda d: float(DATASETS[d].default_noise)).astype(float)
+    tests = {"authors' code (reference protocol)": rows["protocol"] != "thesis",
+             "protocol switches (notes)": rows["settings_hash"] != settings.hash,
+             "fair baselines": ~rows["model"].isin(MODELS),
+             "noise sweep": (noise != 0) & ~np.isclose(noise, default),
+             "more seeds of the headline pairs": ~rows["seed"].isin(list(seeds))}
+    part = np.select(list(tests.values()), list(tests), default=STORE_PARTS[0])
+    g = rows.assign(part=part).groupby("part")["seconds"]
+    out = pd.DataFrame({"rows": g.size(), "core_hours": g.sum() / 3600})
+    out = out.reindex([p for p in STORE_PARTS if p in out.index])
+    out.loc["all"] = [out["rows"].sum(), out["core_hours"].sum()]
+    out["rows"] = out["rows"].astype(int)
+    out["two_core_hours"] = out["core_hours"] / 2
+    return out.rename_axis("part")
+
+
 def ablation_summary(effects):
     """Per ablation (in the order of ``effects``): how many entries it was run on, its mean
     shift and mean absolute shift, and on how many entries it brings our number closer to the

@@ -254,3 +254,44 @@ def test_reference_pending_phrase_names_each_dataset_its_count_and_the_command()
     assert "Blobs (0 of 480 cells" in text
     assert "--datasets fmnist blobs --protocols reference" in text
     assert reporting.reference_pending_phrase([]).startswith("Every dataset")
+
+
+def test_store_cost_puts_each_row_in_its_first_part_and_sums_its_seconds():
+    from metanmf_lab._config import ALGORITHM_VERSION
+    from metanmf_lab.datasets import DATASETS
+    from metanmf_lab.experiments import Settings
+
+    s = Settings()
+    other = s.replace(n_epochs=s.n_epochs + 1).hash
+    dflt = float(DATASETS["digits"].default_noise)
+
+    def row(seconds, model="NMF", noise=0.0, seed=0, protocol="thesis", settings_hash=s.hash,
+            version=ALGORITHM_VERSION):
+        return dict(dataset="digits", noise=noise, model=model, rank=5, seed=seed,
+                    protocol=protocol, settings_hash=settings_hash, algorithm_version=version,
+                    seconds=seconds)
+
+    df = pd.DataFrame([
+        row(3600), row(1800, noise=dflt),                       # thesis grid
+        row(7200, seed=7),                                      # more seeds
+        row(360, model="NMF (warm start)", seed=7),             # a fair baseline, any seed
+        row(36, noise=dflt / 2 if dflt else 0.05),              # noise sweep
+        row(72, settings_hash=other, model="NMF (warm start)"),  # a protocol switch
+        row(18, protocol="reference", settings_hash=other, seed=9),  # the authors' code
+        row(10 ** 6, version="stale-" + str(ALGORITHM_VERSION)),  # not counted
+    ])
+    out = reporting.store_cost(df, s, seeds=range(5))
+    assert list(out.index) == list(reporting.STORE_PARTS) + ["all"]
+    assert list(out["rows"]) == [2, 1, 1, 1, 1, 1, 7]
+    hours = dict(zip(out.index, out["core_hours"]))
+    assert hours["thesis grid"] == pytest.approx(1.5)
+    assert hours["more seeds of the headline pairs"] == pytest.approx(2.0)
+    assert hours["fair baselines"] == pytest.approx(0.1)
+    assert hours["noise sweep"] == pytest.approx(0.01)
+    assert hours["protocol switches (notes)"] == pytest.approx(0.02)
+    assert hours["authors' code (reference protocol)"] == pytest.approx(0.005)
+    assert hours["all"] == pytest.approx(3.635)
+    assert np.allclose(out["two_core_hours"], out["core_hours"] / 2)
+    # an empty store costs nothing, and says so
+    empty = reporting.store_cost(df.iloc[:0], s, seeds=range(5))
+    assert list(empty.index) == ["all"] and empty.loc["all", "rows"] == 0
