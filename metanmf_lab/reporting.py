@@ -19,7 +19,7 @@ import pandas as pd
 
 from ._config import ALGORITHM_VERSION, PROJECT_ROOT
 from .datasets import DATASETS
-from .experiments import MODELS, PAIRS
+from .experiments import MODELS, PAIRS, resolve_noise
 
 REFERENCE_ENV = "METANMF_REFERENCE"
 
@@ -387,7 +387,8 @@ def store_cost(df, settings, seeds):
     wall time on two workers, if both are always busy)."""
     rows = df[df["algorithm_version"] == ALGORITHM_VERSION]
     noise = rows["noise"].astype(float)
-    default = rows["dataset"].map(lambda d: float(DATASETS[d].default_noise)).astype(float)
+    default = rows["dataset"].map({d: resolve_noise(d, "default")
+                                   for d in rows["dataset"].unique()}).astype(float)
     tests = {"authors' code (reference protocol)": rows["protocol"] != "thesis",
              "protocol switches (notes)": rows["settings_hash"] != settings.hash,
              "fair baselines": ~rows["model"].isin(MODELS),
