@@ -1,4 +1,4 @@
-"""Input validation shared by every estimator and function of the package.
+"""Input validation common to every estimator and function of the package.
 
 Every public entry point validates its inputs here, up front, so that bad input gives a clear
 ``ValueError`` or ``TypeError`` (saying what was given and what is allowed) instead of a silent

@@ -11,11 +11,19 @@ cell imports the package and validates them::
 injected that the parameters cell does not declare), an ill-typed one, or a bad value, and
 returns the parameters resolved against the *profile*: ``"full"`` (the thesis settings, the
 committed result store) or ``"smoke"`` (seconds-long settings for the tests, a scratch store).
+
+A notebook's ``dataset`` parameter may also be the path of a reader's own ``.npz`` or ``.csv``
+file: the check reads and checks the file (:func:`metanmf_lab.datasets.user_dataset`), replaces
+the path by the dataset's registered name (``<file stem>-<content hash>``), and checks that
+every rank asked for can run on it (:func:`metanmf_lab.experiments.check_ranks`), so a bad file
+fails with one message before anything is fitted. Its rows go to the profile's *own-data
+store* (:func:`own_store_path`), never to the committed result store.
 """
 
 from __future__ import annotations
 
 import numbers
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -44,6 +52,24 @@ class Profile:
     ml100k_store: Path = DEFAULT_ML100K_STORE
     nmf_prior_store: Path = DEFAULT_NMF_PRIOR_STORE
     mlam_store: Path = DEFAULT_MLAM_STORE
+    own_store: Path = PROJECT_ROOT / "data" / "own-results.csv"
+    """Result store of a reader's own datasets (see :func:`own_store_path`)."""
+
+
+#: Environment variable naming another own-data store (a CSV file; a relative path is taken
+#: relative to the folder the pipeline is started in).
+OWN_STORE_ENV = "METANMF_OWN_STORE"
+
+
+def own_store_path(profile):
+    """Where the rows of a reader's own datasets go: ``$METANMF_OWN_STORE`` if set, else the
+    profile's ``own_store``: ``data/own-results.csv`` in the full profile (beside the dataset
+    files, ignored by git like them: the committed ``data/results/results.csv`` holds the
+    thesis' datasets only), ``_build/smoke-own-results.csv`` in the smoke profile. Rows are
+    keyed like every other (the dataset's name carries its content hash), so a second run on
+    the same file reads them back."""
+    env = os.environ.get(OWN_STORE_ENV, "").strip()
+    return Path(env).expanduser().resolve() if env else profile.own_store
 
 
 PROFILES = {
@@ -80,7 +106,8 @@ PROFILES = {
                      measure_store=PROJECT_ROOT / "_build" / "smoke-basis-measures.csv",
                      ml100k_store=PROJECT_ROOT / "_build" / "smoke-metaprior-ml100k.csv",
                      nmf_prior_store=PROJECT_ROOT / "_build" / "smoke-metaprior-nmf.csv",
-                     mlam_store=PROJECT_ROOT / "_build" / "smoke-mlam.csv"),
+                     mlam_store=PROJECT_ROOT / "_build" / "smoke-mlam.csv",
+                     own_store=PROJECT_ROOT / "_build" / "smoke-own-results.csv"),
 }
 
 #: Names IPython and ipykernel put in a notebook's namespace.
@@ -117,6 +144,20 @@ def _datasets():
     from .datasets import DATASETS
 
     return tuple(DATASETS)
+
+
+def _check_dataset(v):
+    """A built-in dataset's name, or the path of a reader's own .npz/.csv file, which is read,
+    checked and registered: the value becomes the dataset's name (``<stem>-<hash>``)."""
+    from .datasets import is_user_file, user_dataset
+
+    if is_user_file(v):
+        return user_dataset(v).name
+    if v not in _datasets():
+        raise ValueError(f"dataset must be one of {', '.join(map(repr, _datasets()))}, or the "
+                         f"path of your own .npz or .csv file (README: Your own data); got "
+                         f"{v!r}.")
+    return v
 
 
 def _check_dataset_list(name):
@@ -173,7 +214,7 @@ VALIDATORS = {
     "basis_rank": lambda v: _check_list_of_ints("basis_rank", 1)([v])[0],
     "face_rank": lambda v: _check_list_of_ints("face_rank", 1)([v])[0],
     "profile": _check_choice("profile", tuple(PROFILES)),
-    "dataset": lambda v: _check_choice("dataset", _datasets())(v),
+    "dataset": _check_dataset,
     "protocol": _check_choice("protocol", PROTOCOLS),
     "noise": _check_noise,
     "ranks": _check_list_of_ints("ranks", 1),
@@ -214,6 +255,12 @@ class Params(dict):
 
     @property
     def store(self):
+        """The result store: the profile's; for a reader's own dataset, the own-data store
+        (:func:`own_store_path`)."""
+        from .datasets import is_user_dataset
+
+        if is_user_dataset(self.get("dataset")):
+            return ResultStore(own_store_path(self["profile_"]))
         return ResultStore(self["profile_"].store)
 
     @property
@@ -288,6 +335,13 @@ def check_parameters(namespace):
             params[name] = list(default)
         elif name in params and isinstance(default, int) and params[name] == 0:
             params[name] = default
+    from .datasets import is_user_dataset
+
+    if is_user_dataset(params.get("dataset")):  # a reader's file: too small for the ranks?
+        from .experiments import check_ranks
+
+        check_ranks(params["dataset"], params.get("ranks") or profile.ranks, profile.settings,
+                    params.get("protocol", "thesis"))
     return params
 
 
@@ -344,6 +398,26 @@ def store_rows(params, cells, settings=None, protocol=None):
     return select(got, settings, protocol or params.get("protocol", "thesis"))
 
 
+def fair_baselines(params, noise):
+    """The results chapter's fair baselines on ``params.dataset``: each Meta model beside its
+    thesis baseline and its three fair baselines
+    (:data:`~metanmf_lab.experiments.FAIR_BASELINES`), as
+    :func:`metanmf_lab.reporting.fair_baseline_table` (mean NMI over the notebook's ranks and
+    seeds) with a column per condition, ``"no noise"`` and ``"added noise"`` (s.d.
+    ``noise``). The rows are read from the result store and computed where missing (the full
+    profile's store holds them for the built-in datasets, thesis protocol; a reader's dataset
+    computes them, about as many cells again as the thesis' models)."""
+    from .experiments import ALL_MODELS, make_grid
+    from .reporting import fair_baseline_table
+
+    cells = make_grid([params.dataset], models=ALL_MODELS, ranks=params.ranks,
+                      seeds=params.seeds, noises=["none", noise],
+                      protocols=[params.get("protocol", "thesis")])
+    table = fair_baseline_table(store_rows(params, cells))
+    table.columns = ["no noise" if c == "none" else "added noise" for _, c in table.columns]
+    return table
+
+
 def hypotheses(params):
     """:func:`metanmf_lab.analysis.measure_hypotheses` with a notebook's parameters (the
     hypotheses and conclusions chapters share them)."""
@@ -368,7 +442,7 @@ class Notes:
     rows: object
     """Store rows of the thesis grid on the notes' datasets, ranks and seeds."""
     sbs: object
-    """:func:`metanmf_lab.reporting.side_by_side` of ``rows`` (None without the thesis)."""
+    """:func:`metanmf_lab.reporting.side_by_side` of ``rows``, beside the thesis' numbers."""
     entries: list
     """The entries that differ from the thesis (:func:`~metanmf_lab.reporting.entries_beyond`)."""
     effects: object
@@ -382,6 +456,8 @@ class Notes:
     """Estimated single-core seconds of the ablations of the entries not ablated here
     (:func:`~metanmf_lab.experiments.ablation_cost`, a lower bound)."""
     thesis_status: str
+    """Where the thesis' numbers come from, for a caption
+    (:func:`metanmf_lab.published.where`)."""
     reference: object = None
     """Every entry on ``reference_datasets`` under the thesis protocol and under the authors'
     code (the reference protocol, all seeds), beside the thesis: columns dataset, condition,
@@ -398,18 +474,16 @@ def notes(params):
     than the threshold, on ``ablation_datasets``, run under every one-at-a-time ablation that
     can change it and under the reference protocol (all differences at once), over
     ``ablation_seeds``; the ablation effects and what they explain."""
-    from . import reporting
+    from . import published, reporting
     from .experiments import (MODELS, ablation_cost, ablation_grid, ablation_settings,
                               entry_cells, make_grid, stored_rows)
 
     datasets = params.datasets or list(params.profile_.datasets)
     rows = store_rows(params, make_grid(datasets, MODELS, params.ranks, params.seeds))
-    thesis, why = reporting.thesis_tables_or_none()
-    sbs = None if thesis is None else reporting.side_by_side(
-        reporting.mean_over_ranks(rows), thesis)
-    if sbs is not None:
-        sbs = sbs[sbs["dataset"].isin(datasets)]
-    entries = [] if sbs is None else reporting.entries_beyond(sbs)
+    thesis = reporting.thesis_tables()
+    sbs = reporting.side_by_side(reporting.mean_over_ranks(rows), thesis)
+    sbs = sbs[sbs["dataset"].isin(datasets)]
+    entries = reporting.entries_beyond(sbs)
     seeds, ranks = params.ablation_seeds, params.ranks
     ablating = [d for d in datasets if d in params.ablation_datasets]
     grid = ablation_grid(entries, ranks, seeds, datasets=ablating)
@@ -425,15 +499,14 @@ def notes(params):
             store_rows(params, cells, protocol="reference"))
         n_cells += len(cells)
     base = reporting.mean_over_ranks(rows[rows["seed"].isin(seeds)])
-    effects = reporting.ablation_effects(sbs, base, ablated) if sbs is not None else None
-    explained = (reporting.explain_entries(entries, effects, sbs=sbs) if effects is not None
-                 else None)
+    effects = reporting.ablation_effects(sbs, base, ablated)
+    explained = reporting.explain_entries(entries, effects, sbs=sbs)
     rest = ablation_grid(entries, ranks, seeds,
                          datasets=[d for d in datasets if d not in ablating])
     seconds = rows.groupby(["dataset", "model"])["seconds"].mean()
     reference = None
     ref_on = [d for d in datasets if d in (params.get("reference_datasets") or [])]
-    if ref_on and sbs is not None:
+    if ref_on:
         ref_rows = store_rows(params, make_grid(ref_on, MODELS, params.ranks, params.seeds,
                                                 protocols=["reference"]), protocol="reference")
         ref = reporting.side_by_side(reporting.mean_over_ranks(ref_rows), thesis)
@@ -453,5 +526,4 @@ def notes(params):
                  reference=reference, reference_pending=pending,
                  n_ablation_cells=n_cells,
                  unmeasured_seconds=float(sum(ablation_cost(rest, seconds).values())),
-                 thesis_status="read from the reference folder" if thesis is not None
-                 else "unavailable in this build: " + why)
+                 thesis_status=published.where("thesis_nmi_tables"))

@@ -1,8 +1,9 @@
 """Tables from the result store, side by side with the thesis' numbers.
 
-Reporting takes tables (rows of the store), never models. The thesis' numbers are read at
-build time from ``thesis_tables.csv`` in the folder named by ``METANMF_REFERENCE`` (default:
-``../shared/reference`` beside the project); they are never copied into the project.
+Reporting takes tables (rows of the store), never models. The thesis' numbers come from the
+project's file of its Tables 4.3-4.10, ``data/published/khan2025_tables_4_3-4_10.csv``
+(:func:`metanmf_lab.published.thesis_nmi_tables`), where every number cites its table, row
+and column.
 
 Statistics follow the thesis: for each (dataset, noise, model, rank) the NMI is averaged over
 seeds; a table cell is the mean of those averages over the ranks. The spread we report beside
@@ -11,17 +12,12 @@ it is the standard deviation over seeds of the rank-averaged NMI (each seed's me
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from ._config import ALGORITHM_VERSION, PROJECT_ROOT
+from ._config import ALGORITHM_VERSION
 from .datasets import DATASETS
 from .experiments import MODELS, PAIRS, resolve_noise
-
-REFERENCE_ENV = "METANMF_REFERENCE"
 
 #: Thesis Tables 4.3-4.10: table id -> (noise condition, (baseline, Meta model)).
 THESIS_TABLES = {
@@ -42,44 +38,32 @@ THESIS_FACE_FIGURES = {PAIRS[0]: ("4.14", "4.15"), PAIRS[1]: ("4.16", "4.17"),
 DIFFERENCE_THRESHOLD = 0.03
 
 
-def reference_dir():
-    """Folder holding ``thesis_tables.csv``: ``$METANMF_REFERENCE`` or ``../shared/reference``."""
-    env = os.environ.get(REFERENCE_ENV, "").strip()
-    return Path(env).expanduser().resolve() if env else \
-        PROJECT_ROOT.parent / "shared" / "reference"
-
-
 def thesis_tables(path=None):
     """The thesis' mean-NMI-over-ranks numbers (Tables 4.3-4.10) as a tidy DataFrame.
 
-    Columns: ``table, noise ("none"/"added"), dataset (package name), model,
-    thesis_nmi``. Raises ``FileNotFoundError`` naming the file and the setting when the
-    reference folder is not there.
+    Parameters
+    ----------
+    path : path-like, optional
+        Another file of the shape of the project's; by default
+        ``data/published/khan2025_tables_4_3-4_10.csv`` (see
+        :func:`metanmf_lab.published.thesis_nmi_tables`).
+
+    Returns
+    -------
+    DataFrame
+        80 rows, columns ``table, noise ("none"/"added"), dataset (package name), model,
+        thesis_nmi``.
+
+    Raises
+    ------
+    metanmf_lab.published.PublishedFileError
+        If the file is missing or malformed (the error names it).
     """
-    path = Path(path) if path is not None else reference_dir() / "thesis_tables.csv"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"The thesis' numbers are read at build time from {path.name}, not found in "
-            f"{path.parent}. Set {REFERENCE_ENV} to the folder holding it (the project's "
-            f"../shared/reference).")
-    df = pd.read_csv(path, dtype={"table": str})
-    by_display = {info.display_name.lower(): name for name, info in DATASETS.items()}
-    unknown = set(df["dataset"].str.lower()) - set(by_display)
-    if unknown or not set(df["model"]) <= set(MODELS):
-        raise ValueError(f"{path} has unexpected datasets or models: "
-                         f"{sorted(unknown) or sorted(set(df['model']) - set(MODELS))}.")
-    return pd.DataFrame({
-        "table": df["table"], "noise": df["noise"],
-        "dataset": df["dataset"].str.lower().map(by_display), "model": df["model"],
-        "thesis_nmi": df["mean_nmi_over_ranks"].astype(float)})
+    from .published import thesis_nmi_tables
 
-
-def thesis_tables_or_none():
-    """:func:`thesis_tables`, or None (with the reason) when the reference is unavailable."""
-    try:
-        return thesis_tables(), None
-    except FileNotFoundError as exc:
-        return None, str(exc)
+    df = thesis_nmi_tables(path)
+    return pd.DataFrame({"table": df["table"], "noise": df["noise"], "dataset": df["dataset"],
+                         "model": df["model"], "thesis_nmi": df["mean_nmi_over_ranks"]})
 
 
 def select(df, settings, protocol="thesis", datasets=None, models=None):
@@ -116,23 +100,32 @@ def mean_over_ranks(rows):
     return out.reset_index()
 
 
+def book_order(datasets):
+    """``datasets`` (each once) in the book's order: the built-in ones in the order of
+    :data:`~metanmf_lab.datasets.DATASETS`, then any others (a reader's own) sorted."""
+    present = set(datasets)
+    return [d for d in DATASETS if d in present] + sorted(present - set(DATASETS))
+
+
 def side_by_side(ours, thesis=None):
     """Our table statistic beside the thesis', with the difference.
 
     Parameters
     ----------
     ours : DataFrame from :func:`mean_over_ranks`
-    thesis : DataFrame from :func:`thesis_tables` or None
+    thesis : DataFrame from :func:`thesis_tables`, or None (an empty thesis column)
 
     Returns
     -------
     DataFrame with columns table, condition, dataset, model, thesis, ours, sd_seeds,
-    n_seeds, difference, beyond (|difference| > DIFFERENCE_THRESHOLD).
+    n_seeds, difference, beyond (|difference| > DIFFERENCE_THRESHOLD). Rows for every
+    built-in dataset, and for any other dataset of ``ours`` (a reader's own, with no thesis
+    number: its thesis and difference are NaN).
     """
     rows = []
     for table, (cond, pair) in THESIS_TABLES.items():
         for model in pair:
-            for ds in DATASETS:
+            for ds in book_order(list(DATASETS) + list(ours["dataset"])):
                 o = ours[(ours.dataset == ds) & (ours.condition == cond) & (ours.model == model)]
                 t = None if thesis is None else thesis[
                     (thesis.dataset == ds) & (thesis.noise == cond) & (thesis.model == model)]
@@ -159,7 +152,7 @@ def entries_beyond(sbs):
 def stored_entries_beyond(store=None, settings=None, seeds=range(5), datasets=None):
     """:func:`entries_beyond` of the thesis grid held in ``store`` (the committed result store
     by default) under ``settings`` (default: the thesis'), on ``seeds`` (the tables' five),
-    beside the thesis' numbers (which must be available)."""
+    beside the thesis' numbers."""
     from .experiments import THESIS_RANKS, Settings, make_grid, stored_rows
     from .store import ResultStore
 
@@ -192,14 +185,15 @@ def display_table(sbs, table):
 def fair_baseline_table(rows, meta_models=None):
     """Each Meta model beside its thesis baseline and its fair baselines
     (:data:`~metanmf_lab.experiments.FAIR_BASELINES`): mean NMI over ranks and seeds, a row per
-    (Meta model, model) and a column per (dataset, condition), datasets in the book's order.
-    Entries without rows are NaN."""
+    (Meta model, model) and a column per (dataset, condition), datasets in the book's order
+    (:func:`book_order`: a reader's own after the built-in ones). Entries without rows are
+    NaN."""
     from .experiments import FAIR_BASELINES
 
     meta_models = [m for b, m in PAIRS] if meta_models is None else list(meta_models)
     base_of = {m: b for b, m in PAIRS}
     means = mean_over_ranks(rows).set_index(["model", "dataset", "condition"])["ours"]
-    cols = [(d, c) for d in DATASETS for c in ("none", "added")
+    cols = [(d, c) for d in book_order(k[1] for k in means.index) for c in ("none", "added")
             if any((d, c) == k[1:] for k in means.index)]
     out = {}
     for meta in meta_models:
@@ -464,8 +458,9 @@ def reference_further(reference, threshold=DIFFERENCE_THRESHOLD):
 
 
 def reference_further_phrase(further):
-    """:func:`reference_further` in words for the book's prose: "Blobs, Meta-GNMF, no noise
-    (thesis 0.273, thesis protocol 0.084, authors' code 0.848); ..." ("none" when empty)."""
+    """:func:`reference_further` in words for the book's prose: "<dataset>, <model>, <noise
+    condition> (thesis <number>, thesis protocol <number>, authors' code <number>); ..."
+    ("none" when empty)."""
     if not len(further):
         return "none"
     cond = {"none": "no noise", "added": "added noise"}

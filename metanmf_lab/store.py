@@ -9,7 +9,7 @@ Every row carries its full settings (the ``settings`` column of :meth:`ResultSto
 the file keeps each settings text once: ``<store>.csv`` holds the rows without it and the
 sidecar ``<store>.settings.json`` maps each ``settings_hash`` to its settings text, exactly as
 the run recorded it. Likewise each row's ``environment`` (versions and BLAS kernels, a long
-text shared by every row run on one machine) is kept once, in ``<store>.environments.json``,
+text common to every row run on one machine) is kept once, in ``<store>.environments.json``,
 and the row names it ``env-`` plus the first 10 hex digits of its SHA-1. Every file is
 committed; :meth:`ResultStore.load` joins them (and still reads an older store whose CSV holds
 the texts themselves, or a mixture).

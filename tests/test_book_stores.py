@@ -6,7 +6,6 @@ import pytest
 
 from metanmf_lab import analysis, experiments
 from metanmf_lab import notebook as nb
-from metanmf_lab.reporting import thesis_tables_or_none
 
 
 def _forbid(*args, **kwargs):
@@ -41,8 +40,6 @@ def test_full_profile_hypotheses_are_all_stored(no_compute):
 
 
 def test_full_profile_notes_are_all_stored(no_compute):
-    if thesis_tables_or_none()[0] is None:
-        pytest.skip("the thesis' numbers (../shared/reference) are needed for the notes")
     N = nb.notes(_params(**NOTES))
     assert N.entries and N.n_ablation_cells > 0
     measured = N.explained[N.explained["explanation"] != "not measured"]

@@ -1,7 +1,7 @@
 """Tests of metanmf_lab.datasets: shapes, scaling, noise, errors, verification and downloads.
 
 File-backed datasets are read from ``data_dir()``. When ``METANMF_DATA`` is not set and a file is
-absent, the tests that need it are skipped; when it is set (CI points it at the shared data),
+absent, the tests that need it are skipped; when it is set (CI points it at a folder of the files),
 they run and fail if a file is missing. No test touches the network: an autouse fixture points
 every download URL at a non-existent ``file://`` path, and the download tests point them at
 fixtures written in ``tmp_path``.

@@ -30,7 +30,6 @@ NOTEBOOKS = pipeline.NOTEBOOKS_DIR
 GOLDEN = pipeline.GOLDEN_DIR
 SOURCES = sorted(NOTEBOOKS.glob("*.ipynb"))
 AVAILABLE = [c for c in pipeline.PLAN if (NOTEBOOKS / c.source).exists()]
-THESIS_TABLES = PROJECT_ROOT.parent / "shared" / "reference" / "thesis_tables.csv"
 
 #: ``name: type = value  # help``, the one form of a parameters line.
 PARAMETER_LINE = re.compile(r"^(?P<name>[A-Za-z_]\w*): (?P<type>\S.*?) = (?P<value>\S.*?)"
@@ -255,17 +254,15 @@ def test_golden_keeps_only_checked_outputs(path):
 
 
 def test_goldens_hold_no_thesis_numbers():
-    """The thesis tables are read at build time, never copied into a committed file.
+    """The thesis' numbers live in ``data/published`` only, never copied into a golden file.
 
     A thesis value (3 decimals) counts as copied when a line of a golden file shows it beside
     the dataset or the model of its row, as any table of thesis numbers does; a smoke-profile
     number that happens to equal some thesis value elsewhere is not flagged.
     """
-    if not THESIS_TABLES.exists():
-        pytest.skip("../shared/reference is not beside the project")
-    import pandas as pd
+    from metanmf_lab.published import thesis_nmi_tables
 
-    thesis = pd.read_csv(THESIS_TABLES)
+    thesis = thesis_nmi_tables()
     for path in GOLDENS:
         lines = path.read_text().splitlines()
         found = []
@@ -354,7 +351,7 @@ def test_failure_leaves_no_partial_output(tmp_path):
 
 
 def test_relative_data_folder_reaches_the_kernels_absolute(tmp_path):
-    """``METANMF_DATA=../shared/data make book``: the kernels run in the notebooks' folder,
+    """``METANMF_DATA=<relative path> make book``: the kernels run in the notebooks' folder,
     so the pipeline hands them the data folder resolved against the folder it was started in."""
     sources = tmp_path / "notebooks"
     sources.mkdir()
@@ -372,20 +369,35 @@ def test_relative_data_folder_reaches_the_kernels_absolute(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.fixture
+def relative_data_folder(tmp_path):
+    """A relative path (from the project root) to a temporary folder holding links to the data
+    files of the configured data folder (``METANMF_DATA``, or the project's ``data/``)."""
+    from metanmf_lab._config import data_dir
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for f in sorted(p for p in data_dir().iterdir() if p.is_file()):
+        (folder / f.name).symlink_to(f)
+    return os.path.relpath(folder, PROJECT_ROOT), folder
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
-@pytest.mark.parametrize("value, expected", [
-    (os.path.join("..", "shared", "data"), str(PROJECT_ROOT.parent / "shared" / "data")),
-    ("", ""),
-], ids=["relative", "unset"])
-def test_make_hands_every_target_an_absolute_data_folder(value, expected):
+@pytest.mark.parametrize("relative", [True, False], ids=["relative", "unset"])
+def test_make_hands_every_target_an_absolute_data_folder(relative, relative_data_folder):
     """The Makefile exports ``METANMF_DATA`` made absolute against the project root, for the
     kernels of ``make lab`` and of nbval, which the pipeline does not start."""
+    value, folder = relative_data_folder
+    assert not os.path.isabs(value)
     show = 'show:\n\t@printf "%s" "$$METANMF_DATA"\n'
     env = {k: v for k, v in os.environ.items() if k != "METANMF_DATA"}
-    if value:
+    if relative:
         env["METANMF_DATA"] = value
     proc = subprocess.run(["make", "-s", "-f", "Makefile", "-f", "-", "show"], input=show,
                           capture_output=True, text=True, cwd=PROJECT_ROOT, env=env,
                           check=False)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == expected
+    assert proc.stdout == (str(folder) if relative else "")
+    if relative:  # the kernels find the same files there
+        assert sorted(p.name for p in Path(proc.stdout).iterdir()) == \
+            sorted(p.name for p in folder.iterdir())
