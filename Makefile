@@ -8,8 +8,11 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 DASK    := $(VENV)/.dask-installed
+TORCH   := $(VENV)/.torch-installed
 PROFILE ?= full
 JOBS    ?= 2
+# PyTorch's CPU index (tools/torch_index.py); empty: torch from pip's configured indexes only
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 # A relative METANMF_DATA means relative to here; every kernel (book, lab, nbval) runs in
 # another folder, so hand them the absolute path.
@@ -17,13 +20,14 @@ ifneq ($(strip $(METANMF_DATA)),)
 export METANMF_DATA := $(abspath $(METANMF_DATA))
 endif
 
-.PHONY: help venv book lab golden test lock clean bench bench-full grid
+.PHONY: help venv torch book lab golden test lock clean bench bench-full grid
 
 help:
 	@echo "make book        execute every notebook (PROFILE=full|smoke) and build _build/html"
 	@echo "make lab         open the notebooks in JupyterLab, in the project's environment"
 	@echo "make golden      regenerate the nbval golden files tests/golden/ (smoke profile)"
 	@echo "make test        run all tests (pytest)"
+	@echo "make torch       install PyTorch (CPU), to recompute the related-methods results"
 	@echo "make bench       quick benchmarks (< 3 min) -> data/benchmarks/bench-quick.csv"
 	@echo "make bench-full  full benchmarks, incl. the measured wall time of the whole grid"
 	@echo "make grid        fill the result store with the thesis grid (resumable)"
@@ -43,9 +47,20 @@ $(DASK): requirements-dask.txt $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-dask.txt -c requirements-lock.txt
 	touch $@
 
+# PyTorch trains the related-methods chapters' models: the tests, `make golden` and the smoke
+# profile need it; the book's full profile only reads their results from the committed stores.
+# The CPU build comes from TORCH_INDEX where that answers within 2 s (PyPI's Linux build is the
+# CUDA one, several GB); otherwise pip looks only where it is configured to, as before.
+$(TORCH): requirements-torch.txt $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-torch.txt -c requirements-lock.txt \
+	  $$($(PY) tools/torch_index.py '$(TORCH_INDEX)')
+	touch $@
+
+torch: $(TORCH)
+
 # The notebooks are executed by papermill (JOBS at a time), then Jupyter Book renders them
 # with warnings as errors. PROFILE=smoke is the fast path (seconds-long settings).
-book: $(STAMP)
+book: $(STAMP) $(if $(filter full,$(PROFILE)),,$(TORCH))
 	$(PY) -m metanmf_lab.pipeline execute --profile $(PROFILE) --jobs $(JOBS)
 	$(PY) -m metanmf_lab.pipeline build
 
@@ -54,10 +69,10 @@ lab: $(STAMP)
 	$(PY) -m jupyterlab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-golden: $(STAMP)
+golden: $(STAMP) $(TORCH)
 	$(PY) -m metanmf_lab.pipeline golden --jobs $(JOBS)
 
-test: $(STAMP) $(DASK)
+test: $(STAMP) $(DASK) $(TORCH)
 	$(PY) -m pytest
 
 bench: $(STAMP)
@@ -71,8 +86,10 @@ grid: $(STAMP)
 
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
-	.lockenv/bin/python -m pip install --quiet -r requirements.txt -r requirements-dask.txt
-	.lockenv/bin/python -m pip freeze --exclude-editable | grep -v '^metanmf' > requirements-lock.txt
+	.lockenv/bin/python -m pip install --quiet -r requirements.txt -r requirements-dask.txt \
+	  -r requirements-torch.txt $$($(PYTHON) tools/torch_index.py '$(TORCH_INDEX)')
+	.lockenv/bin/python -m pip freeze --exclude-editable | grep -v '^metanmf' \
+	  | sed 's/^\(torch==[^+]*\)+cpu$$/\1/' > requirements-lock.txt
 	rm -rf .lockenv
 
 clean:

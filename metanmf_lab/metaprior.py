@@ -3,9 +3,11 @@
 A network reads a matrix with missing entries ``X`` (N x M) and its indicator ``B`` and returns
 prior means ``U0`` (N x K) and ``V0`` (M x K) of its factors; the factors are then adapted to
 the observed entries by ``T`` unrolled steps, and the whole chain is trained, across many
-small matrices, to minimise the error on held-out entries. Everything here is PyTorch, on the
-CPU. Orientation: ``X ~ U V^T`` as in the seed (rows of X are, e.g., users; for the NMF version
-on images a row is a sample, so ``U`` plays our ``W`` and ``V^T`` our ``H``).
+small matrices, to minimise the error on held-out entries. The models are PyTorch, on the CPU,
+in :mod:`metanmf_lab._metaprior_torch` (imported only to compute results: reading the stores
+needs no PyTorch; the names below are available here). Orientation: ``X ~ U V^T`` as in the
+seed (rows of X are, e.g., users; for the NMF version on images a row is a sample, so ``U``
+plays our ``W`` and ``V^T`` our ``H``).
 
 * :class:`ExchangeableLayer` -- seed eq. (4): each element's new representation mixes, per
   channel, the element itself, the mean of its column, the mean of its row and the mean of the
@@ -36,260 +38,34 @@ on images a row is a sample, so ``U`` plays our ``W`` and ``V^T`` our ``H``).
 
 from __future__ import annotations
 
-import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-try:
-    import torch
-    from torch import nn
-except ImportError as exc:  # pragma: no cover  (torch is pinned in requirements.txt)
-    raise ImportError("metanmf_lab.metaprior needs PyTorch (torch==2.13.0, the CPU build, as "
-                      "pinned in requirements.txt).") from exc
+from ._optional import computing, require_torch
 
 STEPS = ("gd", "mu")
 
 #: Denominators of the multiplicative steps are floored at this value.
 EPS = 1e-12
 
-
-@contextmanager
-def torch_threads(n):
-    """Run torch with ``n`` intra-op threads (one thread: bit-reproducible sums)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
+#: The PyTorch part (models, steps, training), in :mod:`metanmf_lab._metaprior_torch`: this
+#: module's names for it are resolved on first use, so reading the stores needs no PyTorch.
+_TORCH_NAMES = ("Episodes", "ExchangeableLayer", "MetaPriorMF", "PriorNet", "evaluate",
+                "gd_steps", "masked_mse", "meta_train", "mu_steps", "torch_threads")
 
 
-def _masked_means(Z, B):
-    """Means of Z (..., N, M, C) over the observed entries of each column, of each row and of
-    the whole matrix (B (..., N, M) in {0, 1}); empty sets give 0."""
-    Bz = B.unsqueeze(-1) * Z
-    col = Bz.sum(-3, keepdim=True) / B.sum(-2, keepdim=True).unsqueeze(-1).clamp_min(1.0)
-    row = Bz.sum(-2, keepdim=True) / B.sum(-1, keepdim=True).unsqueeze(-1).clamp_min(1.0)
-    tot = Bz.sum((-3, -2), keepdim=True) / B.sum((-2, -1), keepdim=True).unsqueeze(
-        -1).clamp_min(1.0)
-    return Bz, col, row, tot
+def __getattr__(name):
+    if name in _TORCH_NAMES:
+        require_torch(f"metanmf_lab.metaprior.{name}")
+        # lazy: PyTorch is a heavy optional dependency (requirements-torch.txt)
+        from . import _metaprior_torch
+        return getattr(_metaprior_torch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class ExchangeableLayer(nn.Module):
-    """Seed eq. (4): ``z' = w1 (b z) + w2 colmean + w3 rowmean + w4 mean + w5`` per channel,
-    the means over observed entries; input (..., N, M, c_in), output (..., N, M, c_out)."""
-
-    def __init__(self, c_in, c_out):
-        super().__init__()
-        self.linear = nn.Linear(4 * c_in, c_out)  # w1..w4 stacked; its bias is w5
-
-    def forward(self, Z, B):
-        Bz, col, row, tot = _masked_means(Z, B)
-        return self.linear(torch.cat([Bz, col.expand_as(Z), row.expand_as(Z),
-                                      tot.expand_as(Z)], dim=-1))
-
-
-def _mlp(c_in, hidden, c_out, n_layers, dropout):
-    layers, width = [], c_in
-    for _ in range(n_layers - 1):
-        layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
-        width = hidden
-    layers.append(nn.Linear(width, c_out))
-    return nn.Sequential(*layers)
-
-
-class PriorNet(nn.Module):
-    """Seed eqs. (4)-(5): prior means ``U0`` (..., N, K) and ``V0`` (..., M, K) of a matrix.
-
-    Parameters
-    ----------
-    rank : K
-    channels : channels of the exchangeable layers (seed: 32)
-    n_layers : exchangeable layers (seed: 3; no activation after the last)
-    hidden, ff_layers : width and depth of the feed-forward networks f_U, f_V (seed: 32, 4)
-    dropout : dropout rate inside f_U, f_V (seed: 0.1)
-    nonnegative : pass the prior means through a softplus (the NMF version)
-    """
-
-    def __init__(self, rank, channels=32, n_layers=3, hidden=32, ff_layers=4, dropout=0.1,
-                 nonnegative=False):
-        super().__init__()
-        widths = [1] + [channels] * n_layers
-        self.layers = nn.ModuleList(ExchangeableLayer(a, b)
-                                    for a, b in zip(widths[:-1], widths[1:]))
-        self.f_u = _mlp(channels, hidden, rank, ff_layers, dropout)
-        self.f_v = _mlp(channels, hidden, rank, ff_layers, dropout)
-        self.nonnegative = nonnegative
-
-    def forward(self, X, B):
-        Z = (B * X).unsqueeze(-1)
-        for i, layer in enumerate(self.layers):
-            Z = layer(Z, B)
-            if i < len(self.layers) - 1:
-                Z = torch.relu(Z)
-        U0 = self.f_u(Z.mean(dim=-2))  # mean over the columns of each row: (..., N, C)
-        V0 = self.f_v(Z.mean(dim=-3))  # mean over the rows of each column: (..., M, C)
-        if self.nonnegative:
-            U0, V0 = nn.functional.softplus(U0), nn.functional.softplus(V0)
-        return U0, V0
-
-
-def gd_steps(X, B, U0, V0, lam, eta, n_steps):
-    """Seed eqs. (6)-(7): ``n_steps`` MAP gradient steps from the prior means."""
-    U, V = U0, V0
-    for _ in range(n_steps):
-        R = B * (U @ V.transpose(-1, -2) - X)
-        U, V = (U - eta * (R @ V + lam * (U - U0)),
-                V - eta * (R.transpose(-1, -2) @ U + lam * (V - V0)))
-    return U, V
-
-
-def mu_steps(X, B, U0, V0, lam, n_steps):
-    """The NMF version: ``n_steps`` multiplicative steps (U then V) from the prior means on
-    ``||B*(X - U V^T)||^2 / 2 + lam/2 (||U - U0||^2 + ||V - V0||^2)``; X, U0, V0 >= 0."""
-    BX = B * X
-    U, V = U0, V0
-    for _ in range(n_steps):
-        U = U * (BX @ V + lam * U0) / ((B * (U @ V.transpose(-1, -2))) @ V + lam * U
-                                        ).clamp_min(EPS)
-        Vt = V.transpose(-1, -2)
-        V = V * (BX.transpose(-1, -2) @ U + lam * V0) / (
-            (B * (U @ Vt)).transpose(-1, -2) @ U + lam * V).clamp_min(EPS)
-    return U, V
-
-
-class MetaPriorMF(nn.Module):
-    """The meta-learned model: prior means from :class:`PriorNet`, then ``n_steps`` unrolled
-    steps (``step="gd"``: seed eqs. 6-7 with rate ``eta``; ``"mu"``: :func:`mu_steps`, the
-    NMF version), with a learnable ``lam`` (initial value ``lam``)."""
-
-    def __init__(self, rank, *, step="gd", n_steps=10, eta=1e-2, lam=1.0, channels=32,
-                 n_layers=3, hidden=32, ff_layers=4, dropout=0.1):
-        super().__init__()
-        if step not in STEPS:
-            raise ValueError(f"step must be one of {STEPS}, got {step!r}.")
-        if not (isinstance(n_steps, int) and n_steps >= 0):
-            raise ValueError(f"n_steps must be an int >= 0, got {n_steps!r}.")
-        if not (isinstance(rank, int) and rank >= 1):
-            raise ValueError(f"rank must be an int >= 1, got {rank!r}.")
-        if not (eta > 0 and math.isfinite(eta)):
-            raise ValueError(f"eta must be > 0, got {eta!r}.")
-        if not (lam > 0 and math.isfinite(lam)):
-            raise ValueError(f"lam must be > 0, got {lam!r}.")
-        self.step, self.n_steps, self.eta = step, n_steps, float(eta)
-        self.prior = PriorNet(rank, channels, n_layers, hidden, ff_layers, dropout,
-                              nonnegative=step == "mu")
-        self.log_lam = nn.Parameter(torch.tensor(math.log(lam)))
-
-    @property
-    def lam(self):
-        return self.log_lam.exp()
-
-    def factors(self, X, B, n_steps=None):
-        """``(U, V)`` after the unrolled steps (``n_steps``: override the trained number)."""
-        T = self.n_steps if n_steps is None else n_steps
-        U0, V0 = self.prior(X, B)
-        if self.step == "gd":
-            return gd_steps(X, B, U0, V0, self.lam, self.eta, T)
-        return mu_steps(X, B, U0, V0, self.lam, T)
-
-    def forward(self, X, B, n_steps=None):
-        """The completed matrix ``U V^T``."""
-        U, V = self.factors(X, B, n_steps)
-        return U @ V.transpose(-1, -2)
-
-
-# -- episodes (seed Algorithm 2) ----------------------------------------------------------------
-
-@dataclass
-class Episodes:
-    """Random N x M sub-matrices of a list of (dense, NaN = missing) matrices, their observed
-    entries split into training and test entries with ratio ``train_ratio``."""
-
-    matrices: list
-    n_rows: int = 30
-    n_cols: int = 30
-    train_ratio: float = 0.5
-
-    def sample(self, rng, batch):
-        """Tensors ``X, B, X_test, B_test`` of shape (batch, N, M) (float32)."""
-        Xs, Bs, Ts, Cs = [], [], [], []
-        for _ in range(batch):
-            A = self.matrices[rng.integers(len(self.matrices))]
-            rows = rng.choice(A.shape[0], self.n_rows, replace=A.shape[0] < self.n_rows)
-            cols = rng.choice(A.shape[1], self.n_cols, replace=A.shape[1] < self.n_cols)
-            sub = A[np.ix_(rows, cols)]
-            obs = ~np.isnan(sub)
-            train = obs & (rng.random(sub.shape) < self.train_ratio)
-            test = obs & ~train
-            filled = np.where(obs, sub, 0.0)
-            Xs.append(np.where(train, filled, 0.0))
-            Bs.append(train)
-            Ts.append(np.where(test, filled, 0.0))
-            Cs.append(test)
-        f = lambda a: torch.as_tensor(np.stack(a), dtype=torch.float32)  # noqa: E731
-        return f(Xs), f(Bs), f(Ts), f(Cs)
-
-
-def masked_mse(pred, X, B):
-    """Mean squared error over the entries with ``B == 1`` (summed over the batch)."""
-    return ((B * (pred - X)) ** 2).sum() / B.sum().clamp_min(1.0)
-
-
-def meta_train(model, train, valid=None, *, n_iter=1000, batch=16, lr=1e-3, eval_every=50,
-               n_valid=64, patience=None, random_state=0, progress=False):
-    """Meta-train ``model`` on :class:`Episodes` ``train`` (Adam on the held-out test error of
-    each episode); with ``valid`` episodes, keep the parameters of the best validation error
-    (early stopping; stop after ``patience`` evaluations without improvement).
-
-    Returns a dict with the validation curve (``iteration``, ``valid_mse``) and ``best_iter``.
-    Deterministic for a given ``random_state`` (one torch thread)."""
-    rng = np.random.default_rng(random_state)
-    torch.manual_seed(int(rng.integers(2**31)))
-    valid_set = None
-    if valid is not None:
-        valid_set = valid.sample(np.random.default_rng(int(rng.integers(2**31))), n_valid)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    curve, best, best_state, best_iter, waited = [], math.inf, None, 0, 0
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=n_iter, desc="meta-training", unit="it")
-    with torch_threads(1):
-        for it in range(1, n_iter + 1):
-            model.train()
-            X, B, Xt, Bt = train.sample(rng, batch)
-            loss = masked_mse(model(X, B), Xt, Bt)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if bar is not None:
-                bar.update()
-            if valid_set is not None and (it % eval_every == 0 or it == n_iter):
-                v = evaluate(model, *valid_set)
-                curve.append((it, v))
-                if v < best:
-                    best, best_iter, waited = v, it, 0
-                    best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
-                else:
-                    waited += 1
-                    if patience is not None and waited >= patience:
-                        break
-    if bar is not None:
-        bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return {"iteration": [c[0] for c in curve], "valid_mse": [c[1] for c in curve],
-            "best_iter": best_iter}
-
-
-def evaluate(model, X, B, Xt, Bt, n_steps=None):
-    """Test MSE of ``model`` (eval mode, no gradient) on a batch of episodes."""
-    model.eval()
-    with torch.no_grad(), torch_threads(1):
-        return float(masked_mse(model(X, B, n_steps), Xt, Bt))
+def __dir__():
+    return sorted(set(globals()) | set(_TORCH_NAMES))
 
 
 # -- the seed's MovieLens 100K protocol ---------------------------------------------------------
@@ -307,7 +83,7 @@ def standardized_ratings(ratings):
 def split_users_items(A, random_state, fractions=(0.7, 0.1, 0.2)):
     """Meta-training, validation and meta-test matrices: the users and the items are each
     split at random in ``fractions``, and each part keeps only its own users' ratings of its
-    own items, so no user or item is shared (seed Sec. 4.1)."""
+    own items, so the parts have no user and no item in common (seed Sec. 4.1)."""
     rng = np.random.default_rng(random_state)
     parts = []
     for size in A.shape:
@@ -422,6 +198,8 @@ def _environment():
     the last bits between processors, which training amplifies (see the MLAM recompute
     test), so a result is exactly reproducible on a processor of the same kind."""
     import platform
+
+    torch = require_torch("Describing the environment of a PyTorch result")
     return (f"python={platform.python_version()};numpy={np.__version__};"
             f"torch={torch.__version__};cpu={torch.backends.cpu.get_cpu_capability()}")
 
@@ -431,6 +209,10 @@ def ml100k_split(split, settings, ratings=None):
     baselines' (a list of store rows). Deterministic for a given split and settings."""
     import time
     from datetime import datetime, timezone
+
+    torch = require_torch("Training the meta-learned prior (metaprior.ml100k_split)")
+    # lazy: PyTorch is a heavy optional dependency (requirements-torch.txt)
+    from ._metaprior_torch import Episodes, MetaPriorMF, meta_train, torch_threads
 
     from ._config import __version__
     from .datasets import load_movielens
@@ -501,6 +283,8 @@ def run_ml100k(splits, settings=None, store=None, progress=False, ratings=None):
                                        & (df.algorithm_version == METAPRIOR_VERSION),
                                        "split"]}
     todo = [sp for sp in splits if sp not in have]
+    if todo:
+        require_torch(computing(len(todo), "split", store))
     it = todo
     if progress and todo:
         from tqdm.auto import tqdm
@@ -522,39 +306,6 @@ def run_ml100k(splits, settings=None, store=None, progress=False, ratings=None):
         df[c] = df[c].astype(int)
     df["mse"] = df["mse"].astype(float)
     return df.reset_index(drop=True)
-
-
-def seed_table1(path=None):
-    """The seed's Table 1 (test MSE and standard error per method and dataset), read from the
-    seed text in the reference folder (``../shared/seeds/002_*.txt``) at build time, or None
-    with the reason if it is not there. Never stored in this project."""
-    import re
-
-    import pandas as pd
-
-    from ._config import PROJECT_ROOT
-
-    if path is None:
-        found = sorted((PROJECT_ROOT.parent / "shared" / "seeds").glob("002_*.txt"))
-        if not found:
-            return None, "the seed text ../shared/seeds/002_*.txt is not beside the project"
-        path = found[0]
-    text = open(path, encoding="utf-8").read()
-    start = text.find("Table 1:")
-    block = text[start:text.find("Figure 3:", start)]
-    rows = []
-    for line in block.splitlines():
-        cells = line.split("\t")
-        if len(cells) != 4:
-            continue
-        nums = [re.findall(r"(\d+\.\d+)", c) for c in cells[1:]]
-        if all(len(n) == 2 for n in nums):
-            for ds, (m, se) in zip(("ML100K", "ML1M", "Jester"), nums):
-                rows.append(dict(method=cells[0].strip(), dataset=ds, mse=float(m),
-                                 se=float(se)))
-    if not rows:
-        return None, f"no Table 1 found in {path}"
-    return pd.DataFrame(rows), ""
 
 
 #: The settings of the book's profiles: the seed's (with the CPU budget of
@@ -602,6 +353,10 @@ def _start(init, X_learn, X_eval, rank, seed, settings, thesis_settings):
             meta.fit(X_learn)
         H = np.array(meta.components_, dtype=np.float64)
         return X_eval @ H.T, H
+    torch = require_torch("Training the meta-learned prior of an NMF start")
+    # lazy: PyTorch is a heavy optional dependency (requirements-torch.txt)
+    from ._metaprior_torch import Episodes, MetaPriorMF, meta_train, torch_threads
+
     torch.manual_seed(seed)
     model = MetaPriorMF(rank, step="mu", n_steps=settings.n_steps, lam=settings.lam,
                         channels=settings.channels, n_layers=settings.n_layers,
@@ -707,6 +462,8 @@ def run_nmf_prior(datasets, ranks, seeds, settings=None, store=None, progress=Fa
         ok = (df.settings_hash == h) & (df.algorithm_version == METAPRIOR_VERSION)
         have = set(zip(df.dataset[ok], df["rank"][ok].astype(int), df.seed[ok].astype(int)))
     todo = [g for g in grid if g not in have]
+    if todo:
+        require_torch(computing(len(todo), "cell", store))
     it = todo
     if progress and todo:
         from tqdm.auto import tqdm

@@ -188,7 +188,7 @@ def test_standardized_ratings_and_disjoint_split():
     assert vals.size == 600 and abs(vals.mean()) < 1e-12 and abs(vals.std() - 1) < 1e-12
     tr, va, te = split_users_items(A, random_state=0)
     assert tr.shape == (28, 35) and va.shape == (4, 5) and te.shape == (8, 10)
-    # no rating appears in two parts, and each part is a block of A (no user/item shared)
+    # no rating appears in two parts, and each part is a block of A (no user or item in two parts)
     total = sum(int((~np.isnan(p)).sum()) for p in (tr, va, te))
     assert total < 600
     again = split_users_items(A, random_state=0)
@@ -253,15 +253,16 @@ def test_run_ml100k_rows_resume_and_determinism(tmp_path, monkeypatch):
                                   stored)
 
 
-def test_seed_table_is_read_not_typed():
-    from metanmf_lab.metaprior import seed_table1
+def test_seed_table_comes_from_the_published_file():
+    """The seed's Table 1 beside ours is the project's published file (its shape and sources
+    are tested in test_published.py)."""
+    from metanmf_lab.published import metaprior_table1
 
-    table, why = seed_table1()
-    if table is None:
-        pytest.skip(why)
+    table = metaprior_table1()
     ml = table[table.dataset == "ML100K"].set_index("method")
     assert {"Ours", "MF", "Mean"} <= set(ml.index) and len(table) == 27
     assert (ml.mse > 0.5).all() and (ml.se < 0.1).all()
+    assert ml.loc["Ours", "mse"] == ml.mse.min()  # the seed's method is its best on ML100K
 
 
 # -- the NMF version ----------------------------------------------------------------------------

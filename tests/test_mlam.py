@@ -228,10 +228,12 @@ def test_stored_rows_are_recomputed():
     assert abs(mlam.value.mean() / mlam.value_old.mean() - 1) < 0.005
 
 
-def test_seed_tables_are_read_from_the_reference_text():
-    tables, why = ml.seed_tables()
-    if tables is None:
-        pytest.skip(why)
+def test_seed_tables_come_from_the_published_file():
+    """The seed's tables beside ours are the project's published file (its shape and sources
+    are tested in test_published.py)."""
+    from metanmf_lab.published import mlam_tables
+
+    tables = mlam_tables()
     assert set(tables.table) == {"I", "II", "III", "VI"}
     t1 = tables[(tables.table == "I")].pivot(index="method", columns="value_of",
                                              values="value")

@@ -1,0 +1,33 @@
+"""PyTorch, an optional dependency: only computing the related-methods results needs it.
+
+The book's full profile reads those results from the committed stores, so ``make book``
+installs no PyTorch (several GB where PyPI's Linux build is the CUDA one); ``make torch``
+(and ``make test``) install ``requirements-torch.txt``.
+"""
+
+from __future__ import annotations
+
+#: How to install PyTorch, as the error messages say it.
+TORCH_HINT = ("run `make torch` (or `.venv/bin/pip install -r requirements-torch.txt "
+              "-c requirements-lock.txt`)")
+
+
+def require_torch(what):
+    """The ``torch`` module, or an ImportError saying that ``what`` (e.g. "Computing 3 missing
+    cells of the MLAM store") needs PyTorch and how to install it."""
+    try:
+        import torch
+    except ImportError as exc:
+        missing = isinstance(exc, ModuleNotFoundError) and exc.name == "torch"
+        raise ImportError(f"{what} needs PyTorch: {TORCH_HINT}.",
+                          name="torch") from (None if missing else exc)
+    return torch
+
+
+def computing(n, unit, store):
+    """What a run is about to compute, as :func:`require_torch` says it: ``n`` ``unit``\\ s,
+    missing from ``store`` (a result store, or False for none)."""
+    units = unit if n == 1 else f"{unit}s"
+    if store is False:
+        return f"Computing {n} {units}"
+    return f"Computing {n} missing {units} of the {store.NAME} ({store.path.name})"
