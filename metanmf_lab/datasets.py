@@ -32,6 +32,11 @@ are reported: the thesis drew its 6000 Fashion-MNIST images from all 60,000 trai
 draw them from the first 8226; and a COIL-20 array rebuilt from the public CAVE archive
 (``coil20_32x32_from_cave.npz``) is not byte-identical to the authors' 32x32 array
 (``coil20_32x32.npz``, always preferred when present), which is said with a :class:`UserWarning`.
+
+A reader's own dataset, an ``.npz`` file (arrays ``X`` and ``y``) or a ``.csv`` file (a header
+row, a label column named ``label`` or ``y``, every other column a feature), is checked,
+preprocessed the same way and registered under ``<file stem>-<content hash>`` by
+:func:`user_dataset`; :func:`load_dataset` and :func:`dataset_info` then take that name.
 """
 
 from __future__ import annotations
@@ -63,12 +68,18 @@ __all__ = [
     "DatasetInfo",
     "DataFileError",
     "DownloadError",
+    "UserDataError",
     "FILE_SHA256",
     "URLS",
     "image_shape",
     "load_dataset",
     "load_movielens",
     "n_classes",
+    "dataset_info",
+    "is_user_dataset",
+    "is_user_file",
+    "user_dataset",
+    "user_dataset_path",
 ]
 
 
@@ -86,7 +97,9 @@ class DownloadError(OSError):
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """Facts about one benchmark dataset (thesis Table 4.1).
+    """Facts about one benchmark dataset (thesis Table 4.1), or a reader's own dataset
+    (:func:`user_dataset`: name ``<file stem>-<content hash>``, display name the file stem,
+    default noise :data:`USER_DEFAULT_NOISE`, no image shape).
 
     Attributes
     ----------
@@ -126,7 +139,10 @@ FACES_SIZES = (32, 64)
 
 
 def _check_name(name):
-    return check_choice(name, tuple(DATASETS), name="dataset name")
+    """A built-in dataset's name (case-insensitive), or a registered reader's dataset."""
+    if isinstance(name, str) and name in _USER:
+        return name
+    return check_choice(name, tuple(DATASETS) + tuple(_USER), name="dataset name")
 
 
 def _check_faces_size(faces_size):
@@ -138,7 +154,7 @@ def _check_faces_size(faces_size):
 
 def n_classes(name):
     """Return the number of classes of dataset ``name`` (case-insensitive)."""
-    return DATASETS[_check_name(name)].n_classes
+    return dataset_info(_check_name(name)).n_classes
 
 
 def image_shape(name, faces_size=32):
@@ -159,14 +175,14 @@ def image_shape(name, faces_size=32):
     faces_size = _check_faces_size(faces_size)
     if name == "faces":
         return (faces_size, faces_size)
-    return DATASETS[name].image_shape
+    return dataset_info(name).image_shape
 
 
 # --------------------------------------------------------------------------------------------
 # Data files: hashes, sources, readers, download recipes
 # --------------------------------------------------------------------------------------------
 
-#: SHA-256 of the data files, as listed in the shared data README.
+#: SHA-256 of the data files, as listed in data/README.md.
 FILE_SHA256 = {
     "olivettifaces.mat": "b1988d02c72fe5b8ee82b5ef3bb7982eafc74f1e1ff0ae0ade35061ad0af534d",
     "coil20_32x32.npz": "1b19c5ad81e7e93ea0ba284c0c20e50574c875af0f4de874e6d1da634a4c5789",
@@ -180,7 +196,7 @@ FILE_SHA256 = {
 #: SHA-256 of the *contents* of a file: the C-order, little-endian bytes of its arrays,
 #: concatenated in the order of the file's ``digest_keys``. A file whose container differs (an
 #: npz written by another numpy, a .mat file saved differently) but whose arrays are identical
-#: passes. Computed from the shared, README-verified files.
+#: passes. Computed from the README-verified files.
 CONTENT_SHA256 = {
     "olivettifaces.mat": "7964c5cc44c85859441189f37c95bb64ac343e67b4fed0ca51e40c35ef12643b",
     "fashion_mnist_train_first8226.npz":
@@ -268,8 +284,8 @@ def _content_digest(arrays, keys):
 
 def _how_to_fix(spec):
     again = "download it again (download=True) or copy" if spec.build else "copy"
-    return (f"Delete it and {again} it again from the shared data folder (see data/README.md; "
-            f"{DATA_ENV} selects the folder).")
+    return (f"Delete it and {again} it again from a folder holding a verified copy (see "
+            f"data/README.md; {DATA_ENV} selects the folder).")
 
 
 def _file_error(spec, path, problem):
@@ -436,7 +452,7 @@ def _missing_message(specs, folder):
     if len(specs) > 1:
         lines.append("Also looked for " + ", ".join(repr(s.filename) for s in specs[1:]) + ".")
     lines.append(f"To get it, set the {DATA_ENV} environment variable to a folder holding it "
-                 f"(e.g. the project's ../shared/data in CI; see data/README.md)")
+                 f"(see data/README.md)")
     buildable = [s for s in specs if s.build is not None]
     if buildable:
         s = buildable[0]
@@ -592,10 +608,333 @@ def _clean_cached(name, faces_size, file_key, subset_seed=FMNIST_SUBSET_SEED):
 
 
 def _clean(name, faces_size, download, subset_seed=FMNIST_SUBSET_SEED):
+    if name in _USER:
+        return _user_clean(name)
     filenames, _ = _REGISTRY[name]
     file_key = _load_file(filenames, download)[1] if filenames else None
     return _clean_cached(name, faces_size if name == "faces" else 32, file_key,
                          subset_seed if name == "fmnist" else FMNIST_SUBSET_SEED)
+
+
+# --------------------------------------------------------------------------------------------
+# Your own data: a reader's .npz or .csv file
+# --------------------------------------------------------------------------------------------
+
+#: File types a reader's own dataset may have (see :func:`user_dataset`).
+USER_SUFFIXES = (".npz", ".csv")
+
+#: Names of the label column of a reader's .csv file (compared case-insensitively).
+LABEL_COLUMNS = ("label", "y")
+
+#: Noise standard deviation of a reader's dataset in the noisy condition: **our choice**, the
+#: level of Digits, COIL20 and FMNIST (the data are min-max scaled to [0, 1] first).
+USER_DEFAULT_NOISE = 0.4
+
+#: Fewest samples a class of a reader's dataset needs: one for each half of the 50/50
+#: learning/evaluation split.
+MIN_PER_CLASS = 2
+
+#: Hex digits of the content hash in a reader's dataset name.
+USER_HASH_DIGITS = 12
+
+_NEED_NPZ = ("An .npz file needs an array X of non-negative numbers, shape (n_samples, "
+             "n_features), and an array y of labels (numbers or strings), shape (n_samples,): "
+             "np.savez(path, X=X, y=y).")
+_NEED_CSV = (f"A .csv file needs a header row, a label column named {LABEL_COLUMNS[0]!r} (or "
+             f"{LABEL_COLUMNS[1]!r}), and every other column a feature holding non-negative "
+             f"numbers, one row per sample.")
+
+
+class UserDataError(DataFileError):
+    """A reader's own data file cannot be used; the message names the file, what is wrong and
+    what is needed."""
+
+
+#: name -> (absolute path, DatasetInfo) of the reader's files registered in this process.
+_USER = {}
+
+
+def _bad(fname, problem, need=""):
+    return UserDataError(f"Data file {fname!r} cannot be used: {problem}." + (
+        f" {need}" if need else ""))
+
+
+def is_user_file(value):
+    """Whether a ``dataset`` value names a file rather than a built-in dataset: a string that
+    is not a built-in name and has a suffix or a folder (``mine.npz``, ``data/mine``)."""
+    if not isinstance(value, (str, os.PathLike)):
+        return False
+    text = os.fspath(value)
+    if text.lower() in DATASETS:
+        return False
+    path = Path(text)
+    return bool(path.suffix) or len(path.parts) > 1 or "/" in text or os.sep in text
+
+
+def is_user_dataset(name):
+    """Whether ``name`` is a reader's dataset registered (by :func:`user_dataset`) in this
+    process."""
+    return isinstance(name, str) and name in _USER
+
+
+def dataset_info(name):
+    """The :class:`DatasetInfo` of a built-in dataset (case-insensitive) or of a registered
+    reader's dataset (see :func:`user_dataset`)."""
+    name = _check_name(name)
+    return _USER[name][1] if name in _USER else DATASETS[name]
+
+
+def user_dataset_path(name):
+    """The absolute path of a registered reader's dataset (what a worker process needs to
+    register it again: :func:`user_dataset`)."""
+    if name not in _USER:
+        raise KeyError(f"{name!r} is not a registered dataset of your own; call "
+                       f"user_dataset(path) first.")
+    return _USER[name][0]
+
+
+def user_dataset(path, *, expected_name=None):
+    """Read, check and register a reader's own dataset; return its :class:`DatasetInfo`.
+
+    The file is either
+
+    * an ``.npz`` file with an array ``X`` of non-negative numbers, shape (n_samples,
+      n_features), and an array ``y`` of labels (numbers or strings), shape (n_samples,)
+      (other arrays are ignored; nothing saved with pickling is read); or
+    * a ``.csv`` file with a header row, one label column named ``label`` (or ``y``;
+      case-insensitive) and every other column a feature of non-negative numbers, one row per
+      sample.
+
+    It is preprocessed exactly as the built-in datasets (:func:`load_dataset`): converted to
+    float64 and min-max scaled per feature to [0, 1]; in the noisy condition Gaussian noise is
+    added after scaling and the absolute value taken. Labels that are integers are kept, any
+    others (strings, non-integral numbers) become the codes 0..k-1 of their sorted values.
+
+    The dataset's **name**, under which :func:`load_dataset` loads it and the result store
+    keeps its rows, is ``<file stem>-<first 12 hex digits of a SHA-256 of its content>``: the
+    hash covers X (as float64, with its shape) and y, not the container, so the same arrays in
+    an .npz and a .csv file get the same hash, and a changed file gets a new name (new cells,
+    never old rows). Its display name is the file stem; ``n_classes`` is the number of
+    distinct labels; ``default_noise`` is :data:`USER_DEFAULT_NOISE` (0.4, our choice);
+    ``image_shape`` is None.
+
+    Registration lasts for this process: worker processes register the file again from its
+    path (:func:`~metanmf_lab.experiments.run_grid` hands it to them).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (a relative path is taken relative to the working directory).
+    expected_name : str, optional
+        The name the file must have (a worker checks that the file did not change since the
+        run began).
+
+    Returns
+    -------
+    DatasetInfo
+
+    Raises
+    ------
+    UserDataError
+        (a ``ValueError``) the file does not exist or cannot be read, has an unknown suffix,
+        lacks ``X``/``y`` or the label column, has a wrong shape, a negative, NaN or infinite
+        value, fewer than two classes, a class of fewer than :data:`MIN_PER_CLASS` samples, or
+        an evaluation half with a single class. The message names the file (never its
+        folder, except when it does not exist), says what is wrong and what is needed. Too
+        few samples or features for the ranks of a run is checked by
+        :func:`metanmf_lab.experiments.check_ranks`.
+    """
+    given = os.fspath(path)
+    path = Path(given).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in USER_SUFFIXES:
+        raise _bad(path.name, f"its type {suffix or '(no suffix)'} is not one this package "
+                              f"reads", "Your own data must be an .npz or a .csv file. "
+                              + _NEED_NPZ + " " + _NEED_CSV)
+    if not path.is_file():
+        raise UserDataError(f"Data file {given!r} does not exist (or is not a file). A relative "
+                            f"path is taken relative to the folder you run the command in.")
+    path = path.resolve()
+    st = path.stat()
+    _, _, info = _user_arrays(str(path), st.st_size, st.st_mtime_ns)
+    if expected_name is not None and info.name != expected_name:
+        raise _bad(path.name, f"it changed while it was in use: its content is now "
+                              f"{info.name!r}, not {expected_name!r}",
+                   "Run again on the file as it is now.")
+    _USER[info.name] = (path, info)
+    return info
+
+
+def _user_clean(name):
+    """Scaled clean data of a registered reader's dataset, checked to be the file it was."""
+    path = user_dataset_path(name)
+    if not path.is_file():
+        raise UserDataError(f"Data file {path.name!r} of dataset {name!r} is no longer there.")
+    st = path.stat()
+    X, y, info = _user_arrays(str(path), st.st_size, st.st_mtime_ns)
+    if info.name != name:
+        raise _bad(path.name, f"it changed after it was registered as {name!r} (its content is "
+                              f"now {info.name!r})", "Run again on the file as it is now.")
+    return X, y
+
+
+def _read_user_npz(path, fname):
+    if not zipfile.is_zipfile(path):
+        raise _bad(fname, "it is not an .npz file (not a zip archive of arrays)", _NEED_NPZ)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in ("X", "y") if k not in z.files]
+            if missing:
+                holds = ", ".join(sorted(z.files)) or "no arrays"
+                raise _bad(fname, f"it has no array {' and no array '.join(missing)} (it "
+                                  f"holds: {holds})", _NEED_NPZ)
+            return z["X"], z["y"]
+    except UserDataError:
+        raise
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise _bad(fname, "an array holds Python objects (it was saved with pickling)",
+                       "Save X as an array of numbers and y as an array of numbers or strings."
+                       ) from exc
+        raise _bad(fname, f"it could not be read ({exc})", _NEED_NPZ) from exc
+    except Exception as exc:
+        raise _bad(fname, f"it could not be read ({type(exc).__name__}: {exc})",
+                   _NEED_NPZ) from exc
+
+
+def _is_number(text):
+    try:
+        float(str(text))
+    except ValueError:
+        return False
+    return True
+
+
+def _read_user_csv(path, fname):
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path)
+    except Exception as exc:
+        raise _bad(fname, f"it could not be read as a .csv file ({type(exc).__name__}: "
+                          f"{str(exc).strip()})", _NEED_CSV) from exc
+    label = [c for c in df.columns if str(c).strip().lower() in LABEL_COLUMNS]
+    if not label:
+        if len(df.columns) and all(_is_number(c) for c in df.columns):
+            problem = "its first row holds numbers, not a header row of column names"
+        else:
+            shown = ", ".join(repr(str(c)) for c in df.columns[:8])
+            more = ", ..." if len(df.columns) > 8 else ""
+            problem = f"it has no label column (its columns: {shown}{more})"
+        raise _bad(fname, problem, _NEED_CSV)
+    if len(label) > 1:
+        raise _bad(fname, f"it has {len(label)} label columns "
+                          f"({', '.join(repr(str(c)) for c in label)})",
+                   "Keep one column named 'label' (or 'y').")
+    features = df.drop(columns=label)
+    if features.shape[1] == 0:
+        raise _bad(fname, "it has a label column but no feature column", _NEED_CSV)
+    numeric = features.apply(pd.to_numeric, errors="coerce")
+    wrong = numeric.isna().to_numpy() & features.notna().to_numpy()
+    if wrong.any():
+        i, j = (int(k[0]) for k in np.nonzero(wrong))
+        raise _bad(fname, f"feature column {str(features.columns[j])!r} holds "
+                          f"{str(features.iat[i, j])!r} on line {i + 2}, not a number "
+                          f"({int(wrong.sum())} such value(s) in all)", _NEED_CSV)
+    y = df[label[0]]
+    if y.isna().any():
+        i = int(np.flatnonzero(y.isna().to_numpy())[0])
+        raise _bad(fname, f"the label column has {int(y.isna().sum())} empty value(s) (first "
+                          f"on line {i + 2})", "Every sample needs a label.")
+    y = y.to_numpy()
+    if y.dtype == object:  # text labels (pandas reads them as objects)
+        y = y.astype(str)
+    return numeric.to_numpy(dtype=np.float64), y
+
+
+def _where(mask):
+    """(row, column) of the first True of a 2-D mask, as text for messages."""
+    i, j = (int(k[0]) for k in np.nonzero(mask))
+    return f"the first at sample {i}, feature {j}, counting from 0"
+
+
+@lru_cache(maxsize=4)
+def _user_arrays(path, size, mtime_ns):
+    """Read, check, hash and scale a reader's file: (X scaled, y int64, DatasetInfo)."""
+    from sklearn.preprocessing import MinMaxScaler
+
+    from .splits import SPLIT_SEED, learning_evaluation_split
+
+    path = Path(path)
+    fname = path.name
+    X, y = (_read_user_npz if path.suffix.lower() == ".npz" else _read_user_csv)(path, fname)
+    need = _NEED_NPZ if path.suffix.lower() == ".npz" else _NEED_CSV
+    X, y = np.asarray(X), np.asarray(y)
+    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_) \
+            or np.iscomplexobj(X):
+        raise _bad(fname, f"X holds {X.dtype} values, not real numbers", need)
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise _bad(fname, f"X has shape {X.shape}, not (n_samples, n_features) with at least "
+                          f"one of each", need)
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise _bad(fname, f"y has shape {y.shape} but X has {X.shape[0]} samples", "y needs "
+                          f"one label per sample, shape ({X.shape[0]},).")
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    finite = np.isfinite(X)
+    if not finite.all():
+        raise _bad(fname, f"X has {int(X.size - finite.sum())} NaN or infinite value(s) "
+                          f"({_where(~finite)})", "NMF needs finite data: fill or drop the "
+                                                  "missing values.")
+    if (X < 0).any():
+        raise _bad(fname, f"X has {int((X < 0).sum())} negative value(s) (minimum "
+                          f"{X.min():.4g}, {_where(X < 0)})", "NMF needs non-negative data: "
+                          "shift or rescale the features so that every value is >= 0.")
+    if not X.any():
+        raise _bad(fname, "X is all zeros", "There is nothing to factorise.")
+    if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype.kind in "bUS"):
+        raise _bad(fname, f"y holds {y.dtype} values", "Labels must be numbers or strings.")
+    if np.issubdtype(y.dtype, np.inexact) and not np.isfinite(y).all():
+        raise _bad(fname, f"y has {int((~np.isfinite(y)).sum())} NaN or infinite label(s)",
+                   "Every sample needs a label.")
+    classes, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if len(classes) < 2:
+        raise _bad(fname, f"y has {len(classes)} class(es)", "Clustering against the labels "
+                          "needs at least two classes.")
+    if counts.min() < MIN_PER_CLASS:
+        few = [f"{c!r} ({n} sample{'s' if n != 1 else ''})"
+               for c, n in zip(classes.tolist(), counts) if n < MIN_PER_CLASS]
+        raise _bad(fname, f"{len(few)} class(es) have fewer than {MIN_PER_CLASS} samples: "
+                          f"{', '.join(few[:5])}{', ...' if len(few) > 5 else ''}",
+                   f"The 50/50 learning/evaluation split needs at least {MIN_PER_CLASS} "
+                   f"samples of every class: add samples or drop those classes.")
+    if np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_:
+        labels = y.astype(np.int64)
+    else:
+        labels = codes.astype(np.int64)
+    eval_classes = np.unique(learning_evaluation_split(
+        np.arange(len(y)), labels, random_state=SPLIT_SEED)[3])
+    if len(eval_classes) < 2:
+        raise _bad(fname, "the evaluation half of the 50/50 split (seed 42) holds one class "
+                          "only", "Add samples of the other classes.")
+
+    h = hashlib.sha256()
+    h.update(f"X{X.shape}".encode())
+    h.update(np.ascontiguousarray(X, dtype="<f8").tobytes())
+    h.update(f"y{y.shape}".encode())
+    if np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_:
+        h.update(np.ascontiguousarray(y, dtype="<i8").tobytes())
+    elif np.issubdtype(y.dtype, np.floating):
+        h.update(np.ascontiguousarray(y, dtype="<f8").tobytes())
+    else:
+        h.update("\x00".join(map(str, y.tolist())).encode())
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem).strip("._-") or "data"
+    name = f"{stem}-{h.hexdigest()[:USER_HASH_DIGITS]}"
+    info = DatasetInfo(name, path.stem, X.shape[0], X.shape[1], len(classes),
+                       USER_DEFAULT_NOISE, None)
+    X = np.ascontiguousarray(MinMaxScaler(clip=True).fit_transform(X))
+    X.flags.writeable = False
+    labels.flags.writeable = False
+    return X, labels, info
 
 
 # --------------------------------------------------------------------------------------------
@@ -608,8 +947,10 @@ def load_dataset(name, noise=0.0, random_state=0, *, faces_size=32, dtype=np.flo
 
     Parameters
     ----------
-    name : {"blobs", "digits", "fmnist", "faces", "coil20"}
-        Dataset name (case-insensitive); see :data:`DATASETS`.
+    name : {"blobs", "digits", "fmnist", "faces", "coil20"} or str
+        Dataset name (case-insensitive); see :data:`DATASETS`. Or the name of a reader's
+        own dataset registered by :func:`user_dataset` (``faces_size``, ``download`` and
+        ``fmnist_subset_seed`` do not apply to it).
     noise : float, default=0.0
         Standard deviation of the Gaussian noise added after scaling; the absolute value of the
         noisy data is returned (reference protocol). ``0`` returns exactly the clean data. The

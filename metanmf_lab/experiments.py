@@ -358,10 +358,12 @@ class Cell:
     protocol: str = "thesis"
 
     def __post_init__(self):
-        from .datasets import DATASETS
+        from .datasets import DATASETS, is_user_dataset
 
-        object.__setattr__(self, "dataset", check_choice(self.dataset, tuple(DATASETS),
-                                                         name="dataset"))
+        # a reader's own dataset (registered by datasets.user_dataset) or a built-in one
+        if not is_user_dataset(self.dataset):
+            object.__setattr__(self, "dataset", check_choice(self.dataset, tuple(DATASETS),
+                                                             name="dataset"))
         object.__setattr__(self, "noise", check_real(self.noise, name="noise", low=0))
         object.__setattr__(self, "model", check_choice(self.model, ALL_MODELS, name="model"))
         object.__setattr__(self, "rank", check_int(self.rank, name="rank", low=1))
@@ -372,11 +374,11 @@ class Cell:
 
 def resolve_noise(dataset, noise):
     """``"none"`` -> 0, ``"default"`` -> the dataset's default level, a number -> itself."""
-    from .datasets import DATASETS
+    from .datasets import dataset_info
 
     if isinstance(noise, str):
         choice = check_choice(noise, ("none", "default"), name="noise")
-        return 0.0 if choice == "none" else float(DATASETS[dataset].default_noise)
+        return 0.0 if choice == "none" else float(dataset_info(dataset).default_noise)
     return check_real(noise, name="noise", low=0)
 
 
@@ -392,6 +394,70 @@ def make_grid(datasets, models=MODELS, ranks=THESIS_RANKS, seeds=range(5),
                         for s in seeds:
                             cells.append(Cell(d, resolve_noise(d, nz), m, r, s, p))
     return cells
+
+
+def _lower_first(text):
+    return text[:1].lower() + text[1:]
+
+
+def check_ranks(dataset, ranks, settings=None, protocol="thesis"):
+    """Check, before anything is fitted, that every model can run at each of ``ranks`` on
+    ``dataset`` (a built-in one or a reader's own, registered by
+    :func:`metanmf_lab.datasets.user_dataset`) under ``settings`` and ``protocol``.
+
+    A rank needs at most as many features as the data have and at most as many samples as
+    the learning half (the smaller half of the 50/50 split: warm starts factorise it), and
+    the protocol's meta-tasks and target, drawn from the learning half, must each hold at
+    least that many samples (:func:`metanmf_lab.splits.make_tasks`, with the same fallback
+    to smaller tasks a cell uses), and at least two (GNMF's neighbour graph). Raises
+    ``ValueError`` naming the dataset (a reader's file by its file name), the first rank that
+    cannot run and why, and the largest rank that can; returns None when every rank can run.
+    The results notebook's parameter check calls it for a reader's file, so a file too small
+    for the ranks asked for fails before anything is fitted.
+    """
+    from .datasets import dataset_info, is_user_dataset, user_dataset_path
+    from .splits import make_tasks
+
+    settings = Settings() if settings is None else settings
+    info = dataset_info(dataset)
+    n = info.n_samples
+    m = settings.faces_size ** 2 if info.name == "faces" else info.n_features
+    n_eval = -(-n // 2)  # train_test_split(test_size=0.5) rounds the evaluation half up
+    n_learn = n - n_eval
+    proto = settings.protocol(protocol)
+
+    def problem(r):
+        if r > m:
+            return f"it has only {m} features"
+        if r > n_learn:
+            return f"its learning half has only {n_learn} samples"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", TaskSplitWarning)
+                split = make_tasks(n_learn, n_tasks=settings.n_tasks,
+                                   task_size=settings.task_size, protocol=proto,
+                                   random_state=0, min_size=r)
+        except ValueError as exc:
+            return (f"the {settings.n_tasks} meta-tasks of the {protocol} protocol cannot be "
+                    f"drawn from its learning half: {_lower_first(str(exc).rstrip('.'))}")
+        if min(split.task_size, split.target.size) < 2:
+            return (f"its learning half gives meta-tasks of {split.task_size} sample(s), and "
+                    f"GNMF's neighbour graph needs at least 2")
+        return None
+
+    ranks = [check_int(r, name="rank", low=1) for r in ranks]
+    bad = [r for r in ranks if problem(r)]
+    if not bad:
+        return None
+    largest = next((r for r in range(min(m, n_learn), 0, -1) if problem(r) is None), 0)
+    what = (f"Data file {user_dataset_path(dataset).name!r}" if is_user_dataset(dataset)
+            else f"Dataset {info.display_name}")
+    fix = (f"The largest rank it allows is {largest}: ask for ranks up to {largest} (the "
+           f"ranks parameter), or use a larger file." if largest else
+           f"No rank can run on it under the {protocol} protocol ({problem(1)}): it needs "
+           f"more samples.")
+    raise ValueError(f"{what} ({n} samples, {n_learn} of them in the learning half; {m} "
+                     f"features) is too small for rank {bad[0]}: {problem(bad[0])}. {fix}")
 
 
 def make_base(family, init, protocol, settings, *, rank, seed):
@@ -543,6 +609,18 @@ def run_cell(cell, settings=None):
     }
 
 
+def _run_task(cell, settings, user_file=None):
+    """:func:`run_cell` as a task of :func:`run_grid`. Worker processes do not share the
+    parent's registry of readers' datasets, so a cell of one carries the file's path: the
+    worker registers it (read once per worker and file) and checks that its content still has
+    the cell's name, so a file changed during a run fails instead of filling old cells."""
+    if user_file is not None:
+        from .datasets import user_dataset
+
+        user_dataset(user_file, expected_name=cell.dataset)
+    return run_cell(cell, settings)
+
+
 def _cell_key(cell, settings):
     return key_of({"dataset": cell.dataset, "noise": cell.noise, "model": cell.model,
                    "rank": cell.rank, "seed": cell.seed, "protocol": cell.protocol,
@@ -582,6 +660,8 @@ def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=Non
     Parameters
     ----------
     cells : iterable of Cell
+        Cells of a reader's own dataset (:func:`metanmf_lab.datasets.user_dataset`) too:
+        each task hands its worker the file's path, and the worker checks its content hash.
     settings : Settings, default=Settings()
     store : ResultStore, str, Path or None, default=``data/results/results.csv``
         Where rows are read from and added to. ``None`` computes everything, stores nothing.
@@ -613,12 +693,17 @@ def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=Non
         store = ResultStore(store)
     done = store.keys() if store is not None else set()
     todo = [c for c in cells if _cell_key(c, settings) not in done]
+    from .datasets import is_user_dataset, user_dataset_path
+
+    files = {c.dataset: str(user_dataset_path(c.dataset)) for c in todo
+             if is_user_dataset(c.dataset)}
     new_rows, pending = [], []
     if todo:
         bar = _progress_bar(len(todo), disable=not progress)
         with parallel_config(backend=backend) if backend else nullcontext():
             runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-            for row in runner(delayed(run_cell)(c, settings) for c in todo):
+            for row in runner(delayed(_run_task)(c, settings, files.get(c.dataset))
+                              for c in todo):
                 new_rows.append(row)
                 pending.append(row)
                 bar.update(1)

@@ -23,6 +23,11 @@ Subcommands
     (``run notebooks/results.ipynb out.ipynb -p dataset faces -p ranks "[2, 5]"``). Values
     are Python literals (anything else is a string); names, types and values are checked
     against the notebook's parameters cell before anything runs (exit code 2 if wrong).
+    ``-p dataset path/to/file.npz`` (or ``.csv``) runs the results chapter on a reader's own
+    data: the path, relative to the folder the command runs in, is made absolute for the
+    kernel (which runs in ``notebooks/``), the file is checked with the parameters (a bad
+    file exits with code 2 before a kernel starts), and the executed notebook shows the
+    file's name, never a folder of the machine.
 ``golden``
     Regenerate the nbval golden files ``tests/golden/<name>.ipynb``: smoke-profile
     executions keeping only the outputs of cells tagged ``nbval-check-output``.
@@ -262,7 +267,27 @@ def _clean_metadata(nb, source, output):
     return nb
 
 
-def execute_notebook(source, output, parameters, *, cwd=None, substitutions=None):
+def _show_parameters(nb, shown):
+    """Show ``shown`` values (e.g. a data file's name) instead of the injected ones (its
+    absolute path) in the injected-parameters cell and papermill's metadata."""
+    from papermill.translators import PythonTranslator
+
+    pm = nb.metadata.get("papermill", {})
+    injected = pm.get("parameters", {})
+    for name, value in shown.items():
+        if name not in injected:
+            continue
+        old = PythonTranslator.assign(name, PythonTranslator.translate(injected[name]))
+        new = PythonTranslator.assign(name, PythonTranslator.translate(value))
+        for cell in nb.cells:
+            if "injected-parameters" in cell.metadata.get("tags", []):
+                cell.source = cell.source.replace(old, new)
+        injected[name] = value
+    return nb
+
+
+def execute_notebook(source, output, parameters, *, cwd=None, substitutions=None,
+                     shown_parameters=None):
     """Execute ``source`` into ``output`` with papermill, atomically.
 
     The notebook runs into a temporary file in the output's folder, which replaces
@@ -277,6 +302,9 @@ def execute_notebook(source, output, parameters, *, cwd=None, substitutions=None
         Working directory of the kernel.
     substitutions : dict, optional
         MyST substitutions written into the executed notebook's metadata (``myst`` key).
+    shown_parameters : dict, optional
+        Values the executed notebook shows for some parameters instead of those injected
+        (a data file's name instead of its absolute path).
 
     Returns
     -------
@@ -304,6 +332,8 @@ def execute_notebook(source, output, parameters, *, cwd=None, substitutions=None
                             extra_arguments=list(KERNEL_ARGUMENTS))
         seconds = time.perf_counter() - t0
         nb = _clean_metadata(nbformat.read(tmp, as_version=4), source, output)
+        if shown_parameters:
+            nb = _show_parameters(nb, shown_parameters)
         if substitutions:
             nb.metadata.setdefault("myst", {})["substitutions"] = dict(substitutions)
         nbformat.write(nb, tmp)
@@ -513,6 +543,40 @@ def _annotation(type_name):
         return typing.Any
 
 
+def resolve_data_files(given):
+    """A reader's run: the ``dataset`` parameter, if it names a file
+    (:func:`metanmf_lab.datasets.is_user_file`), made absolute against the working directory
+    (the kernel runs in ``notebooks/``). Returns the parameters to inject and the values the
+    executed notebook shows instead (the file's project-relative path, or its name)."""
+    from .datasets import is_user_file
+
+    given, shown = dict(given), {}
+    value = given.get("dataset")
+    if isinstance(value, str) and is_user_file(value) and Path(value).expanduser().is_file():
+        path = Path(value).expanduser().resolve()  # (a missing file is named as given)
+        given["dataset"], shown["dataset"] = str(path), _display(path)
+    return given, shown
+
+
+def run_substitutions(params):
+    """MyST substitutions of a reader's run, as the book's chapter of the same notebook has
+    them: ``dataset_name``, the display name of the ``dataset`` parameter (built-in or own)."""
+    from .datasets import dataset_info
+
+    if "dataset" not in params:
+        return {}
+    return {"dataset_name": dataset_info(params["dataset"]).display_name}
+
+
+def _kernel_environment():
+    """Environment variables naming folders or files, made absolute for a kernel that runs in
+    another folder than the command (the data folder, the own-data store)."""
+    from .notebook import OWN_STORE_ENV
+
+    return {name: Path(os.environ[name].strip()).expanduser().resolve()
+            for name in (DATA_ENV, OWN_STORE_ENV) if os.environ.get(name, "").strip()}
+
+
 def check_run_parameters(notebook, given):
     """Check parameters for ``notebook`` the way the notebook itself will.
 
@@ -671,14 +735,18 @@ def main(argv=None):
                 given[name] = parse_value(value)
             if not args.input.exists():
                 raise PipelineError(f"No notebook {args.input}.")
+            given, shown = resolve_data_files(given)
             try:
-                check_run_parameters(args.input, given)
+                params = check_run_parameters(args.input, given)
             except (ValueError, TypeError) as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
             logging.getLogger("papermill").setLevel(logging.WARNING)
             try:
-                seconds = execute_notebook(args.input, args.output, given)
+                with _environ(**_kernel_environment()):
+                    seconds = execute_notebook(args.input, args.output, given,
+                                               substitutions=run_substitutions(params),
+                                               shown_parameters=shown)
             except Exception as exc:  # a cell raised: say which, leave no output
                 chapter = Chapter(args.output.stem, str(args.input))
                 print("FAILED: " + describe_failure(chapter, given, exc), file=sys.stderr)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from .datasets import DATASETS
+from .datasets import DATASETS, dataset_info
 from .experiments import PAIRS
 
 
@@ -59,7 +59,7 @@ def nmi_vs_rank_pairs(summary, dataset, condition):
     if ranks:
         axes[0, 0].set_xticks(ranks)
     noise = "no noise" if condition == "none" else "added noise"
-    fig.suptitle(f"{DATASETS[dataset].display_name}, {noise}")
+    fig.suptitle(f"{dataset_info(dataset).display_name}, {noise}")
     fig.tight_layout()
     return fig
 
