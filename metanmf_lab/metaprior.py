@@ -184,7 +184,9 @@ class TrainingSettings:
 class ML100KSettings(TrainingSettings):
     """Everything that defines a MovieLens result besides the split (seed Sec. 4.2 defaults,
     except the Adam rate, 1e-3 instead of 1e-4, and a fixed number of iterations with
-    early stopping on validation episodes instead of 1,000 epochs: a CPU budget)."""
+    early stopping on validation episodes instead of 1,000 epochs: a CPU budget). The seed's
+    values are in ``data/published/iwata2021_settings.csv``; ``tests/test_published.py`` says
+    which fields follow them and which depart."""
 
     rank: int = 32
     eta: float = 1e-2

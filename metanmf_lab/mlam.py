@@ -125,7 +125,9 @@ class MLAMSettings:
     components, ``gmm_points`` points, means N(0, ``gmm_spread``^2 I), EM stopped when the
     mean negative log-likelihood changes by less than ``em_tol`` (seed: 1e-4). NMF: MLAM is
     trained on ``nmf_rows``-sample sub-matrices of the learning half for ``nmf_train_outer``
-    outer iterations each, then run on the evaluation half for 100.
+    outer iterations each, then run on the evaluation half for 100. The seed's values are in
+    ``data/published/xia2023_settings.csv``; ``tests/test_published.py`` says which fields
+    follow them and which depart.
     """
 
     hidden: int = 10

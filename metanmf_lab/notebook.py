@@ -385,6 +385,25 @@ def glue_figure(name, fig):
     plt.close(fig)
 
 
+def power_of_ten(value):
+    """``value`` written as a power of ten in inline TeX: ``1e-4`` -> ``$10^{-4}$``, ``3e-3``
+    -> ``$3 \\cdot 10^{-3}$`` (how the papers print their rates and tolerances)."""
+    mantissa, exponent = f"{float(value):.12e}".split("e")
+    mantissa, exponent = float(mantissa), int(exponent)
+    if mantissa <= 0:
+        raise ValueError(f"a power of ten needs a positive number, got {value!r}.")
+    power = f"10^{{{exponent}}}"
+    return f"${power}$" if mantissa == 1 else f"${mantissa:g} \\cdot {power}$"
+
+
+def glue_power_of_ten(name, value):
+    """Glue ``value`` as :func:`power_of_ten` Markdown, pasted inline with ``{glue:md}``."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(name, Markdown(power_of_ten(value)), display=False)
+
+
 def store_rows(params, cells, settings=None, protocol=None):
     """The result store's rows of ``cells`` under ``settings`` (default: the notebook's),
     computing the missing ones with ``params.n_jobs`` workers (a progress bar in the full

@@ -1,10 +1,12 @@
 """Published numbers the book sets beside ours, loaded from the project's ``data/published``.
 
 The thesis (Khan, 2025) and the two related papers the book rebuilds (Iwata, 2021; Xia et
-al., 2023) report numbers that the chapters compare with their own. Those numbers travel
-with the project as small CSV files in ``data/published/`` (see its README for the
-citations, the columns and how every number was checked against its source). Each row
-cites where its number comes from in a ``source`` column (document, table, row, column).
+al., 2023) report numbers that the chapters compare with their own, and settings of their
+experiments that the chapters state (:func:`thesis_settings`, :func:`metaprior_settings`,
+:func:`mlam_settings`). Those numbers travel with the project as small CSV files in
+``data/published/`` (see its README for the citations, the columns and how every number was
+checked against its source). Each row cites where its number comes from in a ``source``
+column (document, table or section, row, column).
 
 There is one loader per file. Each checks the file's shape (its columns, its number of
 rows, no empty cell, a source on every row, numbers where numbers belong) and raises
@@ -32,6 +34,8 @@ FILES = {
     "metaprior_table1": ("iwata2021_table_1.csv", "Iwata (2021), Table 1"),
     "mlam_tables": ("xia2023_tables_i_ii_iii_vi.csv", "Xia et al. (2023), Tables I-III and VI"),
     "mlam_times": ("xia2023_table_iv.csv", "Xia et al. (2023), Table IV"),
+    "metaprior_settings": ("iwata2021_settings.csv", "Iwata (2021), Secs. 4.1-4.3"),
+    "mlam_settings": ("xia2023_settings.csv", "Xia et al. (2023), Sec. V"),
 }
 
 #: How every ``source`` of a file begins: the document it cites.
@@ -40,7 +44,9 @@ SOURCE_PREFIX = {"thesis_nmi_tables": "Khan 2025, Table 4.",
                  "thesis_settings": "Khan 2025, ",
                  "metaprior_table1": "Iwata 2021, Table 1,",
                  "mlam_tables": "Xia et al. 2023, Table ",
-                 "mlam_times": "Xia et al. 2023, Table IV,"}
+                 "mlam_times": "Xia et al. 2023, Table IV,",
+                 "metaprior_settings": "Iwata 2021, Sec. 4.",
+                 "mlam_settings": "Xia et al. 2023, "}
 
 #: Thesis Tables 4.3-4.10, in order: each holds 5 datasets x 2 models.
 THESIS_TABLE_IDS = ("4.3", "4.4", "4.5", "4.6", "4.7", "4.8", "4.9", "4.10")
@@ -49,6 +55,26 @@ THESIS_TABLE_IDS = ("4.3", "4.4", "4.5", "4.6", "4.7", "4.8", "4.9", "4.10")
 THESIS_SETTINGS = {"ranks": "ints", "outer_epochs": "int", "inner_epochs": "int",
                    "n_meta_tasks": "int", "meta_task_size": "int", "learning_fraction": "float",
                    "baseline_iterations": "int"}
+
+#: The rows of Iwata (2021)'s settings file: parameter name -> how its value is read. Shares
+#: (of users and items, of ratings) and rates are fractions; numbers printed as words or as
+#: powers of ten are written as numbers.
+METAPRIOR_SETTINGS = {"meta_training_fraction": "float", "meta_validation_fraction": "float",
+                      "n_test_matrices": "int", "test_matrix_rows": "int",
+                      "test_matrix_columns": "int", "test_held_out_fraction": "float",
+                      "n_splits": "int", "exchangeable_layers": "int", "channels": "int",
+                      "ff_layers": "int", "ff_hidden": "int", "rank": "int", "eta": "float",
+                      "n_steps": "int", "train_rows": "int", "train_columns": "int",
+                      "train_ratio": "float", "adam_lr": "float", "batch_size": "int",
+                      "dropout": "float", "epochs": "int", "mf_rank": "int",
+                      "mf_weight_decays": "floats"}
+
+#: The rows of Xia et al. (2023)'s settings file: parameter name -> how its value is read.
+MLAM_SETTINGS = {"lstm_layers": "int", "lstm_hidden": "int", "adam_lr": "float",
+                 "matrix_size": "int", "n_train": "int", "n_test": "int", "n_outer": "int",
+                 "t_in": "int", "t_out": "int", "table_i_rank": "int", "table_ii_rate": "float",
+                 "table_iii_rank": "int", "gmm_max_steps": "int", "em_tol": "float",
+                 "gmm_k": "int", "gmm_points": "int"}
 
 #: The tables of the MLAM file: table -> (parameter of its columns, number of entries).
 MLAM_TABLES = {"I": ("rate", 20), "II": ("rank", 30), "III": ("p", 25), "VI": ("dim", 10)}
@@ -213,6 +239,34 @@ def thesis_datasets(path=None):
     return df
 
 
+def _parameters(name, kinds, path):
+    """A file of ``parameter,value,source`` rows, one per key of ``kinds`` (parameter -> "int",
+    "float", "ints" or "floats", the last two separated by spaces), indexed by parameter."""
+    df = _read(name, ["parameter", "value", "source"], len(kinds), path=path)
+    fail = _failer(name, path)
+    if sorted(df["parameter"]) != sorted(kinds):
+        fail(f"expected the parameters {list(kinds)}, found {list(df['parameter'])}.")
+    values = []
+    for parameter, value in zip(df["parameter"], df["value"]):
+        kind = kinds[parameter]
+        try:
+            values.append(tuple(int(v) for v in value.split()) if kind == "ints"
+                          else tuple(float(v) for v in value.split()) if kind == "floats"
+                          else int(value) if kind == "int" else float(value))
+        except ValueError:
+            fail(f"{parameter}: {value!r} is not "
+                 f"{'a list of ' if kind in ('ints', 'floats') else 'a '}"
+                 f"{'whole number' if kind.startswith('int') else 'number'}"
+                 f"{'s' if kind in ('ints', 'floats') else ''}.")
+        numbers = np.atleast_1d(np.asarray(values[-1], dtype=float))
+        if not len(numbers) or not np.isfinite(numbers).all() or (numbers <= 0).any():
+            fail(f"{parameter}: {value!r} is not positive.")
+    # object dtype: each value keeps its kind (an int stays an int beside floats)
+    return pd.DataFrame({"value": pd.Series(values, dtype=object).to_numpy(),
+                         "source": df["source"].to_numpy()},
+                        index=pd.Index(df["parameter"].to_numpy(), name="parameter"))
+
+
 def thesis_settings(path=None):
     """Thesis Table 4.2, and two settings its Sec. 4.2 states in the text.
 
@@ -235,23 +289,70 @@ def thesis_settings(path=None):
     PublishedFileError
         If the file is missing or its shape is not the above.
     """
-    name = "thesis_settings"
-    df = _read(name, ["parameter", "value", "source"], len(THESIS_SETTINGS), path=path)
-    fail = _failer(name, path)
-    if sorted(df["parameter"]) != sorted(THESIS_SETTINGS):
-        fail(f"expected the parameters {list(THESIS_SETTINGS)}, found "
-             f"{list(df['parameter'])}.")
-    values = []
-    for parameter, value in zip(df["parameter"], df["value"]):
-        kind = THESIS_SETTINGS[parameter]
-        try:
-            values.append(tuple(int(v) for v in value.split()) if kind == "ints"
-                          else int(value) if kind == "int" else float(value))
-        except ValueError:
-            fail(f"{parameter}: {value!r} is not "
-                 f"{'a list of whole numbers' if kind == 'ints' else 'a number'}.")
-    return pd.DataFrame({"value": values, "source": df["source"].to_numpy()},
-                        index=pd.Index(df["parameter"].to_numpy(), name="parameter"))
+    return _parameters("thesis_settings", THESIS_SETTINGS, path)
+
+
+def metaprior_settings(path=None):
+    """Iwata (2021): the settings of its MovieLens protocol (Sec. 4.1), of its method
+    (Sec. 4.2) and of its MF baseline (Sec. 4.3).
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Another file of the same shape (for tests); by default the project's
+        ``data/published/iwata2021_settings.csv``.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``parameter``, one row per key of :data:`METAPRIOR_SETTINGS` (e.g.
+        ``adam_lr`` 0.0001, ``epochs`` 1000, ``train_rows`` 30); columns ``value`` (int,
+        float, or a tuple of floats for ``mf_weight_decays``, as the key's kind says) and
+        ``source``. Shares are fractions (``meta_training_fraction`` 0.7 for the paper's 70%).
+
+    Raises
+    ------
+    PublishedFileError
+        If the file is missing or its shape is not the above.
+    """
+    df = _parameters("metaprior_settings", METAPRIOR_SETTINGS, path)
+    fail = _failer("metaprior_settings", path)
+    shares = [p for p in METAPRIOR_SETTINGS if p.endswith(("_fraction", "_ratio"))]
+    if df.loc[shares, "value"].gt(1).any() or \
+            df.loc[["meta_training_fraction", "meta_validation_fraction"], "value"].sum() >= 1:
+        fail("a share above 1, or no users and items left for meta-test.")
+    return df
+
+
+def mlam_settings(path=None):
+    """Xia et al. (2023): the settings of its experiments (Sec. V, V-A and V-B, and the ranks
+    in the captions of Tables I and III).
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Another file of the same shape (for tests); by default the project's
+        ``data/published/xia2023_settings.csv``.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``parameter``, one row per key of :data:`MLAM_SETTINGS` (e.g.
+        ``lstm_hidden`` 500, ``adam_lr`` 0.001, ``em_tol`` 0.0001, ``table_ii_rate`` 0.2);
+        columns ``value`` (int or float, as the key's kind says) and ``source``.
+
+    Raises
+    ------
+    PublishedFileError
+        If the file is missing or its shape is not the above.
+    """
+    df = _parameters("mlam_settings", MLAM_SETTINGS, path)
+    fail = _failer("mlam_settings", path)
+    if df.loc["table_ii_rate", "value"] > 1:
+        fail("table_ii_rate: an observation rate above 1.")
+    if max(df.loc[["table_i_rank", "table_iii_rank"], "value"]) > df.loc["matrix_size", "value"]:
+        fail("a rank above the matrices' size.")
+    return df
 
 
 def metaprior_table1(path=None):

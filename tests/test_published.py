@@ -1,7 +1,8 @@
 """The published numbers (``data/published``): each file's shape and provenance, the loaders'
 errors on a malformed file, that the book takes every published number it shows from these
-files, that no published number is typed anywhere else, and that the code's copies of the
-thesis' Tables 4.1 and 4.2 agree with the files."""
+files, that no published number is typed anywhere else, that the code's copies of the
+thesis' Tables 4.1 and 4.2 agree with the files, and which of the related methods' settings
+follow their papers' and which depart from them."""
 
 import dataclasses
 import inspect
@@ -123,6 +124,41 @@ def test_mlam_tables_file_keeps_the_entries_printed_as_more_than_one():
     assert set(published.mlam_times()["method"]) == {"MLAM", "DMF", "UMF", "ALS", "SGD"}
 
 
+#: Iwata 2021's settings file: the section each parameter is printed in (Sec. 4.1 the data and
+#: protocol, 4.2 the method's settings, 4.3 the baselines).
+IWATA_SECTIONS = {**{p: "4.1" for p in ("meta_training_fraction", "meta_validation_fraction",
+                                         "n_test_matrices", "test_matrix_rows",
+                                         "test_matrix_columns", "test_held_out_fraction",
+                                         "n_splits")},
+                  **{p: "4.3" for p in ("mf_rank", "mf_weight_decays")}}
+
+
+def test_related_papers_settings_files():
+    iw = published.metaprior_settings()
+    assert list(iw.index) == list(published.METAPRIOR_SETTINGS)
+    for parameter, r in iw.iterrows():
+        section = IWATA_SECTIONS.get(parameter, "4.2")
+        assert re.fullmatch(rf"Iwata 2021, Sec\. {re.escape(section)}, text \([^()]+: .+\)",
+                            r.source), (parameter, r.source)
+    xi = published.mlam_settings()
+    assert list(xi.index) == list(published.MLAM_SETTINGS)
+    for parameter, r in xi.iterrows():
+        assert re.fullmatch(r"Xia et al\. 2023, (Sec\. V(-A[12]?|-B)?, text|Table (I|III), "
+                            r"caption) \([^()]+: .+\)", r.source), (parameter, r.source)
+    # each value has its kind: whole numbers stay whole, shares and rates are fractions
+    for df, kinds in ((iw, published.METAPRIOR_SETTINGS), (xi, published.MLAM_SETTINGS)):
+        for parameter, kind in kinds.items():
+            value = df.loc[parameter, "value"]
+            assert isinstance(value, {"int": int, "float": float, "floats": tuple}[kind]), \
+                parameter
+            if parameter.endswith(("_fraction", "_ratio", "_rate")):
+                assert 0 < value < 1, parameter
+    assert iw.loc["mf_weight_decays", "value"] == (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+    # written as numbers: no percent sign, power of ten or thousands separator in a value
+    for name in ("metaprior_settings", "mlam_settings"):
+        assert _csv(name)["value"].str.fullmatch(r"\d+(\.\d+)?( \d+(\.\d+)?)*").all(), name
+
+
 # -- the loaders refuse a malformed file, naming it ----------------------------------------------
 
 def _broken(tmp_path, name, change):
@@ -190,6 +226,25 @@ def test_the_checks_are_those_of_the_files_content(tmp_path):
     path = _broken(tmp_path, "thesis_settings", bad_ranks)
     with pytest.raises(published.PublishedFileError, match="ranks"):
         published.thesis_settings(path)
+
+    def share_over_one(lines):
+        return [lines[0], lines[1].replace(",0.7,", ",7,"), *lines[2:]]
+    path = _broken(tmp_path, "metaprior_settings", share_over_one)
+    with pytest.raises(published.PublishedFileError, match="share above 1"):
+        published.metaprior_settings(path)
+
+    def integer_as_decimal(lines):
+        return [lines[0], lines[1].replace("lstm_layers,2,", "lstm_layers,2.5,"), *lines[2:]]
+    path = _broken(tmp_path, "mlam_settings", integer_as_decimal)
+    with pytest.raises(published.PublishedFileError, match="lstm_layers.*whole number"):
+        published.mlam_settings(path)
+
+    def negative(lines):
+        return [lines[0], *[line.replace("em_tol,0.0001,", "em_tol,-0.0001,")
+                            for line in lines[1:]]]
+    path = _broken(tmp_path, "mlam_settings", negative)
+    with pytest.raises(published.PublishedFileError, match="em_tol.*not positive"):
+        published.mlam_settings(path)
 
     shutil.copy(published.PUBLISHED_DIR / "xia2023_table_iv.csv", tmp_path / "t.csv")
     (tmp_path / "t.csv").write_text("method,time_ms,source\n")
@@ -312,11 +367,110 @@ def test_mlam_chapter_sets_the_files_tables_beside_ours():
     assert "{glue:text}`seed_seconds_MLAM`" in _notebook_cell("mlam", "## Wall time")
 
 
+def _prose(notebook):
+    """The Markdown of a chapter as a reader sees it typed: without glued values, roles,
+    inline code and the lines of directives."""
+    nb = json.loads((PROJECT_ROOT / "notebooks" / f"{notebook}.ipynb").read_text())
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    text = re.sub(r"\{[\w:-]+\}`[^`\n]*`", " ", text)  # {glue:text}`key`, {cite}`key`, ...
+    text = re.sub(r"`[^`\n]*`", " ", text)
+    return re.sub(r"^(```|:).*$", " ", text, flags=re.M)
+
+
+def _typed_forms(value):
+    """How a setting could be typed in prose: a percentage, a power of ten, a number of two
+    or more digits (with or without a thousands separator). Single digits are too common in
+    prose (equation numbers, "t = 0") to look for."""
+    if isinstance(value, tuple):
+        return [f for v in value for f in _typed_forms(v)]
+    forms = []
+    if isinstance(value, float) and value < 1:
+        forms += [f"{100 * value:g}%", f"{100 * value:g} %", f"{value:g}", repr(value)]
+        exponent = np.log10(value)
+        if exponent == round(exponent):
+            forms.append(f"10^{{{int(exponent)}}}")
+    elif value >= 10:
+        forms += [f"{value:g}", f"{value:,}"]
+    return forms
+
+
+def _settings_typed(prose, settings, notebook):
+    """The ``settings`` (parameter -> value) that ``prose`` types, as messages."""
+    found = []
+    for parameter, value in settings.items():
+        for form in sorted(set(_typed_forms(value))):
+            hits = re.findall(rf"(?<![\w.^{{]){re.escape(form)}(?![\w}}]|\.\d)", prose)
+            if hits and (form, notebook) not in SETTINGS_ALLOWED:
+                found.append(f"{parameter}: {form!r} typed {len(hits)} time(s)")
+    return found
+
+
+#: (number as typed, chapter) -> why it is not a copy of the paper's setting.
+SETTINGS_ALLOWED = {("100", "mlam"): "the NMF version's 100 outer iterations and 100 updates "
+                                     "per block: our mlam.NMF_UPDATES",
+                    ("10", "mlam"): "the NMF version's 10 updates per block and 10 outer "
+                                    "iterations: our mlam.NMF_UPDATES",
+                    ("10", "metaprior"): "the NMF version's t = 10: our eval_iters",
+                    ("0.01", "metaprior"): "the verdicts' margin of +-0.01: ours (stats)"}
+
+
+@pytest.mark.parametrize("notebook, loader", [("metaprior", "metaprior_settings"),
+                                              ("mlam", "mlam_settings")])
+def test_related_chapters_take_the_papers_settings_from_the_files(notebook, loader):
+    """The settings of Iwata (2021) and Xia et al. (2023) that the chapters state are glued
+    from the settings files, never typed."""
+    setup = _notebook_cell(notebook, "seed_settings = published.")
+    assert f"seed_settings = published.{loader}()[\"value\"]" in setup
+    found = _settings_typed(_prose(notebook), LOADERS[loader]()["value"], notebook)
+    assert not found, f"{notebook}: the paper's settings typed by hand:\n" + "\n".join(found)
+    # the prose pastes them: every seed_ key it uses is glued in the setup cell or after it
+    nb = json.loads((PROJECT_ROOT / "notebooks" / f"{notebook}.ipynb").read_text())
+    markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    keys = set(re.findall(r"\{glue:(?:text|md)\}`(seed_\w+)(?::myst)?`", markdown))
+    assert len(keys) >= 5
+    # a power of ten is pasted as MyST Markdown, so that its math renders
+    assert all(k.endswith(":myst") for k in re.findall(r"\{glue:md\}`([^`]+)`", markdown))
+    glued = set(re.findall(r"glue(?:_power_of_ten)?\(\s*f?\"(seed_[\w{}]+)\"", code))
+    for key in keys:
+        assert key in glued or any(re.fullmatch(g.replace("{name}", r"\w+").replace(
+            "{part}", r"\w+"), key) for g in glued if "{" in g), key
+
+
+def test_the_settings_scan_finds_a_typed_setting():
+    """The scan is not vacuous: the settings the chapters used to type are found, numbers that
+    merely contain them are not."""
+    iwata = published.metaprior_settings()["value"]
+    typed = ("the seed trains with Adam at $10^{-4}$ for 1,000 epochs, 70% of the users, "
+             "$30 \\times 30$ episodes")
+    found = {m.split(":")[0] for m in _settings_typed(typed, iwata, "metaprior")}
+    assert {"adam_lr", "epochs", "meta_training_fraction", "train_rows"} <= found
+    assert not _settings_typed("MovieLens 100K, 1300 users, 0.05, 10^{-45}, 170%", iwata,
+                               "metaprior")
+    xia = published.mlam_settings()["value"]
+    found = {m.split(":")[0] for m in _settings_typed(
+        "10 units instead of the seed's 500, EM stops at $10^{-4}$", xia, "mlam")}
+    assert {"lstm_hidden", "em_tol", "gmm_points"} <= found
+    assert not _typed_forms(4)  # single digits are not looked for
+
+
+def test_power_of_ten_reads_as_the_papers_print_it():
+    from metanmf_lab.notebook import power_of_ten
+
+    assert power_of_ten(1e-4) == "$10^{-4}$"
+    assert power_of_ten(published.mlam_settings().loc["adam_lr", "value"]) == "$10^{-3}$"
+    assert power_of_ten(3e-3) == "$3 \\cdot 10^{-3}$"
+    assert power_of_ten(1000) == "$10^{3}$"
+    with pytest.raises(ValueError, match="positive"):
+        power_of_ten(0)
+
+
 def test_notes_and_captions_say_where_the_numbers_come_from():
     assert reporting.thesis_tables is not None
-    for notebook in ("tables", "results"):
-        assert 'published.where("thesis_nmi_tables")' in _notebook_cell(notebook,
-                                                                          '"thesis_status"')
+    assert 'published.where("thesis_nmi_tables")' in _notebook_cell("tables",
+                                                                      '"thesis_status"')
+    assert 'published.where("thesis_nmi_tables")' in _notebook_cell("results",
+                                                                      '"means_caption"')
     source = inspect.getsource(__import__("metanmf_lab.notebook", fromlist=["notes"]).notes)
     assert 'published.where("thesis_nmi_tables")' in source
 
@@ -335,7 +489,10 @@ ALLOWED = {}
 NUMBER_COLUMNS = {"thesis_nmi_tables": ["mean_nmi_over_ranks"],
                   "thesis_datasets": [], "thesis_settings": [],
                   "metaprior_table1": ["mse", "se"], "mlam_tables": ["value"],
-                  "mlam_times": ["time_ms"]}
+                  "mlam_times": ["time_ms"],
+                  # settings: too common to scan the whole project for (1e-4, 100, ...); the
+                  # related chapters are scanned for them in their own test above
+                  "metaprior_settings": [], "mlam_settings": []}
 
 
 def _distinctive(text):
@@ -448,3 +605,145 @@ def test_settings_agree_with_thesis_table_4_2():
     fields = {f.name for f in dataclasses.fields(Settings)}
     assert fields == set(SETTINGS_FROM_TABLE_4_2) | set(SETTINGS_NOT_IN_THE_THESIS), \
         "a new Settings field: is it in Table 4.2?"
+
+
+# -- the related methods' settings against their papers -----------------------------------------
+
+#: Fields of metaprior.ML100KSettings (and of TrainingSettings, which the NMF version shares)
+#: that follow Iwata 2021: field -> the settings-file parameters it equals.
+ML100K_FOLLOWS_IWATA = {
+    "channels": ("channels",), "n_layers": ("exchangeable_layers",), "hidden": ("ff_hidden",),
+    "ff_layers": ("ff_layers",), "dropout": ("dropout",), "n_steps": ("n_steps",),
+    "size": ("train_rows", "train_columns", "test_matrix_rows", "test_matrix_columns"),
+    "train_ratio": ("train_ratio",), "batch": ("batch_size",), "rank": ("rank", "mf_rank"),
+    "eta": ("eta",), "n_test": ("n_test_matrices",)}
+
+#: Fields that deliberately depart from Iwata 2021: field -> (parameter, why).
+ML100K_DEPARTS_FROM_IWATA = {
+    "lr": ("adam_lr", "a CPU budget: fewer iterations at a larger rate (the class docstring)"),
+    "n_iter": ("epochs", "we count iterations of one batch each, with early stopping, and run "
+                         "more of them at the larger rate"),
+    "mf_regs": ("mf_weight_decays", "our MF is alternating least squares; its ridge weights, "
+                                    "chosen on validation matrices, are ours"),
+}
+
+#: Fields Iwata 2021 gives no number for (deliberate, with the reason).
+ML100K_NOT_IN_IWATA = {
+    "lam": "the prior's weight lambda is learned; the paper gives no starting value",
+    "eval_every": "how often early stopping looks at the validation episodes",
+    "n_valid": "how many validation episodes it looks at",
+    "eval_steps": "the numbers of steps of our Fig. 5 analogue",
+}
+
+#: NMFPriorSettings (the NMF version, not in the paper): its own fields, with the reason.
+NMF_PRIOR_OWN = {"size": "sub-matrices of samples x pixels of the thesis' datasets",
+                 "n_iter": "iterations of one batch each, for the NMF version",
+                 "n_valid": "validation episodes of the NMF version",
+                 "eval_every": "how often early stopping looks at them",
+                 "eval_iters": "the MU iterations t the starts are compared at"}
+
+
+def test_metaprior_settings_follow_or_depart_from_iwata_2021():
+    from metanmf_lab import metaprior
+    from metanmf_lab.notebook import PROFILES
+
+    paper = published.metaprior_settings()["value"]
+    s = metaprior.ML100KSettings()
+    assert metaprior.PROFILE_SETTINGS["full"] == s  # the book's full profile: the defaults
+    for field, parameters in ML100K_FOLLOWS_IWATA.items():
+        for parameter in parameters:
+            assert getattr(s, field) == paper[parameter], (field, parameter)
+    for field, (parameter, _) in ML100K_DEPARTS_FROM_IWATA.items():
+        ours = getattr(s, field)
+        assert (set(ours) != set(paper[parameter]) if isinstance(ours, tuple)
+                else ours != paper[parameter]), f"{field} now follows the paper: move it"
+    assert s.lr > paper["adam_lr"]  # "the larger rate", as the chapter says
+    fields = {f.name for f in dataclasses.fields(metaprior.ML100KSettings)}
+    assert fields == set(ML100K_FOLLOWS_IWATA) | set(ML100K_DEPARTS_FROM_IWATA) | set(
+        ML100K_NOT_IN_IWATA), "a new ML100KSettings field: does the paper give it?"
+    # the protocol's functions follow Sec. 4.1 by default, and the full profile its ten splits
+    fractions = inspect.signature(metaprior.split_users_items).parameters["fractions"].default
+    assert fractions[:2] == (paper["meta_training_fraction"], paper["meta_validation_fraction"])
+    assert sum(fractions) == pytest.approx(1)  # meta-test: the rest
+    held_out = inspect.signature(metaprior.meta_test_matrices).parameters["held_out"].default
+    assert held_out == paper["test_held_out_fraction"]
+    assert len(PROFILES["full"].extra["splits"]) == paper["n_splits"]
+    # the NMF version keeps the paper's network and episodes, and our Adam rate
+    nmf = metaprior.NMFPriorSettings()
+    common = set(ML100K_FOLLOWS_IWATA) & {f.name for f in dataclasses.fields(nmf)}
+    for field in common - set(NMF_PRIOR_OWN):
+        for parameter in ML100K_FOLLOWS_IWATA[field]:
+            assert getattr(nmf, field) == paper[parameter], (field, parameter)
+    assert nmf.lr == s.lr != paper["adam_lr"]
+    assert nmf.size != paper["train_rows"]
+    nmf_fields = {f.name for f in dataclasses.fields(metaprior.NMFPriorSettings)}
+    assert nmf_fields == (common - set(NMF_PRIOR_OWN)) | {"lr", "lam"} | set(NMF_PRIOR_OWN), \
+        "a new NMFPriorSettings field: does the paper give it?"
+
+
+#: Fields of mlam.MLAMSettings that follow Xia et al. 2023: field -> its parameters.
+MLAM_FOLLOWS_XIA = {"n_layers": ("lstm_layers",), "n_outer": ("n_outer", "gmm_max_steps"),
+                    "t_in": ("t_in",), "t_out": ("t_out",), "n_train": ("n_train",),
+                    "n_test": ("n_test",), "gmm_k": ("gmm_k",),
+                    "gmm_points": ("gmm_points",), "em_tol": ("em_tol",)}
+
+#: Fields that deliberately depart from Xia et al. 2023: field -> (parameter, why).
+MLAM_DEPARTS_FROM_XIA = {
+    "hidden": ("lstm_hidden", "a 2-core CPU budget: a step's cost grows with the square of "
+                              "the width"),
+    "lr": ("adam_lr", "trained better than the paper's rate in a trial with so few updates"),
+}
+
+#: Fields Xia et al. 2023 gives no number for (deliberate, with the reason).
+MLAM_NOT_IN_XIA = {
+    "out_scale": "the scale of the LSTMs' output step",
+    "n_epochs": "passes over the training problems (the paper does not say)",
+    "batch": "training problems per update (the paper does not say)",
+    "lam": "eq. (13)'s ridge weight (the paper does not say)",
+    "gd_lrs": "GD's step sizes, chosen on the training problems",
+    "als_lams": "ridge weights of ALS (tuned ridge)",
+    "inner_start": "not a number: inner loops continue from the block's value (the paper's "
+                   "text restarts them at random, which 'random' offers)",
+    "gmm_spread": "how the mixtures' means are drawn (the paper does not say)",
+    "nmf_rows": "the NMF version, ours",
+    "nmf_train_outer": "the NMF version, ours",
+}
+
+
+def test_mlam_settings_follow_or_depart_from_xia_2023():
+    from metanmf_lab import mlam
+
+    paper = published.mlam_settings()["value"]
+    s = mlam.MLAMSettings()
+    assert mlam.PROFILE_SETTINGS["full"] == s
+    for field, parameters in MLAM_FOLLOWS_XIA.items():
+        for parameter in parameters:
+            assert getattr(s, field) == paper[parameter], (field, parameter)
+    for field, (parameter, _) in MLAM_DEPARTS_FROM_XIA.items():
+        assert getattr(s, field) != paper[parameter], f"{field} now follows the paper: move it"
+    assert s.hidden < paper["lstm_hidden"]
+    fields = {f.name for f in dataclasses.fields(mlam.MLAMSettings)}
+    assert fields == set(MLAM_FOLLOWS_XIA) | set(MLAM_DEPARTS_FROM_XIA) | set(
+        MLAM_NOT_IN_XIA), "a new MLAMSettings field: does the paper give it?"
+    # the problems and the book's cells: the paper's sizes, ranks, rate and table columns
+    size = inspect.signature(mlam.completion_problems).parameters["size"].default
+    assert size == paper["matrix_size"]
+    assert inspect.signature(mlam.gmm_problems).parameters["n_points"].default == \
+        paper["gmm_points"] and inspect.signature(mlam.gmm_problems).parameters[
+            "K"].default == paper["gmm_k"]
+    tables = published.mlam_tables()
+    columns = {t: set(tables[tables.table == t].value_of) for t in ("I", "II", "III", "VI")}
+    cells = mlam.profile_cells("full")
+    completion = [p for e, p, _ in cells if e == "completion"]
+    table_i = [p for p in completion if p["rank"] == p["p"] == paper["table_i_rank"]]
+    assert {p["rate"] for p in table_i} == columns["I"]
+    big = [p for p in completion if p["rank"] != paper["table_i_rank"] or
+           p["p"] != paper["table_i_rank"]]
+    assert big and all(p["rate"] == paper["table_ii_rate"] for p in big)
+    assert set(mlam.BIG_RANKS) <= columns["II"] and set(mlam.BIG_PS) <= columns["III"]
+    assert {p["rank"] for p in big if p["p"] != p["rank"]} == {paper["table_iii_rank"]}
+    assert {p["dim"] for e, p, _ in cells if e == "gmm"} >= columns["VI"]
+    # the full profile runs fewer problems per cell than the paper's (the chapter's captions
+    # give how many): a CPU budget
+    assert all(p["n_train"] <= paper["n_train"] and p["n_test"] <= paper["n_test"]
+               for _, p, _ in cells)
