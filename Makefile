@@ -20,10 +20,11 @@ ifneq ($(strip $(METANMF_DATA)),)
 export METANMF_DATA := $(abspath $(METANMF_DATA))
 endif
 
-.PHONY: help venv torch book lab golden test lock clean bench bench-full grid
+.PHONY: help venv torch data book lab golden test lock clean bench bench-full grid
 
 help:
 	@echo "make book        execute every notebook (PROFILE=full|smoke) and build _build/html"
+	@echo "make data        download the missing data files (internet needed) and verify them"
 	@echo "make lab         open the notebooks in JupyterLab, in the project's environment"
 	@echo "make golden      regenerate the nbval golden files tests/golden/ (smoke profile)"
 	@echo "make test        run all tests (pytest)"
@@ -57,6 +58,10 @@ $(TORCH): requirements-torch.txt $(STAMP)
 	touch $@
 
 torch: $(TORCH)
+
+# Downloads the data files missing from METANMF_DATA (else data/) and verifies every one.
+data: $(STAMP)
+	$(PY) -m metanmf_lab.pipeline data
 
 # The notebooks are executed by papermill (JOBS at a time), then Jupyter Book renders them
 # with warnings as errors. PROFILE=smoke is the fast path (seconds-long settings).

@@ -66,8 +66,10 @@ from ._validation import check_choice, check_dtype, check_int, check_real
 __all__ = [
     "DATASETS",
     "DatasetInfo",
+    "DATA_FILES",
     "DataFileError",
     "DownloadError",
+    "MissingDataError",
     "UserDataError",
     "FILE_SHA256",
     "URLS",
@@ -76,6 +78,9 @@ __all__ = [
     "load_movielens",
     "n_classes",
     "dataset_info",
+    "fetch",
+    "how_to_get",
+    "missing_files",
     "is_user_dataset",
     "is_user_file",
     "user_dataset",
@@ -1041,3 +1046,97 @@ def load_movielens(download=True):
         raise TypeError(f"download must be True or False, got {download!r}.")
     arrays, _ = _load_file(("movielens100k_ratings.npz",), download)
     return {k: v.copy() for k, v in arrays.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Which data files are here: the book's check before it starts, the tests' skips, `make data`
+# --------------------------------------------------------------------------------------------
+
+#: The data files of each dataset that needs one, in order of preference; ``"movielens"`` is
+#: the ratings of the meta-learned priors' chapter (:func:`load_movielens`).
+DATA_FILES = MappingProxyType({**{name: files for name, (files, _) in _REGISTRY.items() if files},
+                               "movielens": ("movielens100k_ratings.npz",)})
+
+
+class MissingDataError(FileNotFoundError):
+    """Data files needed are not in the data folder and could not be downloaded; the message
+    names every one of them and how to get it."""
+
+
+def _shown_folder(folder):
+    """The data folder as a reader knows it: ``data/`` inside the project, else as set."""
+    from ._config import PROJECT_ROOT
+
+    try:
+        return Path(folder).resolve().relative_to(PROJECT_ROOT).as_posix() + "/"
+    except ValueError:
+        return str(folder)
+
+
+def how_to_get(filename, tried=False):
+    """How a reader gets the data file ``filename``, in one sentence (no full stop);
+    ``tried``: a download was just tried and failed."""
+    spec = _FILES[filename]
+    copy = (f"copy it into {_shown_folder(data_dir())} or set {DATA_ENV} to a folder holding "
+            f"it (see data/README.md)")
+    if spec.build is None:
+        return (f"{copy}; it cannot be downloaded (with internet, `make data` builds the "
+                f"unverified rebuild {COIL20_CAVE_FILE} from the CAVE archive instead)")
+    urls = ", ".join(URLS[k] for k in spec.url_keys)
+    if tried:
+        return f"downloading it from {urls} failed (no internet?); {copy}"
+    return f"`make data` downloads it ({urls}), or {copy}"
+
+
+def _data_names(names):
+    names = list(DATA_FILES) if names is None else [str(n).lower() for n in names]
+    unknown = [n for n in names if n not in DATA_FILES and n not in DATASETS]
+    if unknown:
+        raise ValueError(f"Unknown dataset(s) {', '.join(map(repr, unknown))}; the datasets "
+                         f"are {', '.join(DATASETS)} and movielens.")
+    return [n for n in names if n in DATA_FILES]
+
+
+def missing_files(names=None):
+    """The datasets among ``names`` (default: every one that needs a file) none of whose files
+    is in the data folder, as ``{name: filename of its preferred file}``. Nothing is read,
+    verified or downloaded."""
+    folder = data_dir()
+    return {n: DATA_FILES[n][0] for n in _data_names(names)
+            if not any((folder / f).is_file() for f in DATA_FILES[n])}
+
+
+def fetch(names=None, download=True):
+    """Make sure the data files of ``names`` (default: every dataset that needs one) are in the
+    data folder and verified: a missing file is downloaded when ``download`` (internet needed).
+
+    Returns
+    -------
+    dict of str to Path
+        The file used for each dataset.
+
+    Raises
+    ------
+    MissingDataError
+        Some files are missing (and could not be downloaded) or fail verification: one message
+        names every one of them and how to get it.
+    """
+    folder, found, problems = data_dir(), {}, []
+    for name in _data_names(names):
+        files = DATA_FILES[name]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # the CAVE rebuild's notice
+                spec, path = _locate(files, download)
+                _verified_arrays(spec, path)
+            found[name] = path
+        except (FileNotFoundError, DownloadError) as exc:
+            tried = isinstance(exc, DownloadError)
+            problems.append(f"{files[0]} ({_FILES[files[0]].description}; dataset {name}) is "
+                            f"not in {_shown_folder(folder)}: {how_to_get(files[0], tried)}.")
+        except DataFileError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise MissingDataError("\n".join(["Data files are missing or unusable:"]
+                                         + [f"- {p}" for p in problems]))
+    return found

@@ -31,6 +31,10 @@ Subcommands
 ``golden``
     Regenerate the nbval golden files ``tests/golden/<name>.ipynb``: smoke-profile
     executions keeping only the outputs of cells tagged ``nbval-check-output``.
+``data``
+    Download the data files missing from the data folder (``make data``; internet needed)
+    and verify every one; ``--check`` only checks. ``execute`` runs the same check first and
+    stops, naming each missing file and how to get it, before any notebook starts.
 ``plan``
     Print the plan.
 """
@@ -102,6 +106,10 @@ class Chapter:
         from one source can differ in their text, e.g. the title of a results chapter.
     last : bool
         Execute after every other chapter (the status chapter reads their record).
+    data : tuple of str
+        Datasets whose files the chapter may read (:data:`metanmf_lab.datasets.DATA_FILES`;
+        ``"movielens"``: the meta-learned priors' ratings, which the full profile reads from
+        the committed store instead); checked before anything is executed (:func:`check_data`).
     """
 
     name: str
@@ -109,6 +117,7 @@ class Chapter:
     parameters: dict = field(default_factory=dict)
     substitutions: dict = field(default_factory=dict)
     last: bool = False
+    data: tuple = ("fmnist", "faces", "coil20")
 
 
 #: Datasets of the per-dataset results chapters, in the book's order.
@@ -127,12 +136,12 @@ PLAN = (
     Chapter("faces", "faces.ipynb"),
     Chapter("notes", "notes.ipynb"),
     Chapter("hypotheses", "hypotheses.ipynb"),
-    Chapter("altbi", "altbi.ipynb"),
-    Chapter("metaprior", "metaprior.ipynb"),
-    Chapter("mlam", "mlam.ipynb"),
+    Chapter("altbi", "altbi.ipynb", data=()),
+    Chapter("metaprior", "metaprior.ipynb", data=("fmnist", "faces", "coil20", "movielens")),
+    Chapter("mlam", "mlam.ipynb", data=()),
     Chapter("conclusions", "conclusions.ipynb"),
     Chapter("performance", "performance.ipynb"),
-    Chapter("status", "status.ipynb", last=True),
+    Chapter("status", "status.ipynb", last=True, data=()),
 )
 
 PROFILE_NAMES = tuple(PROFILES)
@@ -287,7 +296,7 @@ def _show_parameters(nb, shown):
 
 
 def execute_notebook(source, output, parameters, *, cwd=None, substitutions=None,
-                     shown_parameters=None):
+                     shown_parameters=None, reveal=False):
     """Execute ``source`` into ``output`` with papermill, atomically.
 
     The notebook runs into a temporary file in the output's folder, which replaces
@@ -305,6 +314,9 @@ def execute_notebook(source, output, parameters, *, cwd=None, substitutions=None
     shown_parameters : dict, optional
         Values the executed notebook shows for some parameters instead of those injected
         (a data file's name instead of its absolute path).
+    reveal : bool, default=False
+        Give each glued figure and table a visible copy (:func:`reveal_glued`): a reader's
+        run, opened in JupyterLab; never the book's chapters.
 
     Returns
     -------
@@ -334,6 +346,8 @@ def execute_notebook(source, output, parameters, *, cwd=None, substitutions=None
         nb = _clean_metadata(nbformat.read(tmp, as_version=4), source, output)
         if shown_parameters:
             nb = _show_parameters(nb, shown_parameters)
+        if reveal:
+            nb = reveal_glued(nb)
         if substitutions:
             nb.metadata.setdefault("myst", {})["substitutions"] = dict(substitutions)
         nbformat.write(nb, tmp)
@@ -370,6 +384,30 @@ def _environ(**values):
                 os.environ[k] = v
 
 
+def needed_data(chapters, profile):
+    """The datasets whose files executing ``chapters`` in ``profile`` needs (their
+    :attr:`Chapter.data`; MovieLens 100K in every profile but the full one, which reads the
+    meta-learned priors' results from the committed store), in a fixed order."""
+    from .datasets import DATA_FILES
+
+    wanted = {d for c in chapters for d in c.data}
+    if profile == "full":
+        wanted.discard("movielens")
+    return [n for n in DATA_FILES if n in wanted]
+
+
+def check_data(chapters, profile, download=True):
+    """Before anything is executed: the data files that ``chapters`` need in ``profile`` are in
+    the data folder (downloaded if missing, where there is internet) and verified; else one
+    :class:`PipelineError` naming every missing file and how to get it."""
+    from .datasets import MissingDataError, fetch
+
+    try:
+        fetch(needed_data(chapters, profile), download=download)
+    except MissingDataError as exc:
+        raise PipelineError(f"{exc}\nNothing was executed.") from None
+
+
 def execute(chapters=None, *, profile="full", jobs=2, book_root=PROJECT_ROOT,
             notebooks_dir=NOTEBOOKS_DIR, progress=True):
     """Execute chapters of the plan into ``<book_root>/book/_executed``.
@@ -397,7 +435,8 @@ def execute(chapters=None, *, profile="full", jobs=2, book_root=PROJECT_ROOT,
     Raises
     ------
     PipelineError
-        Some source notebooks do not exist (nothing is executed).
+        Some source notebooks or data files (:func:`check_data`) are missing (nothing is
+        executed).
     """
     from tqdm.auto import tqdm
 
@@ -412,6 +451,7 @@ def execute(chapters=None, *, profile="full", jobs=2, book_root=PROJECT_ROOT,
             users = ", ".join(c.name for c in chapters if c.source == path.name)
             names.append(f"{_display(path)} (for {users})")
         raise PipelineError(f"Missing source notebook(s): {'; '.join(names)}.")
+    check_data(chapters, profile)
     out_dir = (Path(book_root) / EXECUTED).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     logging.getLogger("papermill").setLevel(logging.WARNING)
@@ -541,6 +581,98 @@ def _annotation(type_name):
         return eval(type_name, {"typing": typing, **vars(typing)}, {})  # noqa: S307
     except Exception:  # an annotation we cannot evaluate: accept any value
         return typing.Any
+
+
+#: Prefix of the MIME types under which myst-nb keeps a glued value (never displayed).
+GLUE_PREFIX = "application/papermill.record/"
+
+#: Metadata key of the visible copies :func:`reveal_glued` adds.
+REVEALED = "metanmf_lab_revealed"
+
+
+def reveal_glued(nb):
+    """Make a reader's executed notebook show its figures and tables in JupyterLab.
+
+    The notebooks glue their figures and tables (``glue(..., display=False)``) for the book's
+    ``{glue:figure}`` directives, and JupyterLab does not display glued outputs: after each
+    glued image or HTML table this adds a visible copy (metadata :data:`REVEALED`, the glued
+    name), so the figures and tables appear under the cells that made them. Glued numbers and
+    texts stay hidden (the prose names them). :func:`render_page` drops the copies again.
+    """
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for out in cell.get("outputs", []):
+            outputs.append(out)
+            data = out.get("data", {})
+            visible = {k[len(GLUE_PREFIX):]: v for k, v in data.items()
+                       if k.startswith(GLUE_PREFIX) and k[len(GLUE_PREFIX):] in
+                       ("image/png", "text/html")}
+            if visible:
+                name = out.get("metadata", {}).get("scrapbook", {}).get("name", "")
+                visible["text/plain"] = f"<{name}>"
+                outputs.append(nbformat_output(visible, {REVEALED: name}))
+        cell.outputs = outputs
+    return nb
+
+
+def nbformat_output(data, metadata):
+    """A ``display_data`` output (nbformat's, imported only when needed)."""
+    import nbformat
+
+    return nbformat.v4.new_output("display_data", data=data, metadata=metadata)
+
+
+def render_page(notebook, dest, book_root=PROJECT_ROOT):
+    """Render one executed notebook as a web page like the book's chapters, into ``dest``.
+
+    The page is built by Jupyter Book from the notebook alone, with the book's configuration
+    and bibliography, and never executed again; links to other chapters of the book cannot
+    resolve there and show as plain text (Sphinx says so on the console). Returns the path of
+    the page's HTML file.
+
+    Raises
+    ------
+    PipelineError
+        The build failed (its output is shown).
+    """
+    import shutil
+
+    import nbformat
+    import yaml
+
+    notebook, dest = Path(notebook), Path(dest)
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:  # the visible copies of reveal_glued: the page has the directives
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if REVEALED not in o.get("metadata", {})]
+    config = yaml.safe_load((Path(book_root) / "_config.yml").read_text())
+    if config.get("bibtex_bibfiles"):  # the page's citations resolve on the page itself
+        nb.cells.append(nbformat.v4.new_markdown_cell(
+            "## References\n\n```{bibliography}\n:filter: docname in docnames\n```"))
+    config.pop("exclude_patterns", None)
+    config.pop("only_build_toc_files", None)
+    config["sphinx"]["config"]["nitpicky"] = False
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "book").mkdir()
+        for bib in config.get("bibtex_bibfiles", []):
+            shutil.copy(Path(book_root) / bib, tmp / bib)
+        (tmp / "_config.yml").write_text(yaml.safe_dump(config))
+        page = tmp / f"{notebook.stem}.ipynb"
+        nbformat.write(nb, page)
+        proc = subprocess.run([sys.executable, "-c",
+                               "from jupyter_book.cli.main import main; main()", "build",
+                               str(page), "--config", str(tmp / "_config.yml")],
+                              capture_output=True, text=True, cwd=tmp)
+        built = tmp / "_build" / "_page" / notebook.stem / "html"
+        if proc.returncode or not (built / f"{notebook.stem}.html").exists():
+            raise PipelineError(f"Rendering {notebook.name} failed:\n{proc.stdout}{proc.stderr}")
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(built, dest)
+    return dest / f"{notebook.stem}.html"
 
 
 def resolve_data_files(given):
@@ -711,9 +843,20 @@ def _parser():
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                    metavar=("NAME", "VALUE"),
                    help="a parameter; VALUE is a Python literal (0.6, [2, 5], True) or text")
+    p.add_argument("--html", action="store_true",
+                   help="also render the executed notebook as a web page like the book's "
+                        "chapter, into the folder OUTPUT without its suffix, plus _html")
 
     p = sub.add_parser("golden", help="regenerate the nbval golden files tests/golden/")
     chapters_args(p)
+
+    p = sub.add_parser("data", help="download the missing data files and verify them all",
+                       description="Download the data files missing from the data folder "
+                                   "(METANMF_DATA, else data/; internet needed) and verify "
+                                   "every one by SHA-256.")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="datasets (default: fmnist, faces, coil20 and movielens)")
+    p.add_argument("--check", action="store_true", help="only check; download nothing")
 
     sub.add_parser("plan", help="list the executed chapters")
     return ap
@@ -726,6 +869,17 @@ def main(argv=None):
         if args.command == "plan":
             for c in PLAN:
                 print(f"{c.name:<16} notebooks/{c.source:<20} {c.parameters or ''}")
+            return 0
+        if args.command == "data":
+            from .datasets import FILE_SHA256, MissingDataError, fetch
+
+            try:
+                found = fetch(args.names or None, download=not args.check)
+            except (MissingDataError, ValueError) as exc:
+                raise PipelineError(str(exc)) from None
+            for name, path in found.items():
+                state = "verified" if path.name in FILE_SHA256 else "an unverified rebuild"
+                print(f"{name:<10} {path.name}: {state}")
             return 0
         if args.command == "build":
             return build(args.book_root, args.path_output)
@@ -746,12 +900,16 @@ def main(argv=None):
                 with _environ(**_kernel_environment()):
                     seconds = execute_notebook(args.input, args.output, given,
                                                substitutions=run_substitutions(params),
-                                               shown_parameters=shown)
+                                               shown_parameters=shown, reveal=True)
             except Exception as exc:  # a cell raised: say which, leave no output
                 chapter = Chapter(args.output.stem, str(args.input))
                 print("FAILED: " + describe_failure(chapter, given, exc), file=sys.stderr)
                 return 1
             print(f"{args.output} written in {seconds:.1f} s")
+            if args.html:
+                page = render_page(args.output,
+                                   args.output.with_name(f"{args.output.stem}_html"))
+                print(f"{page} written: open it in a browser")
             return 0
         chapters = select(args.only)
         if args.command == "golden":

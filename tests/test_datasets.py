@@ -34,6 +34,8 @@ REAL_DATA = data_dir()
 FILE_OF = {"fmnist": "fashion_mnist_train_first8226.npz", "faces": "olivettifaces.mat",
            "coil20": "coil20_32x32.npz", "movielens": "movielens100k_ratings.npz"}
 NAMES = list(ds.DATASETS)
+#: How to get each file, said before any test points the URLs or the data folder elsewhere.
+HOW_TO_GET = {f: ds.how_to_get(f) for f in FILE_OF.values()}
 
 
 def real_file(filename):
@@ -43,8 +45,7 @@ def real_file(filename):
     if not path.is_file():
         if ENV_SET:
             pytest.fail(f"{filename} is missing from {DATA_ENV}={REAL_DATA}")
-        pytest.skip(f"{filename} is not in {REAL_DATA} and {DATA_ENV} is not set "
-                    f"(set {DATA_ENV}=<folder with the data files> to run this test)")
+        pytest.skip(f"{filename} is missing: {HOW_TO_GET[filename]}")
     return path
 
 

@@ -1,6 +1,5 @@
 """The experiment grid: model registry, cells, the resumable parallel runner and the store."""
 
-import os
 
 import numpy as np
 import pandas as pd
@@ -139,13 +138,8 @@ def test_interrupted_run_keeps_complete_rows(tmp_path, monkeypatch):
     assert len(ex.run_grid(cells, TINY, store=store, progress=False)) == 3
 
 
+@pytest.mark.needs_data("faces")
 def test_faces_thesis_split_fallback_is_recorded():
-    from metanmf_lab._config import data_dir
-
-    if not (data_dir() / "olivettifaces.mat").exists():
-        if os.environ.get("METANMF_DATA"):
-            pytest.fail("METANMF_DATA is set but olivettifaces.mat is missing")
-        pytest.skip("olivettifaces.mat not available (set METANMF_DATA)")
     row = ex.run_cell(ex.Cell("faces", 0.0, "Meta-NMF", 2, 0), TINY)
     assert row["task_size"] == 20
 
@@ -321,6 +315,7 @@ def test_settings_added_later_keep_the_stored_hashes():
         Settings(faces_eval_all="yes")
 
 
+@pytest.mark.needs_data("faces")
 def test_faces_eval_all_factorises_and_scores_every_face():
     """The ablation's cells cluster all 400 faces; Meta models still learn on the learning
     half only, and the equal-compute budget counts the larger evaluation set."""

@@ -20,6 +20,7 @@ import nbformat
 import papermill
 import pytest
 import yaml
+from conftest import require_data
 
 from metanmf_lab import pipeline
 from metanmf_lab._config import PROJECT_ROOT
@@ -109,6 +110,28 @@ def test_unknown_chapter_and_missing_source_are_named(tmp_path):
     assert not (tmp_path / "book").exists()
 
 
+def test_missing_data_stops_the_book_before_it_starts(tmp_path, monkeypatch, capsys):
+    """No data files and no network: ``make book`` (the pipeline's execute) exits 1 with one
+    message naming every missing file and how to get it, before any notebook runs."""
+    from metanmf_lab import datasets
+
+    monkeypatch.setenv("METANMF_DATA", str(tmp_path / "empty"))
+    monkeypatch.setattr(datasets, "URLS", {k: f"file:///nonexistent-metanmf-test/{k}"
+                                           for k in datasets.URLS})
+    code = pipeline.main(["execute", "--no-progress", "--book-root", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert err.startswith("error: Data files are missing or unusable:")
+    for name in ("fashion_mnist_train_first8226.npz", "olivettifaces.mat", "coil20_32x32.npz"):
+        assert name in err
+    assert "make data" in err and "Nothing was executed." in err
+    assert "movielens" not in err  # the full profile reads the priors' results from the store
+    assert not (tmp_path / "book").exists()
+    # a chapter that reads no data file still runs (the status page)
+    assert pipeline.needed_data(pipeline.select(["status", "altbi", "mlam"]), "smoke") == []
+    assert pipeline.needed_data(pipeline.select(["metaprior"]), "smoke")[-1] == "movielens"
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
 def test_source_notebook_is_stored_clean(path):
     nb = nbformat.read(path, as_version=4)
@@ -143,6 +166,7 @@ def test_source_notebook_is_stored_clean(path):
 @pytest.fixture(scope="module")
 def smoke_book(tmp_path_factory):
     """A copy of the book with every available chapter executed in the smoke profile."""
+    require_data(*pipeline.needed_data(AVAILABLE, "smoke"))
     root = copy_book(tmp_path_factory.mktemp("smoke-book"))
     proc = run("-m", "metanmf_lab.pipeline", "execute", "--profile", "smoke", "--no-progress",
                "--book-root", str(root), "--only", *[c.name for c in AVAILABLE])

@@ -12,8 +12,9 @@ in its last bit, which is all :data:`RTOL_PROCESSOR` allows.
 
 import numpy as np
 import pytest
+from conftest import require_data
 
-from metanmf_lab import ALGORITHM_VERSION
+from metanmf_lab import ALGORITHM_VERSION, datasets
 from metanmf_lab.experiments import Cell, Settings, _environment, model_kind, run_cell
 from metanmf_lab.store import DEFAULT_STORE, ResultStore
 
@@ -51,6 +52,7 @@ def _draw():
 @pytest.mark.parametrize("row", _draw(), ids=lambda r: f"{r.dataset}-{r.model}-r{r['rank']}"
                          f"-s{r.seed}-n{r.noise}")
 def test_stored_cell_recomputes_exactly(row):
+    require_data(row.dataset)
     settings = Settings.from_json(row.settings)
     assert settings.hash == row.settings_hash, "stored settings do not match their hash"
     cell = Cell(row.dataset, float(row.noise), row.model, int(row["rank"]), int(row.seed),
@@ -77,8 +79,12 @@ def test_a_row_made_in_this_environment_recomputes_bit_for_bit():
               & (df.algorithm_version.astype(str) == ALGORITHM_VERSION)]
     if here.empty:
         pytest.skip("no stored row was made with this machine's versions and OpenBLAS kernels")
-    row = here.sort_values(list(ResultStore.SORT), kind="stable").sort_values(
-        "seconds", kind="stable").iloc[0]  # the cheapest
+    here = here.sort_values(list(ResultStore.SORT), kind="stable").sort_values(
+        "seconds", kind="stable")
+    usable = here[~here.dataset.isin(list(datasets.missing_files()))]
+    if usable.empty:  # skips (or fails in CI), naming the missing file
+        require_data(here.dataset.iloc[0])
+    row = usable.iloc[0]  # the cheapest whose data are here
     assert _rtol(row) == 0.0
     test_stored_cell_recomputes_exactly(row)
 
