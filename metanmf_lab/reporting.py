@@ -141,6 +141,36 @@ def side_by_side(ours, thesis=None):
     return out
 
 
+def dataset_means(ours, dataset):
+    """One dataset's table statistic as its results chapter shows it.
+
+    Parameters
+    ----------
+    ours : DataFrame from :func:`mean_over_ranks`
+    dataset : str
+        A built-in dataset, or a reader's own (which the thesis has no numbers for).
+
+    Returns
+    -------
+    table : DataFrame
+        Indexed by (condition, model): ours as "mean ± s.d. over seeds" beside the thesis'
+        number and the difference (ours minus the thesis'); ours only for a dataset without
+        thesis numbers.
+    n_beyond : int or None
+        How many entries differ from the thesis by more than :data:`DIFFERENCE_THRESHOLD`;
+        None without thesis numbers.
+    """
+    sbs = side_by_side(ours, thesis_tables())
+    mine = sbs[sbs.dataset == dataset].drop_duplicates(["condition", "model"])
+    has_thesis = bool(mine["thesis"].notna().any())
+    columns = ["thesis", "ours", "difference"] if has_thesis else ["ours"]
+    table = (mine.assign(ours=[f"{o:.3f} ± {s:.3f}" for o, s in zip(mine.ours, mine.sd_seeds)])
+             .set_index(["condition", "model"])[columns]
+             .rename(index={"none": "no noise", "added": "added noise"})
+             .round(3))
+    return table, (int(mine["beyond"].sum()) if has_thesis else None)
+
+
 def entries_beyond(sbs):
     """The table entries of ``sbs`` (:func:`side_by_side`) whose difference from the thesis
     exceeds :data:`DIFFERENCE_THRESHOLD`: a list of (dataset, condition, model), each once,

@@ -403,9 +403,17 @@ def test_results_chapter_runs_on_your_own_npz_and_csv(tmp_path):
     env = {notebook.OWN_STORE_ENV: "own.csv"}  # relative: to the folder of the command
 
     proc = run("run", str(RESULTS), "mine.ipynb", "-p", "profile", "smoke", "-p", "dataset",
-               "mine.npz", cwd=tmp_path, env=env)
+               "mine.npz", "--html", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     nb = nbformat.read(tmp_path / "mine.ipynb", as_version=4)
+    # JupyterLab shows the glued figures and tables: a visible copy of each
+    revealed = [o.metadata[pipeline.REVEALED] for c in nb.cells if c.cell_type == "code"
+                for o in c.outputs if pipeline.REVEALED in o.get("metadata", {})]
+    assert revealed == ["fig_nmi_none", "fig_nmi_added", "table_means", "table_fair_baselines"]
+    # the page, as the book renders the chapter: both figures, both tables, the citation
+    page = (tmp_path / "mine_html" / "mine.html").read_text()
+    assert page.count('class="caption-number"') == 4 and page.count("<img") >= 2
+    assert "Khan" in page and pipeline.REVEALED not in page
     values = glued(nb)
     rows = ResultStore(store).load()
     name = rows["dataset"].iloc[0]
@@ -417,8 +425,10 @@ def test_results_chapter_runs_on_your_own_npz_and_csv(tmp_path):
     assert values["n_cells"] == "64" and values["ranks"] == "'2, 5'"
     assert values["noise_level"] == "0.4"
     assert values["fig_nmi_none"] == values["fig_nmi_added"] == "image"
-    assert values["thesis_fig_none"] == "'– (none: your own data)'"
-    assert f"kept in the result store as {name}" in values["own_data"]
+    assert values["thesis_fig_none"] == values["thesis_fig_added"] == "''"
+    assert f"kept in the result store as {name}" in values["means_source"]
+    assert "thesis" not in values["table_means"] and "ours" in values["table_means"]
+    assert values["beyond_text"] == "'The thesis has no numbers for this dataset'"
     for _, meta in ex.PAIRS:
         for model in (meta,) + ex.FAIR_BASELINES[meta]:
             assert model in values["table_fair_baselines"]
