@@ -7,6 +7,9 @@ installs no PyTorch (several GB where PyPI's Linux build is the CUDA one); ``mak
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 #: How to install PyTorch, as the error messages say it.
 TORCH_HINT = ("run `make torch` (or `.venv/bin/pip install -r requirements-torch.txt "
               "-c requirements-lock.txt`)")
@@ -31,3 +34,21 @@ def computing(n, unit, store):
     if store is False:
         return f"Computing {n} {units}"
     return f"Computing {n} missing {units} of the {store.NAME} ({store.path.name})"
+
+
+def lazy_torch_names(module, names, private):
+    """``__getattr__`` and ``__dir__`` for ``module`` (its ``__name__``), whose ``names`` live
+    in the torch module ``private`` (e.g. ``"._mlam_torch"``), imported on first use only:
+    PyTorch is a heavy optional dependency (``requirements-torch.txt``)."""
+    names = frozenset(names)
+
+    def __getattr__(name):
+        if name in names:
+            require_torch(f"{module}.{name}")
+            return getattr(importlib.import_module(private, "metanmf_lab"), name)
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    def __dir__():
+        return sorted(set(vars(sys.modules[module])) | names)
+
+    return __getattr__, __dir__

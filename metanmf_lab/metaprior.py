@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._optional import computing, require_torch
+from ._optional import computing, lazy_torch_names, require_torch
 
 STEPS = ("gd", "mu")
 
@@ -55,17 +55,7 @@ _TORCH_NAMES = ("Episodes", "ExchangeableLayer", "MetaPriorMF", "PriorNet", "eva
                 "gd_steps", "masked_mse", "meta_train", "mu_steps", "torch_threads")
 
 
-def __getattr__(name):
-    if name in _TORCH_NAMES:
-        require_torch(f"metanmf_lab.metaprior.{name}")
-        # lazy: PyTorch is a heavy optional dependency (requirements-torch.txt)
-        from . import _metaprior_torch
-        return getattr(_metaprior_torch, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_TORCH_NAMES))
+__getattr__, __dir__ = lazy_torch_names(__name__, _TORCH_NAMES, "._metaprior_torch")
 
 
 # -- the seed's MovieLens 100K protocol ---------------------------------------------------------

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._optional import computing, require_torch
+from ._optional import computing, lazy_torch_names, require_torch
 
 #: Version of this module's numerical method; part of the key of every stored row.
 MLAM_VERSION = "1"
@@ -64,17 +64,7 @@ _TORCH_NAMES = ("CompletionProblems", "CoordinateLSTM", "GMMProblems", "MLAM", "
                 "_generator", "als_completion", "alternating_gd", "em_gmm")
 
 
-def __getattr__(name):
-    if name in _TORCH_NAMES:
-        require_torch(f"metanmf_lab.mlam.{name}")
-        # lazy: PyTorch is a heavy optional dependency (requirements-torch.txt)
-        from . import _mlam_torch
-        return getattr(_mlam_torch, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_TORCH_NAMES))
+__getattr__, __dir__ = lazy_torch_names(__name__, _TORCH_NAMES, "._mlam_torch")
 
 
 # -- synthetic problems ---------------------------------------------------------------------------
