@@ -404,6 +404,15 @@ def glue_power_of_ten(name, value):
     glue(name, Markdown(power_of_ten(value)), display=False)
 
 
+def glue_prose(name, text):
+    """Glue a phrase or sentence of the prose, pasted with ``{glue:md}`name:myst``` so that it
+    reads as the text around it (``{glue:text}`` sets a value in bold)."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(name, Markdown(text), display=False)
+
+
 def store_rows(params, cells, settings=None, protocol=None):
     """The result store's rows of ``cells`` under ``settings`` (default: the notebook's),
     computing the missing ones with ``params.n_jobs`` workers (a progress bar in the full

@@ -385,8 +385,9 @@ def glued(nb):
         for o in cell.get("outputs", []):
             name = o.get("metadata", {}).get("scrapbook", {}).get("name")
             if name:
-                data = o["data"]
-                text = data.get("application/papermill.record/text/plain")
+                data = o["data"]  # prose glued as Markdown (nb.glue_prose): its text
+                text = data.get("application/papermill.record/text/markdown",
+                                data.get("application/papermill.record/text/plain"))
                 out[name] = "image" if any("image" in k for k in data) else text
     return out
 
@@ -425,10 +426,10 @@ def test_results_chapter_runs_on_your_own_npz_and_csv(tmp_path):
     assert values["n_cells"] == "64" and values["ranks"] == "'2, 5'"
     assert values["noise_level"] == "0.4"
     assert values["fig_nmi_none"] == values["fig_nmi_added"] == "image"
-    assert values["thesis_fig_none"] == values["thesis_fig_added"] == "''"
+    assert values["thesis_fig_none"] == values["thesis_fig_added"] == ""
     assert f"kept in the result store as {name}" in values["means_source"]
     assert "thesis" not in values["table_means"] and "ours" in values["table_means"]
-    assert values["beyond_text"] == "'The thesis has no numbers for this dataset'"
+    assert values["beyond_text"] == "The thesis has no numbers for this dataset"
     for _, meta in ex.PAIRS:
         for model in (meta,) + ex.FAIR_BASELINES[meta]:
             assert model in values["table_fair_baselines"]
