@@ -82,6 +82,22 @@ GOLDEN_DIR = PROJECT_ROOT / "tests" / "golden"
 #: Tag of the cells whose outputs nbval compares with the golden files.
 CHECK_TAG = "nbval-check-output"
 
+#: Tags a golden file keeps (the cells nbval compares, and papermill's parameter cells).
+GOLDEN_TAGS = (CHECK_TAG, "parameters", "injected-parameters")
+
+#: Tag of a code cell whose source teaches (how to call the package, how a figure is made):
+#: the page shows it. Every other code cell is folded (``hide-input``), and the cells of
+#: :data:`PLUMBING_TAGS` are removed from the page (:func:`page_view`).
+TEACH_TAG = "teach"
+
+#: Tags of the cells a page never shows: parameters, papermill's injected cell, nbval's
+#: checkpoints (they stay in the notebook, which nbval and JupyterLab read).
+PLUMBING_TAGS = ("parameters", "injected-parameters", CHECK_TAG)
+
+#: Jupyter Book's tags that already say how a page shows a cell.
+DISPLAY_TAGS = ("remove-cell", "remove-input", "remove-output", "hide-cell", "hide-input",
+                "hide-output")
+
 #: Libraries whose versions the record (and so the status chapter) lists.
 LIBRARIES = ("numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "seaborn", "joblib",
              "papermill", "ipykernel", "jupyter-book", "sphinx", "myst-nb",
@@ -296,7 +312,7 @@ def _show_parameters(nb, shown):
 
 
 def execute_notebook(source, output, parameters, *, cwd=None, substitutions=None,
-                     shown_parameters=None, reveal=False):
+                     shown_parameters=None, reveal=False, page_note=None):
     """Execute ``source`` into ``output`` with papermill, atomically.
 
     The notebook runs into a temporary file in the output's folder, which replaces
@@ -314,6 +330,9 @@ def execute_notebook(source, output, parameters, *, cwd=None, substitutions=None
     shown_parameters : dict, optional
         Values the executed notebook shows for some parameters instead of those injected
         (a data file's name instead of its absolute path).
+    page_note : str, optional
+        For a chapter of the book: the output is shown as a page (:func:`page_view`), with
+        this note after the title.
     reveal : bool, default=False
         Give each glued figure and table a visible copy (:func:`reveal_glued`): a reader's
         run, opened in JupyterLab; never the book's chapters.
@@ -348,6 +367,8 @@ def execute_notebook(source, output, parameters, *, cwd=None, substitutions=None
             nb = _show_parameters(nb, shown_parameters)
         if reveal:
             nb = reveal_glued(nb)
+        if page_note is not None:
+            nb = page_view(nb, page_note)
         if substitutions:
             nb.metadata.setdefault("myst", {})["substitutions"] = dict(substitutions)
         nbformat.write(nb, tmp)
@@ -356,6 +377,47 @@ def execute_notebook(source, output, parameters, *, cwd=None, substitutions=None
     finally:
         Path(tmp).unlink(missing_ok=True)
     return seconds
+
+
+def rerun_note(source, parameters):
+    """A folded note, for the top of a page: how to rerun the chapter in JupyterLab and with
+    papermill (through the pipeline), with the parameters it was executed with."""
+    shown = {k: v for k, v in parameters.items() if k != "profile"}
+    args = "".join(f" -p {k} {v!r}" if not isinstance(v, str) else f" -p {k} {v}"
+                   for k, v in shown.items())
+    out = f"{Path(source).stem}{'-' + '-'.join(map(str, shown.values())) if shown else ''}"
+    settings = ", ".join(f"`{k} = {json.dumps(v)}`" for k, v in shown.items())
+    steps = f", set {settings} in its first cell," if shown else ""
+    return (f":::{{admonition}} Rerun this chapter\n:class: dropdown\n\n"
+            f"In JupyterLab (`make lab`), open `notebooks/{Path(source).name}`{steps} and run all cells. "
+            f"From the command line, with other "
+            f"parameters if you like (`--html` also renders the page):\n\n"
+            f"```bash\n.venv/bin/python -m metanmf_lab.pipeline run "
+            f"notebooks/{Path(source).name} {out}.ipynb{args} --html\n```\n\n"
+            f"The first code cell lists the parameters "
+            f"(`.venv/bin/papermill --help-notebook notebooks/{Path(source).name}`).\n:::")
+
+
+def page_view(nb, note=None):
+    """How a page shows an executed notebook: the cells of :data:`PLUMBING_TAGS` removed, every
+    other code cell without a display tag folded (``hide-input``) unless tagged
+    :data:`TEACH_TAG`; ``note`` (Markdown, e.g. :func:`rerun_note`) inserted after the first
+    cell (the title). The notebook's code and outputs are unchanged."""
+    import nbformat
+
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.metadata.get("tags", []))
+        if any(t in PLUMBING_TAGS for t in tags):
+            tags.append("remove-cell")
+        elif TEACH_TAG not in tags and not any(t in DISPLAY_TAGS for t in tags):
+            tags.append("hide-input")
+        cell.metadata["tags"] = tags
+    if note:
+        at = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
+        nb.cells.insert(at, nbformat.v4.new_markdown_cell(note))
+    return nb
 
 
 def describe_failure(chapter, parameters, exc):
@@ -461,7 +523,8 @@ def execute(chapters=None, *, profile="full", jobs=2, book_root=PROJECT_ROOT,
         seconds = execute_notebook(notebooks_dir / chapter.source,
                                    out_dir / f"{chapter.name}.ipynb", params,
                                    cwd=notebooks_dir,
-                                   substitutions=chapter.substitutions)
+                                   substitutions=chapter.substitutions,
+                                   page_note=rerun_note(chapter.source, chapter.parameters))
         return {"source": _display(notebooks_dir / chapter.source), "parameters": params,
                 "seconds": round(seconds, 1)}
 
@@ -647,6 +710,7 @@ def render_page(notebook, dest, book_root=PROJECT_ROOT):
     for cell in nb.cells:  # the visible copies of reveal_glued: the page has the directives
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs if REVEALED not in o.get("metadata", {})]
+    nb = page_view(nb)
     config = yaml.safe_load((Path(book_root) / "_config.yml").read_text())
     if config.get("bibtex_bibfiles"):  # the page's citations resolve on the page itself
         nb.cells.append(nbformat.v4.new_markdown_cell(
@@ -656,7 +720,7 @@ def render_page(notebook, dest, book_root=PROJECT_ROOT):
     config["sphinx"]["config"]["nitpicky"] = False
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        (tmp / "book").mkdir()
+        shutil.copytree(Path(book_root) / "book" / "_static", tmp / "book" / "_static")
         for bib in config.get("bibtex_bibfiles", []):
             shutil.copy(Path(book_root) / bib, tmp / bib)
         (tmp / "_config.yml").write_text(yaml.safe_dump(config))
@@ -749,19 +813,21 @@ def is_image(mime):
 def golden_copy(nb):
     """An executed notebook reduced to what nbval compares.
 
-    Only cells tagged ``nbval-check-output`` keep outputs (and execution counts), never
+    Only code cells stay (nbval executes them), with only the tags of :data:`GOLDEN_TAGS`;
+    only cells tagged ``nbval-check-output`` keep outputs (and execution counts), never
     images; papermill's metadata (timings, paths) goes.
     """
     import copy
 
     nb = copy.deepcopy(nb)
     nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
+    # code only: nbval executes the code cells, and an edit of the prose or of how a page
+    # shows a cell (its display tags) leaves the golden file as it is
+    nb.cells = [c for c in nb.cells if c.cell_type == "code"]
     for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
+        tags = [t for t in cell.metadata.get("tags", []) if t in GOLDEN_TAGS]
         cell.metadata = {"tags": tags} if tags else {}
         cell.pop("id", None)
-        if cell.cell_type != "code":
-            continue
         if CHECK_TAG not in tags:
             cell.outputs, cell.execution_count = [], None
             continue

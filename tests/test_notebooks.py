@@ -32,6 +32,12 @@ GOLDEN = pipeline.GOLDEN_DIR
 SOURCES = sorted(NOTEBOOKS.glob("*.ipynb"))
 AVAILABLE = [c for c in pipeline.PLAN if (NOTEBOOKS / c.source).exists()]
 
+#: A numpy scalar's repr (``np.int64(4)``), which a reader should never see in a page.
+NUMPY_REPR = re.compile(r"np\.(?:u?int|float|bool|str)\d*_?\(")
+
+#: Control characters (a ``\frac`` written in a Python string becomes a form feed and ``rac``).
+CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+
 #: ``name: type = value  # help``, the one form of a parameters line.
 PARAMETER_LINE = re.compile(r"^(?P<name>[A-Za-z_]\w*): (?P<type>\S.*?) = (?P<value>\S.*?)"
                             r"  # (?P<help>\S.*)$")
@@ -75,10 +81,8 @@ def copy_book(dest):
     """The book's sources (not its executed notebooks or builds) copied into ``dest``."""
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(PROJECT_ROOT / name, dest / name)
-    (dest / "book").mkdir()
-    for f in (PROJECT_ROOT / "book").iterdir():
-        if f.is_file():
-            shutil.copy(f, dest / "book" / f.name)
+    shutil.copytree(PROJECT_ROOT / "book", dest / "book",
+                    ignore=shutil.ignore_patterns(pipeline.EXECUTED.name))
     return dest
 
 
@@ -140,6 +144,11 @@ def test_source_notebook_is_stored_clean(path):
     assert all(c.execution_count is None for c in code), "stored with execution counts"
     assert "papermill" not in nb.metadata, "an executed copy, not a source"
     assert str(PROJECT_ROOT) not in path.read_text(), "holds an absolute path of this machine"
+    for i, cell in enumerate(nb.cells):
+        found = CONTROL.search(cell.source)
+        assert not found, (f"cell {i} holds the control character {found.group()!r}: "
+                           f"{cell.source[max(0, found.start() - 40):found.end() + 20]!r} (a "
+                           "backslash sequence such as \\f or \\t in a string?)")
     params = code[0]
     assert "parameters" in params.metadata.get("tags", []), \
         "the first code cell must be tagged `parameters`"
@@ -187,6 +196,8 @@ def test_smoke_outputs_are_clean(smoke_book, chapter):
                 f"cell {i} writes to stderr: {out.text[:300]!r}"
     for i, text in outputs_text(nb):
         assert "Warning" not in text, f"cell {i} shows a warning: {text[:300]!r}"
+        found = NUMPY_REPR.search(text)
+        assert not found, f"cell {i} shows a numpy repr: {text[max(0, found.start() - 80):][:200]!r}"
     text = json.dumps(nb.metadata) + "".join(t for _, t in outputs_text(nb))
     for path in machine_paths(smoke_book):
         assert path not in text, f"an absolute path of this machine in the outputs: {path}"
@@ -259,7 +270,8 @@ def test_golden_is_current(smoke_book, chapter):
     assert path.exists(), f"no golden file {path.name}: run `make golden`"
     golden = nbformat.read(path, as_version=4)
     now = executed(smoke_book, chapter.name)
-    assert [c.source for c in golden.cells] == [c.source for c in now.cells], \
+    assert [c.source for c in golden.cells] == \
+        [c.source for c in pipeline.golden_copy(now).cells], \
         f"{path.name} was made from another version of the notebook: run `make golden`"
 
 
