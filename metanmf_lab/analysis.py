@@ -466,8 +466,8 @@ def measure_hypotheses(settings, *, store, measure_store, datasets, ranks, seeds
     * H4 (facial parts): sparsity and locality of the Faces bases at ``face_rank`` over
       ``pair_seeds``, without and with noise.
     """
-    from .experiments import (FAIR_BASELINES, FAIR_MODELS, HEADLINE_PAIRS, MODELS, PAIRS,
-                              make_grid, run_grid)
+    from .chapters.verdicts import clustering_rows, compare_rows
+    from .experiments import FAIR_BASELINES, HEADLINE_PAIRS, MODELS, PAIRS, make_grid, run_grid
     from .reporting import select
 
     def rows_of(cells):
@@ -475,15 +475,10 @@ def measure_hypotheses(settings, *, store, measure_store, datasets, ranks, seeds
         return select(got, settings, protocol)
 
     heads = [m for pair in HEADLINE_PAIRS for m in pair]
-    fair_on = [d for d in datasets if fair_datasets is None or d in fair_datasets]
-    pairs_on = [d for d in datasets if pair_datasets is None or d in pair_datasets]
-    rows = rows_of(make_grid(datasets, MODELS, ranks, seeds, protocols=[protocol])
-                   + make_grid(fair_on, FAIR_MODELS, ranks, seeds, protocols=[protocol])
-                   + make_grid(pairs_on, heads, ranks, pair_seeds, protocols=[protocol]))
-    pairs = [(ref, meta) for base, meta in PAIRS for ref in (base,) + FAIR_BASELINES[meta]]
-    clustering = stats.compare(rows, pairs)
-    clustering["kind"] = [reference_kind(r, m) for r, m in
-                          zip(clustering["reference"], clustering["model"])]
+    rows = clustering_rows(settings, store, datasets, ranks, seeds, pair_seeds,
+                           fair_datasets=fair_datasets, pair_datasets=pair_datasets,
+                           protocol=protocol, n_jobs=n_jobs, progress=progress)
+    clustering = compare_rows(rows)
     spread = stats.spread_comparison(rows[rows["model"].isin(MODELS)], PAIRS)
     more_compute = stats.compare(rows, [(base, FAIR_BASELINES[meta][0]) for base, meta in PAIRS])
 

@@ -23,10 +23,18 @@ from ._validation import check_int
 from .protocols import get_protocol
 from .splits import learning_evaluation_split, make_tasks
 
-__all__ = ["image_grid", "meta_epoch_flowchart", "split_protocol", "split_sizes"]
+__all__ = ["image_table", "meta_epoch_flowchart", "split_protocol", "split_sizes"]
 
 #: Colours (seaborn "colorblind" palette): meta-tasks, target task, transfer, evaluation.
 TASK, TARGET, TRANSFER, EVAL = "#0173b2", "#de8f05", "#029e73", "#949494"
+
+#: Width of a drawn figure, in inches: with the 0.1 in margins the notebook adds on each side,
+#: the book's text column (660 px at 100 dpi), so that it is shown 1:1 and its smallest text
+#: (:data:`SMALL` points) reads at 12 px.
+FIGWIDTH = 6.4
+
+#: Size, in points, of the smallest text of a drawing (annotations); box labels are larger.
+SMALL = 9
 
 
 def _box(ax, x, y, text, color, *, w=2.6, h=0.9, fontsize=10, dashed=False):
@@ -99,11 +107,12 @@ def meta_epoch_flowchart(n_tasks=2):
     n_tasks = check_int(n_tasks, name="n_tasks", low=1)
     shown = list(range(1, n_tasks + 1)) if n_tasks <= 3 else [1, 2, None, n_tasks]
     rows = len(shown)
-    width, height = 16.0, 1.5 * rows + 3.4
-    fig, ax = _canvas(width, height, 9.0)
-    y_target = 1.7
+    width, height = 16.0, 1.5 * rows + 2.9
+    fig, ax = _canvas(width, height, FIGWIDTH)
+    y_target = 1.2
     ys = [y_target + 1.9 + 1.5 * (rows - 1 - r) for r in range(rows)]
-    x_wt, x_start, x_res, x_avg, x_tstart, x_tres = 1.3, 4.6, 9.0, 12.9, 9.6, 14.4
+    x_wt, x_start, x_res, x_avg, x_tstart, x_tres = 1.1, 4.5, 9.1, 13.6, 8.5, 14.45
+    w_start, w_res, w_tstart = 3.0, 2.2, 4.4  # box widths
 
     _box(ax, x_wt, y_target, r"$W_t^{(k)}$", TARGET, w=1.8)
     for i, y in zip(shown, ys):
@@ -111,36 +120,37 @@ def meta_epoch_flowchart(n_tasks=2):
             ax.text(x_start, y, r"$\vdots$", ha="center", va="center", fontsize=14)
             ax.text(x_res, y, r"$\vdots$", ha="center", va="center", fontsize=14)
             continue
-        _box(ax, x_start, y, rf"$W_t^{{(k)}} + W_{{s_{i}}}^{{(k)}}$", TASK, w=3.0)
-        ax.text(x_start, y - 0.62, rf"$H = W^\top X_{{s_{i}}}$", ha="center", va="center",
-                fontsize=8, color="#444444")
-        _arrow(ax, (x_wt + 0.2, y_target + 0.45), (x_start - 1.5, y), color=TARGET, rad=-0.15)
-        _spring(ax, (x_start + 1.55, y), (x_res - 1.0, y), TASK)
-        ax.text((x_start + x_res) / 2 + 0.25, y + 0.38, rf"NMF on $X_{{s_{i}}}$",
-                ha="center", va="bottom", fontsize=8, color=TASK)
-        _box(ax, x_res, y, rf"$W_{{s_{i}}}^{{(k+1)}}$", TASK, w=1.9)
-        _bullet(ax, x_res - 0.72, y, TASK)
-        _arrow(ax, (x_res + 0.95, y), (x_avg - 1.5, (ys[0] + ys[-1]) / 2), color=TRANSFER)
+        _box(ax, x_start, y, rf"$W_t^{{(k)}} + W_{{s_{i}}}^{{(k)}}$", TASK, w=w_start)
+        ax.text(x_start, y - 0.68, rf"$H = W^\top X_{{s_{i}}}$", ha="center", va="center",
+                fontsize=SMALL, color="#444444")
+        _arrow(ax, (x_wt + 0.2, y_target + 0.45), (x_start - w_start / 2, y), color=TARGET,
+               rad=-0.15)
+        coil = (x_start + w_start / 2 + 0.05, x_res - w_res / 2 - 0.1)
+        _spring(ax, (coil[0], y), (coil[1], y), TASK)
+        ax.text(sum(coil) / 2, y + 0.3, rf"NMF on $X_{{s_{i}}}$", ha="center", va="bottom",
+                fontsize=SMALL, color=TASK)
+        _box(ax, x_res, y, rf"$W_{{s_{i}}}^{{(k+1)}}$", TASK, w=w_res)
+        _bullet(ax, x_res - w_res / 2 + 0.3, y, TASK)
+        _arrow(ax, (x_res + w_res / 2 + 0.05, y), (x_avg - 1.5, (ys[0] + ys[-1]) / 2),
+               color=TRANSFER)
 
     y_avg = (ys[0] + ys[-1]) / 2
     _box(ax, x_avg, y_avg, r"$\frac{1}{N}\sum_i \alpha_i\, W_{s_i}^{(k+1)}$", TRANSFER, w=3.0,
          h=1.1)
-    ax.text(x_avg, y_avg - 0.8, "transfer (average)", ha="center", va="center", fontsize=8,
-            color=TRANSFER)
+    ax.text(x_avg + 0.6, y_avg - 0.85, "transfer (average)", ha="center", va="center",
+            fontsize=SMALL, color=TRANSFER)
     _box(ax, x_tstart, y_target, r"$W_t^{(k)} + \frac{1}{N}\sum_i \alpha_i\, W_{s_i}^{(k+1)}$",
-         TARGET, w=4.6, h=1.1)
-    ax.text(x_tstart, y_target - 0.8, r"$H_t = W^\top X_t$", ha="center", va="center",
-            fontsize=8, color="#444444")
-    _arrow(ax, (x_wt + 0.9, y_target), (x_tstart - 2.3, y_target), color=TARGET)
-    _arrow(ax, (x_avg, y_avg - 0.55), (x_tstart + 1.6, y_target + 0.55), color=TRANSFER)
-    _spring(ax, (x_tstart + 2.35, y_target), (x_tres - 0.95, y_target), TARGET, turns=4)
-    ax.text((x_tstart + 2.35 + x_tres - 0.95) / 2, y_target + 0.38, r"NMF on $X_t$",
-            ha="center", va="bottom", fontsize=8, color=TARGET)
-    _box(ax, x_tres, y_target, r"$W_t^{(k+1)}$", TARGET, w=1.9)
-    _bullet(ax, x_tres - 0.72, y_target, TARGET)
-    ax.text(0.2, 0.35, "coil: base NMF updates (inner iterations);  bullet: a learned basis;  "
-            "H is not carried over: every run starts from H = W$^\\top$X",
-            ha="left", va="center", fontsize=7.5, color="#444444")
+         TARGET, w=w_tstart, h=1.1)
+    ax.text(x_tstart, y_target - 0.85, r"$H_t = W^\top X_t$", ha="center", va="center",
+            fontsize=SMALL, color="#444444")
+    _arrow(ax, (x_wt + 0.9, y_target), (x_tstart - w_tstart / 2, y_target), color=TARGET)
+    _arrow(ax, (x_avg - 1.1, y_avg - 0.55), (x_tstart + 1.4, y_target + 0.6), color=TRANSFER)
+    coil = (x_tstart + w_tstart / 2 + 0.05, x_tres - w_res / 2 - 0.1)
+    _spring(ax, (coil[0], y_target), (coil[1], y_target), TARGET, turns=4)
+    ax.text(sum(coil) / 2, y_target + 0.3, r"NMF on $X_t$", ha="center", va="bottom",
+            fontsize=SMALL, color=TARGET)
+    _box(ax, x_tres, y_target, r"$W_t^{(k+1)}$", TARGET, w=w_res)
+    _bullet(ax, x_tres - w_res / 2 + 0.3, y_target, TARGET)
     return fig
 
 
@@ -183,43 +193,44 @@ def split_sizes(n_samples, protocol="thesis", *, n_tasks=5, task_size=None, rand
 def _split_panel(ax, s, x0, y0, title):
     """Draw one split (a dict of :func:`split_sizes`) with its top-left corner at (x0, y0)."""
     ax.text(x0, y0, title, ha="left", va="top", fontsize=10, fontweight="bold")
-    xc, top = x0 + 7.0, y0 - 1.0
-    _box(ax, xc, top, f"dataset\nn = {s['n_samples']}", "#555555", w=2.8, h=0.9)
-    xl, xe, y1 = x0 + 4.0, x0 + 11.0, top - 1.7
+    xc, top = x0 + 7.0, y0 - 0.95
+    _box(ax, xc, top, f"dataset\nn = {s['n_samples']}", "#555555", w=3.0, h=0.9,
+         fontsize=SMALL)
+    xl, xe, y1 = x0 + 3.6, x0 + 10.6, top - 1.25
     share = round(100 * s["n_learn"] / s["n_samples"])
-    _box(ax, xl, y1, f"learning set ({share}%)\nn = {s['n_learn']}", TARGET, w=3.4, h=0.9)
-    _box(ax, xe, y1, f"evaluation set ({100 - share}%)\nn = {s['n_eval']}", EVAL, w=3.4,
-         h=0.9)
+    _box(ax, xl, y1, f"learning set ({share}%)\nn = {s['n_learn']}", TARGET, w=4.0, h=0.9,
+         fontsize=SMALL)
+    _box(ax, xe, y1, f"evaluation set ({100 - share}%)\nn = {s['n_eval']}", EVAL, w=4.0,
+         h=0.9, fontsize=SMALL)
     _arrow(ax, (xc - 0.6, top - 0.5), (xl + 0.6, y1 + 0.5))
     _arrow(ax, (xc + 0.6, top - 0.5), (xe - 0.6, y1 + 0.5))
-    ax.text(xe, y1 - 0.8, r"final generalisation task $\mathcal{T}_e$", ha="center",
-            va="top", fontsize=8, color="#444444")
-    y2 = y1 - 1.9
+    ax.text(xe, y1 - 0.55, r"final generalisation task $\mathcal{T}_e$", ha="center",
+            va="top", fontsize=SMALL, color="#444444")
+    y2 = y1 - 1.4
     n, shown = s["n_tasks"], list(range(1, s["n_tasks"] + 1))
     if n > 5:
         shown = [1, 2, None, n]
-    slots = len(shown) + 1
-    xs = x0 + 0.9 + np.arange(slots) * 1.55
+    xs = x0 + 0.95 + np.arange(len(shown)) * 1.95
     drawn = "drawn independently" if s["tasks_overlap"] else "disjoint"
     for x, i in zip(xs, shown):
         if i is None:
             ax.text(x, y2, r"$\cdots$", ha="center", va="center", fontsize=12)
             continue
-        _box(ax, x, y2, f"meta-task {i}\n{s['task_size']}", TASK, w=1.4, h=0.9, fontsize=8,
-             dashed=s["tasks_overlap"])
+        _box(ax, x, y2, f"meta-task {i}\n{s['task_size']}", TASK, w=1.85, h=0.9,
+             fontsize=SMALL, dashed=s["tasks_overlap"])
         _arrow(ax, (xl, y1 - 0.5), (x, y2 + 0.5), color=TASK, dashed=s["tasks_overlap"])
-    xt = xs[-1] + 1.3
+    xt = xs[-1] + 0.925 + 0.3 + 1.7
     target = ("target = whole\nlearning set, " if s["target_is_learning_set"] else
               "target (the rest)\n") + f"n = {s['n_target']}"
-    _box(ax, xt, y2, target, TARGET, w=2.4, h=0.9, fontsize=8)
-    _arrow(ax, (xl + 0.3, y1 - 0.5), (xt, y2 + 0.5), color=TARGET)
+    _box(ax, xt, y2, target, TARGET, w=3.4, h=0.9, fontsize=SMALL)
+    _arrow(ax, (xl + 1.4, y1 - 0.5), (xt - 1.3, y2 + 0.5), color=TARGET)
     note = f"{n} meta-tasks of {s['task_size']} samples, {drawn}"
     if s["tasks_overlap"]:
-        note += " (they overlap each other and the target)"
-    ax.text(x0 + 0.2, y2 - 0.75, note, ha="left", va="top", fontsize=8, color=TASK)
+        note += " (they overlap)"
+    ax.text(x0 + 0.2, y2 - 0.55, note, ha="left", va="top", fontsize=SMALL, color=TASK)
     if s["fallback"]:
-        ax.text(x0 + 0.2, y2 - 1.15, f"thesis split infeasible: {s['fallback']}", ha="left",
-                va="top", fontsize=8, color="#c0392b")
+        ax.text(x0 + 0.2, y2 - 0.95, f"thesis split infeasible: {s['fallback']}", ha="left",
+                va="top", fontsize=SMALL, color="#c0392b")
 
 
 def split_protocol(sizes, *, titles=None):
@@ -245,8 +256,96 @@ def split_protocol(sizes, *, titles=None):
         else list(titles)
     if len(titles) != len(panels):
         raise ValueError(f"Got {len(titles)} titles for {len(panels)} splits.")
-    width, panel_h = 14.0, 6.6
-    fig, ax = _canvas(width, panel_h * len(panels), 8.5)
+    width, panel_h = 14.0, 5.1
+    fig, ax = _canvas(width, panel_h * len(panels), FIGWIDTH)
     for j, (s, title) in enumerate(zip(panels, titles)):
         _split_panel(ax, s, 0.2, panel_h * (len(panels) - j) - 0.2, title)
+    return fig
+
+
+def image_table(images, *, row_labels=None, col_labels=None, scale="each", width=FIGWIDTH,
+                label_width=None, fontsize=SMALL + 1, cmap="gray", gap=0.06):
+    """Images in a table of rows and columns, ``width`` inches wide (the book's column), with
+    labels of ``fontsize`` points: what a reader can read at the size the book shows it.
+
+    Parameters
+    ----------
+    images : sequence of sequences of 2-D arrays (or None for an empty cell)
+        ``images[i][j]`` is the image of row i, column j, already in its shape; images of
+        different shapes may share a table (each cell is as wide as the others; a row is as
+        high as its tallest image).
+    row_labels, col_labels : sequence of str or None
+        Drawn left of each row and above each column (``"\\n"`` breaks a label).
+    scale : {"each", "row", "column", "all"}, default="each"
+        Grey levels from 0 to the maximum of each image, of its row, of its column, or of
+        all images (NMF bases have arbitrary scale, so "each" is the default).
+    width : float, default=:data:`FIGWIDTH`
+    label_width : float or None
+        Inches left of the images for the row labels; None: from the longest label.
+    fontsize : float, default=10
+    cmap : str, default="gray"
+    gap : float, default=0.06
+        Inches between images.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    rows = [[None if img is None else np.asarray(img, dtype=np.float64) for img in row]
+            for row in images]
+    if not rows or not any(img is not None for row in rows for img in row):
+        raise ValueError("image_table needs at least one image.")
+    if any(img is not None and img.ndim != 2 for row in rows for img in row):
+        raise ValueError("every image of image_table must be a 2-D array (in its shape).")
+    if scale not in ("each", "row", "column", "all"):
+        raise ValueError(f"scale must be 'each', 'row', 'column' or 'all', got {scale!r}.")
+    n_rows, n_cols = len(rows), max(len(row) for row in rows)
+    for name, labels, n in (("row_labels", row_labels, n_rows), ("col_labels", col_labels,
+                                                                 n_cols)):
+        if labels is not None and len(labels) != n:
+            raise ValueError(f"Got {len(labels)} {name} for {n} {name.split('_')[0]}s.")
+    line = fontsize * 1.25 / 72  # inches per line of label text
+    if label_width is None:
+        longest = max((len(part) for lab in row_labels or [] for part in str(lab).split("\n")),
+                      default=0)
+        label_width = 0.0 if row_labels is None else 0.12 + longest * fontsize * 0.58 / 72
+    top = 0.05 if col_labels is None else 0.1 + line * max(
+        str(lab).count("\n") + 1 for lab in col_labels)
+    cell = (width - label_width - 0.05) / n_cols
+    def height(img):  # a one-pixel-high vector (non-image data) is drawn as a strip
+        return max(cell * img.shape[0] / img.shape[1], 0.25 * cell)
+
+    heights = [max((height(img) for img in row if img is not None), default=cell)
+               for row in rows]
+    fig = Figure(figsize=(width, top + sum(heights) + 0.05))
+    W, Ht = fig.get_size_inches()
+    present = [img for row in rows for img in row if img is not None]
+    vmax_all = max(img.max() for img in present)
+    col_max = [max((row[j].max() for row in rows if j < len(row) and row[j] is not None),
+                   default=1.0) for j in range(n_cols)]
+    y = top
+    for i, (row, h) in enumerate(zip(rows, heights)):
+        y += h
+        row_max = max((img.max() for img in row if img is not None), default=1.0)
+        for j, img in enumerate(row):
+            if img is None:
+                continue
+            ih = height(img)
+            ax = fig.add_axes(((label_width + j * cell + gap / 2) / W,
+                               1 - (y - (h - ih) / 2) / Ht, (cell - gap) / W, (ih - gap) / Ht))
+            vmax = {"each": img.max(), "row": row_max, "column": col_max[j],
+                    "all": vmax_all}[scale]
+            ax.imshow(img, cmap=cmap, vmin=0.0, vmax=vmax if vmax > 0 else 1.0,
+                      interpolation="nearest", aspect="auto")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+        if row_labels is not None:
+            fig.text((label_width - 0.1) / W, 1 - (y - h / 2) / Ht, str(row_labels[i]),
+                     ha="right", va="center", fontsize=fontsize)
+    if col_labels is not None:
+        for j, lab in enumerate(col_labels):
+            fig.text((label_width + (j + 0.5) * cell) / W, 1 - (top - 0.04) / Ht, str(lab),
+                     ha="center", va="bottom", fontsize=fontsize)
     return fig

@@ -79,11 +79,20 @@ def table(df, headers=None, *, index=False, digits=DIGITS):
     return out.style.hide(axis="index").set_uuid(uuid)
 
 
+#: Environment variable naming where a reader's ``pipeline run`` writes its notebook (the
+#: downloadable CSV files go beside it).
+DOWNLOADS_ENV = "METANMF_DOWNLOADS"
+
+
 def executed_dir():
-    """Where the book's pipeline writes this chapter (``$METANMF_EXECUTED``), or None when the
-    notebook runs elsewhere (JupyterLab, a reader's run)."""
-    folder = os.environ.get("METANMF_EXECUTED", "").strip()
-    return Path(folder) if folder else None
+    """Where the executed chapter is written: beside a reader's ``pipeline run`` output
+    (``$METANMF_DOWNLOADS``) or the book's executed folder (``$METANMF_EXECUTED``); None when
+    the notebook runs elsewhere (JupyterLab)."""
+    for name in (DOWNLOADS_ENV, "METANMF_EXECUTED"):
+        folder = os.environ.get(name, "").strip()
+        if folder:
+            return Path(folder)
+    return None
 
 
 def save_csv(df, filename):
@@ -95,3 +104,25 @@ def save_csv(df, filename):
         folder.mkdir(parents=True, exist_ok=True)
         df.to_csv(folder / filename, index=False, lineterminator="\n")
     return filename
+
+
+#: Width, in CSS pixels, at which the book shows a full-width figure at 1280 px (the text
+#: column of sphinx-book-theme, less the figure's margins).
+COLUMN_PX = 660
+
+#: The smallest text on a figure as rendered, in CSS pixels (9 pt).
+MIN_FONT_PX = 12.0
+
+
+def smallest_text_px(fig, column_px=COLUMN_PX):
+    """The size, in CSS pixels as a reader sees it, of the smallest visible text of ``fig``
+    (labels, tick labels, titles, legends, annotations) when the book shows it ``column_px``
+    wide at most (a wider figure is scaled down to the column). Figures are drawn at
+    ``fig.dpi`` dots per inch, one dot per CSS pixel."""
+    fig.canvas.draw()
+    width = fig.get_figwidth() * fig.dpi
+    scale = min(1.0, column_px / width)
+    sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_text")
+                                                   and hasattr(a, "get_fontsize"))
+             if t.get_visible() and str(t.get_text()).strip()]
+    return min(sizes, default=float("inf")) * fig.dpi / 72 * scale

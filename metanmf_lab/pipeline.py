@@ -47,6 +47,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,7 @@ from pathlib import Path
 
 from ._config import ALGORITHM_VERSION, DATA_ENV, PROJECT_ROOT, __version__, data_dir
 from .datasets import DATASETS
+from .display import DOWNLOADS_ENV
 from .notebook import PROFILES
 from .store import replace_atomically
 
@@ -143,6 +145,7 @@ RESULT_DATASETS = ("blobs", "digits", "fmnist", "faces", "coil20")
 #: several chapters (results) must not declare labels in its Markdown (``(name)=``,
 #: ``:name:``): the book would define each of them once per chapter, a build warning.
 PLAN = (
+    Chapter("intro", "intro.ipynb"),
     Chapter("derivation", "derivation.ipynb"),
     Chapter("algorithm", "algorithm.ipynb"),
     Chapter("data", "data.ipynb"),
@@ -158,6 +161,7 @@ PLAN = (
     Chapter("conclusions", "conclusions.ipynb"),
     Chapter("performance", "performance.ipynb"),
     Chapter("status", "status.ipynb", last=True, data=()),
+    Chapter("statistics", "statistics.ipynb"),
 )
 
 PROFILE_NAMES = tuple(PROFILES)
@@ -383,7 +387,7 @@ def rerun_note(source, parameters):
     """A folded note, for the top of a page: how to rerun the chapter in JupyterLab and with
     papermill (through the pipeline), with the parameters it was executed with."""
     shown = {k: v for k, v in parameters.items() if k != "profile"}
-    args = "".join(f" -p {k} {v!r}" if not isinstance(v, str) else f" -p {k} {v}"
+    args = "".join(f" \\\n    -p {k} {v!r}" if not isinstance(v, str) else f" \\\n    -p {k} {v}"
                    for k, v in shown.items())
     out = f"{Path(source).stem}{'-' + '-'.join(map(str, shown.values())) if shown else ''}"
     settings = ", ".join(f"`{k} = {json.dumps(v)}`" for k, v in shown.items())
@@ -392,7 +396,7 @@ def rerun_note(source, parameters):
             f"In JupyterLab (`make lab`), open `notebooks/{Path(source).name}`{steps} and run all cells. "
             f"From the command line, with other "
             f"parameters if you like (`--html` also renders the page):\n\n"
-            f"```bash\n.venv/bin/python -m metanmf_lab.pipeline run "
+            f"```bash\n.venv/bin/python -m metanmf_lab.pipeline run \\\n    "
             f"notebooks/{Path(source).name} {out}.ipynb{args} --html\n```\n\n"
             f"The first code cell lists the parameters "
             f"(`.venv/bin/papermill --help-notebook notebooks/{Path(source).name}`).\n:::")
@@ -726,6 +730,11 @@ def render_page(notebook, dest, book_root=PROJECT_ROOT):
         (tmp / "_config.yml").write_text(yaml.safe_dump(config))
         page = tmp / f"{notebook.stem}.ipynb"
         nbformat.write(nb, page)
+        for cell in nb.cells:  # the files the page offers for download, written beside it
+            if cell.cell_type == "markdown":
+                for name in re.findall(r"\{download\}`(?:[^`<]*<)?([^`>]+)>?`", cell.source):
+                    if (notebook.parent / name).is_file():
+                        shutil.copy(notebook.parent / name, tmp / name)
         proc = subprocess.run([sys.executable, "-c",
                                "from jupyter_book.cli.main import main; main()", "build",
                                str(page), "--config", str(tmp / "_config.yml")],
@@ -963,7 +972,8 @@ def main(argv=None):
                 return 2
             logging.getLogger("papermill").setLevel(logging.WARNING)
             try:
-                with _environ(**_kernel_environment()):
+                downloads = {DOWNLOADS_ENV: str(Path(args.output).resolve().parent)}
+                with _environ(**_kernel_environment(), **downloads):
                     seconds = execute_notebook(args.input, args.output, given,
                                                substitutions=run_substitutions(params),
                                                shown_parameters=shown, reveal=True)

@@ -153,9 +153,10 @@ def dataset_means(ours, dataset):
     Returns
     -------
     table : DataFrame
-        Indexed by (condition, model): ours as "mean ± s.d. over seeds" beside the thesis'
-        number and the difference (ours minus the thesis'); ours only for a dataset without
-        thesis numbers.
+        A row per (condition, model), conditions "none" then "added", models in the order of
+        :data:`~metanmf_lab.experiments.MODELS`: columns ``condition, model, ours, sd_seeds,
+        n_seeds`` and, with thesis numbers, ``thesis, difference`` (ours minus the thesis')
+        and ``beyond``. Models without rows have NaN.
     n_beyond : int or None
         How many entries differ from the thesis by more than :data:`DIFFERENCE_THRESHOLD`;
         None without thesis numbers.
@@ -163,11 +164,12 @@ def dataset_means(ours, dataset):
     sbs = side_by_side(ours, thesis_tables())
     mine = sbs[sbs.dataset == dataset].drop_duplicates(["condition", "model"])
     has_thesis = bool(mine["thesis"].notna().any())
-    columns = ["thesis", "ours", "difference"] if has_thesis else ["ours"]
-    table = (mine.assign(ours=[f"{o:.3f} ± {s:.3f}" for o, s in zip(mine.ours, mine.sd_seeds)])
-             .set_index(["condition", "model"])[columns]
-             .rename(index={"none": "no noise", "added": "added noise"})
-             .round(3))
+    order = {(c, m): i for i, (c, m) in enumerate(
+        (c, m) for c in ("none", "added") for m in MODELS)}
+    mine = mine.assign(_order=[order[(c, m)] for c, m in zip(mine.condition, mine.model)])
+    columns = ["condition", "model", "ours", "sd_seeds", "n_seeds"]
+    columns += ["thesis", "difference", "beyond"] if has_thesis else []
+    table = mine.sort_values("_order")[columns].reset_index(drop=True)
     return table, (int(mine["beyond"].sum()) if has_thesis else None)
 
 

@@ -34,3 +34,14 @@ def require_data(*names):
 def pytest_runtest_setup(item):
     for mark in item.iter_markers("needs_data"):
         require_data(*mark.args)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Every test starts without open matplotlib figures and leaves none open (figures made
+    by the plotting functions are kept by pyplot until closed)."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

@@ -225,12 +225,14 @@ def _toc_without_missing(root):
     toc["parts"] = [p for p in toc["parts"] if p["chapters"]]
     (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     # the introduction links to every chapter: point the missing ones nowhere in particular
-    intro = root / "book" / "intro.md"
-    text = intro.read_text()
-    for c in pipeline.PLAN:
-        if not (root / pipeline.EXECUTED / f"{c.name}.ipynb").exists():
-            text = text.replace(f"{{doc}}`_executed/{c.name}`", f"`{c.name}`")
-    intro.write_text(text)
+    intro = root / pipeline.EXECUTED / "intro.ipynb"
+    nb = nbformat.read(intro, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for c in pipeline.PLAN:
+                if not (root / pipeline.EXECUTED / f"{c.name}.ipynb").exists():
+                    cell.source = cell.source.replace(f"{{doc}}`{c.name}`", f"`{c.name}`")
+    nbformat.write(nb, intro)
 
 
 def test_smoke_book_builds_without_warnings(smoke_book):

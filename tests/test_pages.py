@@ -45,7 +45,11 @@ def test_rerun_note_names_the_notebook_and_its_parameters():
     note = pipeline.rerun_note("results.ipynb", {"dataset": "faces", "profile": "full"})
     assert note.startswith(":::{admonition} Rerun this chapter\n:class: dropdown")
     assert '`dataset = "faces"`' in note and "make lab" in note
-    assert "pipeline run notebooks/results.ipynb results-faces.ipynb -p dataset faces" in note
+    command = " ".join(note.split("```bash")[1].split("```")[0].replace("\\\n", " ").split())
+    assert command == (".venv/bin/python -m metanmf_lab.pipeline run notebooks/results.ipynb "
+                       "results-faces.ipynb -p dataset faces --html")
+    block = note.split("```bash")[1].split("```")[0]
+    assert max(len(line) for line in block.splitlines()) <= 70  # not clipped on the page
     assert "profile" not in note.split("```bash")[1]
     assert "set " not in pipeline.rerun_note("tables.ipynb", {})
 

@@ -319,59 +319,47 @@ def _notebook_cell(notebook, marker):
 
 
 def test_metaprior_chapter_sets_the_files_table_1_beside_ours():
-    """Runs the chapter's own cell on made-up results: its published column is the file's."""
-    from metanmf_lab import stats
+    """The chapter's table on made-up results: its published column is the file's."""
+    from metanmf_lab.chapters import metaprior as chapter
 
-    glued = {}
     rows = pd.DataFrame([dict(method=m, split=s, n_steps=10, mse=0.9 + 0.01 * s)
                          for m in ("ours", "MF", "Mean") for s in range(3)])
-    exec(_notebook_cell("metaprior", 'glue("table_ml100k"'),
-         dict(rows=rows, settings=SimpleNamespace(n_steps=10), pd=pd, np=np, stats=stats,
-              published=published, seed_table=published.metaprior_table1(),
-              glue=lambda k, v, display=True: glued.__setitem__(k, v)))
     file = published.metaprior_table1()
+    shown = chapter.ml100k_table(chapter.ml100k_per_split(rows, 10), file)
     ml = file[file.dataset == "ML100K"].set_index("method")
-    assert list(glued["table_ml100k"]["seed Table 1, ML100K"]) == [
-        f"{ml.loc[m, 'mse']:.3f} ± {ml.loc[m, 'se']:.3f}" for m in ("Ours", "MF", "Mean")]
-    assert glued["seed_status"] == published.where("metaprior_table1")
-    assert "published.metaprior_table1()" in _notebook_cell("metaprior", "seed_table =")
+    assert list(shown["paper"]) == [f"{ml.loc[m, 'mse']:.3f} ± {ml.loc[m, 'se']:.3f}"
+                                    for m in ("Ours", "MF", "Mean")]
+    source = inspect.getsource(chapter.values)
+    assert "published.metaprior_table1()" in source
+    assert 'published.where("metaprior_table1")' in source
 
 
 def test_mlam_chapter_sets_the_files_tables_beside_ours():
-    """Runs the chapter's side_by_side on made-up results: the seed's rows are the file's."""
-    from metanmf_lab import mlam
+    """The chapter's side_by_side on made-up results: the paper's rows are the file's."""
+    from metanmf_lab.chapters import mlam as chapter
 
-    cell = _notebook_cell("mlam", "def side_by_side(")
-    ns = dict(np=np, pd=pd, mlam=mlam, seed=published.mlam_tables())
-    exec(cell[cell.index("def fmt("):], ns)
-    rows = []
-    for rate in (0.2, 0.4):
-        setting = mlam.setting_key("completion", rate=rate, rank=5, p=5, n_train=2, n_test=2)
-        for method in ("MLAM", "ALS"):
-            for problem in range(2):
-                rows.append(dict(setting=setting, method=method, measure="rmse", t=9,
-                                 problem=problem, seed=0, value=0.1 + problem))
-    shown = ns["side_by_side"](pd.DataFrame(rows), "rmse", "rate", "I")
+    summary = pd.DataFrame([dict(method=m, rate=r, mean=0.1) for m in ("MLAM", "ALS")
+                            for r in (0.2, 0.4)])
     file = published.mlam_tables()
-    for method in ("MLAM", "SGD", "ALS", "DMF", "UMF"):
-        for rate in (0.2, 0.4):
+    shown = chapter.side_by_side(summary, file, "rate", "I").set_index(["method", "from"])
+    cols = [c for c in shown.columns]
+    for method in ("MLAM", "SGD", "ALS"):
+        for rate, col in zip((0.2, 0.4), cols):
             v = file[(file.table == "I") & (file.method == method)
                      & (file.value_of == rate)]["value"].iloc[0]
-            assert shown.loc[f"{method} (seed)", f"rate = {rate}"] == f"{v:g}"
-    # the "> 1" entries are shown as such
-    seed_value = ns["seed_value"]
-    assert seed_value(np.inf) == ">1"
-    # the wall-time paragraph's numbers are glued from Table IV's file
-    setup = _notebook_cell("mlam", "seed = published.mlam_tables()")
-    assert "published.mlam_times()" in setup
-    assert "{glue:text}`seed_seconds_MLAM`" in _notebook_cell("mlam", "## Wall time")
+            assert shown.loc[(method, chapter.PAPER), col] == chapter.paper_value(v)
+    assert chapter.paper_value(np.inf) == ">1"  # the "> 1" entries are shown as such
+    # the wall-time sentence's numbers come from Table IV's file
+    source = inspect.getsource(chapter.values)
+    assert "published.mlam_times()" in source and "published.mlam_tables()" in source
 
 
 def _prose(notebook):
     """The Markdown of a chapter as a reader sees it typed: without glued values, roles,
-    inline code and the lines of directives."""
+    code (inline and the examples' fenced blocks) and the lines of directives."""
     nb = json.loads((PROJECT_ROOT / "notebooks" / f"{notebook}.ipynb").read_text())
     text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    text = re.sub(r"^```(?:python|bash)\n.*?^```", " ", text, flags=re.M | re.S)  # examples
     text = re.sub(r"\{[\w:-]+\}`[^`\n]*`", " ", text)  # {glue:text}`key`, {cite}`key`, ...
     text = re.sub(r"`[^`\n]*`", " ", text)
     return re.sub(r"^(```|:).*$", " ", text, flags=re.M)
@@ -419,22 +407,25 @@ SETTINGS_ALLOWED = {("100", "mlam"): "the NMF version's 100 outer iterations and
 def test_related_chapters_take_the_papers_settings_from_the_files(notebook, loader):
     """The settings of Iwata (2021) and Xia et al. (2023) that the chapters state are glued
     from the settings files, never typed."""
-    setup = _notebook_cell(notebook, "seed_settings = published.")
-    assert f"seed_settings = published.{loader}()[\"value\"]" in setup
+    import dataclasses
+    import importlib
+
+    chapter = importlib.import_module(f"metanmf_lab.chapters.{notebook}")
+    assert f"published.{loader}()[\"value\"]" in inspect.getsource(chapter.values)
     found = _settings_typed(_prose(notebook), LOADERS[loader]()["value"], notebook)
     assert not found, f"{notebook}: the paper's settings typed by hand:\n" + "\n".join(found)
-    # the prose pastes them: every seed_ key it uses is glued in the setup cell or after it
+    # the prose pastes them: every seed_ key it uses is a field of the chapter's values
     nb = json.loads((PROJECT_ROOT / "notebooks" / f"{notebook}.ipynb").read_text())
     markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
-    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     keys = set(re.findall(r"\{glue:(?:text|md)\}`(seed_\w+)(?::myst)?`", markdown))
-    assert len(keys) >= 5
+    assert len(keys) >= 2
     # a power of ten is pasted as MyST Markdown, so that its math renders
     assert all(k.endswith(":myst") for k in re.findall(r"\{glue:md\}`([^`]+)`", markdown))
-    glued = set(re.findall(r"glue(?:_power_of_ten)?\(\s*f?\"(seed_[\w{}]+)\"", code))
-    for key in keys:
-        assert key in glued or any(re.fullmatch(g.replace("{name}", r"\w+").replace(
-            "{part}", r"\w+"), key) for g in glued if "{" in g), key
+    values = next(c for c in vars(chapter).values()
+                  if dataclasses.is_dataclass(c) and c.__module__ == chapter.__name__
+                  and c.__name__.endswith("Values"))
+    fields = {f.name for f in dataclasses.fields(values)}
+    assert keys <= fields, keys - fields
 
 
 def test_the_settings_scan_finds_a_typed_setting():
@@ -466,13 +457,15 @@ def test_power_of_ten_reads_as_the_papers_print_it():
 
 
 def test_notes_and_captions_say_where_the_numbers_come_from():
+    """The chapters that set our numbers beside the thesis' name the file they come from
+    (in the notebook, or in the chapter's module of ``metanmf_lab.chapters``)."""
     assert reporting.thesis_tables is not None
-    assert 'published.where("thesis_nmi_tables")' in _notebook_cell("tables",
-                                                                      '"thesis_status"')
-    assert 'published.where("thesis_nmi_tables")' in _notebook_cell("results",
-                                                                      '"means_caption"')
-    source = inspect.getsource(__import__("metanmf_lab.notebook", fromlist=["notes"]).notes)
-    assert 'published.where("thesis_nmi_tables")' in source
+    for chapter, extra in (("tables", ()), ("results", ()), ("notes", ("notebook.py",))):
+        sources = [PROJECT_ROOT / "notebooks" / f"{chapter}.ipynb",
+                   PROJECT_ROOT / "metanmf_lab" / "chapters" / f"{chapter}.py",
+                   *(PROJECT_ROOT / "metanmf_lab" / e for e in extra)]
+        text = "".join(p.read_text() for p in sources if p.exists())
+        assert re.search(r"where\(['\"]thesis_nmi_tables['\"]\)", text), chapter
 
 
 # -- no published number is typed anywhere else --------------------------------------------------

@@ -1,0 +1,57 @@
+"""What each chapter of the book shows, computed in one place.
+
+A chapter's notebook calls one function of this subpackage, which returns a small dataclass of
+display-ready values (numbers, sentences built from data, tables, figures); the notebook glues
+them all by name with :func:`glue_values` and its Markdown pastes them
+(``{glue:text}`n_cells```, ``{glue:md}`verdict:myst```, ``{glue:figure} fig_nmi``). The
+sentences built from data live here, where the tests call them, not in f-strings of a notebook.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["Prose", "glue_values", "checkpoint"]
+
+
+class Prose(str):
+    """A phrase or sentence of the prose (Markdown), pasted with ``{glue:md}`name:myst``` so
+    that it reads as the text around it. Plain strings and numbers are glued as values
+    (``{glue:text}``)."""
+
+
+def _is_figure(value):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(value, Figure)
+
+
+def glue_values(values, skip=()):
+    """Glue every field of the dataclass ``values`` under its field name: figures with
+    :func:`metanmf_lab.notebook.glue_figure` (then closed), :class:`Prose` as Markdown,
+    everything else (numbers, strings, styled tables) as it is. Fields whose value is None and
+    those named in ``skip`` are not glued."""
+    from myst_nb import glue
+
+    from ..notebook import glue_figure, glue_prose
+
+    if not dataclasses.is_dataclass(values):
+        raise TypeError(f"glue_values needs a chapter's dataclass, got {type(values).__name__}.")
+    for field in dataclasses.fields(values):
+        name, value = field.name, getattr(values, field.name)
+        if value is None or name in skip or name.startswith("_"):
+            continue
+        if _is_figure(value):
+            glue_figure(name, value)
+        elif isinstance(value, Prose):
+            glue_prose(name, str(value))
+        else:
+            glue(name, value, display=False)
+
+
+def checkpoint(values, *names):
+    """The line nbval compares for a chapter: ``name = value`` for each of ``names`` (small,
+    stable, meaningful values: counts and verdicts, not last-digit means)."""
+    return "; ".join(f"{n} = {getattr(values, n)}" for n in names)
