@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["Prose", "glue_values", "checkpoint"]
+__all__ = ["Prose", "glue_values", "checkpoint", "dataset_name", "signed", "interval_text"]
 
 
 class Prose(str):
@@ -55,3 +55,29 @@ def checkpoint(values, *names):
     """The line nbval compares for a chapter: ``name = value`` for each of ``names`` (small,
     stable, meaningful values: counts and verdicts, not last-digit means)."""
     return "; ".join(f"{n} = {getattr(values, n)}" for n in names)
+
+
+def dataset_name(dataset):
+    """A dataset's display name ("Fashion-MNIST"); a name the book does not know as it is."""
+    from ..datasets import DATASETS
+
+    return DATASETS[dataset].display_name if dataset in DATASETS else str(dataset)
+
+
+def signed(value, digits=3):
+    """``value`` with its sign and ``digits`` decimals ("+0.012", "−0.004"); "–" for NaN."""
+    import numpy as np
+
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:+.{digits}f}".replace("-", "−")
+
+
+def interval_text(difference, low, high, digits=3):
+    """A difference and its interval as one cell: "+0.012 [−0.003, +0.027]" (the interval
+    left out where it is undefined)."""
+    import numpy as np
+
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return signed(difference, digits)
+    return f"{signed(difference, digits)} [{signed(low, digits)}, {signed(high, digits)}]"

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from . import Prose
+from . import interval_text as _interval_text
+from . import signed as _signed
 
 #: The methods of the summary, in its order: (method, label of the table).
 SUMMARY_METHODS = (("MU", "MU"), ("MU-P", "MU-P, best of grid"),
@@ -38,15 +40,11 @@ def reference_kind(reference):
     raise ValueError(f"unknown reference {reference!r}.")
 
 
-def _signed(value, digits=1):
-    return "–" if not np.isfinite(value) else f"{value:+.{digits}f}".replace("-", "−")
 
 
 def interval_text(difference, low, high, digits=1):
     """A difference (dB) and its interval as one cell: "−6.7 [−9.8, −3.6]"."""
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return _signed(difference, digits)
-    return f"{_signed(difference, digits)} [{_signed(low, digits)}, {_signed(high, digits)}]"
+    return _interval_text(difference, low, high, digits)
 
 
 def _weight(value):

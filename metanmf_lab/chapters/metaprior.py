@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from . import Prose
+from . import Prose, interval_text
+from . import dataset_name as _dataset_name
+from . import signed as _signed
 
 #: The methods of the MovieLens table: our label -> the paper's label in its Table 1.
 ML100K_METHODS = {"ours": "Ours", "MF": "MF", "Mean": "Mean"}
@@ -29,22 +30,10 @@ MEASURES = {"recon_error": "error", "nmi": "NMI"}
 VERDICT_ORDER = ("better", "worse", "no difference", "undecided")
 
 
-def _dataset_name(dataset):
-    from ..datasets import DATASETS
-
-    return DATASETS[dataset].display_name if dataset in DATASETS else str(dataset)
 
 
-def _signed(value, digits=3):
-    return "–" if not np.isfinite(value) else f"{value:+.{digits}f}".replace("-", "−")
 
 
-def interval_text(difference, low, high, digits=3):
-    """A difference and its interval as one cell: "−0.092 [−0.119, −0.065]" (the interval
-    left out where it is undefined)."""
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return _signed(difference, digits)
-    return f"{_signed(difference, digits)} [{_signed(low, digits)}, {_signed(high, digits)}]"
 
 
 def verdict_cell(verdicts):

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import Prose
+from . import Prose, interval_text
+from . import dataset_name as _dataset_name
+from . import signed as _signed
 
 #: The methods of our completion experiments, in the order the tables show them.
 COMPLETION_METHODS = ("MLAM", "GD", "ALS", "ALS (tuned ridge)")
@@ -33,22 +35,10 @@ EXPERIMENT_NAMES = {"completion": "matrix completion", "gmm": "Gaussian mixtures
 OURS, PAPER = "ours", "paper"
 
 
-def _dataset_name(dataset):
-    from ..datasets import DATASETS
-
-    return DATASETS[dataset].display_name if dataset in DATASETS else str(dataset)
 
 
-def _signed(value, digits=3):
-    return "–" if not np.isfinite(value) else f"{value:+.{digits}f}".replace("-", "−")
 
 
-def interval_text(difference, low, high, digits=3):
-    """A difference and its interval as one cell: "−0.465 [−0.669, −0.261]" (the interval
-    left out where it is undefined)."""
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return _signed(difference, digits)
-    return f"{_signed(difference, digits)} [{_signed(low, digits)}, {_signed(high, digits)}]"
 
 
 def mean_text(mean, low, high, digits=3):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import Prose
+from . import Prose, dataset_name, interval_text, signed
 
 #: How a noise condition reads in a table or a sentence.
 CONDITIONS = {"none": "no noise", "added": "added noise"}
@@ -23,11 +23,6 @@ CONDITIONS = {"none": "no noise", "added": "added noise"}
 CLAIM_STATUSES = ("holds", "contradicted", "not reproduced", "undecided")
 
 
-def dataset_name(dataset):
-    """A dataset's display name (a name the package does not know stays as it is)."""
-    from ..datasets import DATASETS
-
-    return DATASETS[dataset].display_name if dataset in DATASETS else str(dataset)
 
 
 def condition_name(condition):
@@ -35,19 +30,8 @@ def condition_name(condition):
     return CONDITIONS.get(condition, str(condition))
 
 
-def signed(value, digits=3):
-    """``value`` with its sign and ``digits`` decimals ("+0.012", "−0.004"); "–" for NaN."""
-    if value is None or not np.isfinite(value):
-        return "–"
-    return f"{value:+.{digits}f}".replace("-", "−")
 
 
-def interval_text(difference, low, high, digits=3):
-    """A mean difference and its interval as one cell: "+0.012 [−0.003, +0.027]" (the
-    interval left out where it is undefined)."""
-    if not np.isfinite(low) or not np.isfinite(high):
-        return signed(difference, digits)
-    return f"{signed(difference, digits)} [{signed(low, digits)}, {signed(high, digits)}]"
 
 
 def p_text(p):
