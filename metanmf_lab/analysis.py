@@ -167,6 +167,8 @@ def basis_measures(cells, settings, n_jobs=1, store=None, cache=True):
     missing = [w for w in missing if not (w[2] == "spatial_spread"
                                           and image_shape(w[0].dataset) is None)]
     new = []
+    if missing and store is not False:
+        store.check_writable()  # before the fits, not after them
     if missing:
         seeds_of = {}
         for c, other, _ in missing:

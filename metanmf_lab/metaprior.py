@@ -277,6 +277,8 @@ def run_ml100k(splits, settings=None, store=None, progress=False, ratings=None):
     todo = [sp for sp in splits if sp not in have]
     if todo:
         require_torch(computing(len(todo), "split", store))
+        if store is not False:
+            store.check_writable()
     it = todo
     if progress and todo:
         from tqdm.auto import tqdm
@@ -456,6 +458,8 @@ def run_nmf_prior(datasets, ranks, seeds, settings=None, store=None, progress=Fa
     todo = [g for g in grid if g not in have]
     if todo:
         require_torch(computing(len(todo), "cell", store))
+        if store is not False:
+            store.check_writable()
     it = todo
     if progress and todo:
         from tqdm.auto import tqdm

@@ -249,6 +249,8 @@ def run_mlam(cells, settings=None, store=None, progress=False, thesis_settings=N
     todo = [(c, w) for c, w in zip(cells, wanted) if w not in have]
     if todo:
         require_torch(computing(len(todo), "cell", store))
+        if store is not False:
+            store.check_writable()
     it = todo
     if progress and todo:
         from tqdm.auto import tqdm

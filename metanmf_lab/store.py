@@ -17,17 +17,28 @@ the texts themselves, or a mixture).
 
 from __future__ import annotations
 
+import csv
 import fcntl
 import hashlib
+import io
 import json
+import math
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
-from ._config import RESULTS_DIR
+from ._config import PROJECT_ROOT, RESULTS_DIR
+
+
+class StoreError(ValueError):
+    """A store file that cannot be used as it is: damaged, of another kind, or not writable.
+
+    The message names the file, the damaged line(s) and how to repair it.
+    """
 
 #: Columns that identify a cell.
 KEY = ("dataset", "noise", "model", "rank", "seed", "protocol", "settings_hash",
@@ -68,9 +79,112 @@ def replace_atomically(path, write, suffix=""):
         raise
 
 
+def shown_path(path):
+    """``path`` as a message shows it: relative to the current folder or to the project when
+    it lies inside them, never the machine's absolute path to the checkout."""
+    path = Path(path)
+    if not path.is_absolute():
+        return str(path)
+    for base in (Path.cwd(), PROJECT_ROOT):
+        try:
+            return str(path.resolve().relative_to(base.resolve()))
+        except ValueError:
+            pass
+    return str(path)
+
+
 def _restore_hint(path):
     """How to get a committed store file back, for error messages."""
     return f"restore it with `git checkout -- {path.name}` in {path.parent.name}/."
+
+
+def settings_hash(settings_text, version, tag="algorithm"):
+    """The hash that names a settings text in a store: the first 12 hex digits of the SHA-256
+    of ``"<settings>|<tag>=<version>"`` (the recipe of every experiment's ``Settings.hash``)."""
+    return hashlib.sha256(f"{settings_text}|{tag}={version}".encode()).hexdigest()[:12]
+
+
+ENV_PREFIX_RE = "env-"
+
+# -- what a valid value of each column looks like ---------------------------------------------
+_INT = re.compile(r"-?[0-9]+\Z")
+_HASH = re.compile(r"[0-9a-f]{12}\Z")
+_ENV = re.compile(ENV_PREFIX_RE + r"[0-9a-f]{10}\Z")
+_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
+
+
+def _check_int(low):
+    def check(v):
+        if not _INT.match(v):
+            return f"is not an integer"
+        if low is not None and int(v) < low:
+            return f"is below {low}"
+    return check
+
+
+def _check_float(low=None, high=None):
+    def check(v):
+        try:
+            x = float(v)
+        except ValueError:
+            return "is not a number"
+        if not math.isfinite(x):
+            return "is not a finite number"
+        if (low is not None and x < low) or (high is not None and x > high):
+            return f"lies outside [{low}, {high}]"
+    return check
+
+
+def _check_text(v):
+    if not v.strip():
+        return "is empty"
+
+
+def _check_utc(v):
+    if not _UTC.match(v):
+        return "is not a UTC time like 2026-01-31T12:00:00Z (cut short?)"
+
+
+def _check_optional_count(v):
+    if v != "" and (not _INT.match(v) or int(v) < 1):
+        return "is neither empty nor a positive integer"
+
+
+def _check_any(v):
+    return None
+
+
+TEXT, ANY, UTC = _check_text, _check_any, _check_utc
+COUNT, INDEX, POSITIVE = _check_int(0), _check_int(None), _check_int(1)
+NUMBER, NONNEG, FRACTION = _check_float(), _check_float(0), _check_float(0, 1)
+
+#: How each column of the result store is checked on load (and on add).
+_CHECKS = {"dataset": TEXT, "noise": NONNEG, "model": TEXT, "rank": POSITIVE, "seed": COUNT,
+           "protocol": TEXT, "settings_hash": TEXT, "algorithm_version": TEXT, "nmi": FRACTION,
+           "recon_error": NONNEG, "n_iter": COUNT, "train_iter": COUNT,
+           "task_size": _check_optional_count, "seconds": NONNEG, "package_version": TEXT,
+           "environment": TEXT, "settings": TEXT, "created_utc": UTC}
+
+#: How many damaged lines an error message lists.
+_SHOWN_PROBLEMS = 5
+
+
+def _writable(path):
+    """Whether ``path`` may be written: the process may, and its mode says it is meant to be
+    (a file or folder made read-only is respected even by a process that could override it)."""
+    return bool(os.access(path, os.W_OK) and path.stat().st_mode & 0o222)
+
+
+def _short(value, width=40):
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 4] + "...'"
+
+
+def _as_text(value):
+    """A value as the CSV will hold it."""
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        return repr(float(value))
+    return "" if value is None else str(value)
 
 
 def key_of(row):
@@ -93,6 +207,10 @@ class ResultStore:
     DEFAULT = DEFAULT_STORE
     SORT = KEY[:6]
     NAME = "result store"
+    #: How each column's text is checked (``None``: fine; otherwise what is wrong).
+    CHECKS = _CHECKS
+    #: The tag of the settings-hash recipe (:func:`settings_hash`) of this store's runs.
+    HASH_TAG = "algorithm"
 
     def __init__(self, path=None):
         self.path = Path(self.DEFAULT if path is None else path)
@@ -107,19 +225,262 @@ class ResultStore:
         return self.path.with_name(self.path.stem + ".settings.json")
 
     def load(self):
-        """All rows as a DataFrame (empty, with the store's columns, if there is no file)."""
+        """All rows as a DataFrame (empty, with the store's columns, if there is no file).
+
+        Every line is checked first (:meth:`problems`): a store with a damaged line -- cut
+        short, a value of the wrong type or not finite, a settings hash or environment its
+        sidecar does not know, a key stored twice -- is refused with a :class:`StoreError`
+        naming the file, the lines and how to repair it, never read in part.
+        """
         if not self.path.exists():
             return pd.DataFrame(columns=list(self.COLUMNS))
-        df = pd.read_csv(self.path, dtype=self.DTYPES, keep_default_na=False)
+        text, header, records = self._parse(self.path)
+        self._refuse(self._problems(header, records))
+        df = pd.read_csv(io.StringIO(text), dtype=self.DTYPES, keep_default_na=False)
         if "settings" not in df.columns and "settings_hash" in df.columns:
             df["settings"] = self._settings_of(df["settings_hash"])
         if "environment" in df.columns:
             df["environment"] = self._environments_of(df["environment"])
-        missing = set(self.COLUMNS) - set(df.columns)
-        if missing:
-            raise ValueError(f"{self.path} is not a {self.NAME}: missing columns "
-                             f"{sorted(missing)}.")
         return df[list(self.COLUMNS)]
+
+    # -- checking ------------------------------------------------------------------------
+    def _repair_hint(self):
+        where = shown_path(self.path)
+        return (f"To repair it, drop the damaged rows with `python -m metanmf_lab.store repair "
+                f"{where}` (the next run recomputes them), or restore the committed file with "
+                f"`git checkout -- {where}`.")
+
+    def _parse(self, path, columns=None, kind=None):
+        """The text, header and ``(line number, fields)`` records of a CSV file of the store,
+        or a :class:`StoreError` if it is not a CSV text file with the store's columns."""
+        columns = self.COLUMNS if columns is None else columns
+        kind = f"a {self.NAME}" if kind is None else kind
+        where = shown_path(path)
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as exc:
+            raise StoreError(f"{where} cannot be read ({exc.strerror}).") from None
+        if not raw.strip():
+            raise StoreError(f"{where} is empty, not {kind} (it has no header line); "
+                             f"delete it to start an empty store, or restore the committed "
+                             f"file with `git checkout -- {where}`.")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[:exc.start].count(b"\n") + 1
+            raise StoreError(f"{where}, line {line}: not text (byte {exc.start} is not UTF-8), "
+                             f"so not {kind}; restore the committed file with "
+                             f"`git checkout -- {where}`.") from None
+        if "\0" in text:
+            line = text[:text.index("\0")].count("\n") + 1
+            raise StoreError(f"{where}, line {line}: a NUL byte, so not {kind}; "
+                             f"restore the committed file with `git checkout -- {where}`.")
+        reader = csv.reader(io.StringIO(text, newline=""))
+        try:
+            header = next(reader)
+            records = [(reader.line_num, fields) for fields in reader if fields]
+        except csv.Error as exc:
+            raise StoreError(f"{where}, line {reader.line_num}: not CSV ({exc}); "
+                             + self._repair_hint()) from None
+        required = set(columns) - {"settings", "environment"}
+        missing = required - set(header)
+        if missing:
+            raise StoreError(f"{where} is not {kind}: its header line lacks the "
+                             f"columns {sorted(missing)}; restore the committed file with "
+                             f"`git checkout -- {where}`.")
+        return text, header, records
+
+    def _problems(self, header, records, key=None):
+        """``[(line, what is wrong)]`` for the records of the store's CSV (see :meth:`load`);
+        ``key(row)`` identifies a record (default: the store's key)."""
+        key = self._record_key if key is None else key
+        checks = [(i, c, self.CHECKS.get(c, _check_any)) for i, c in enumerate(header)]
+        settings = None if "settings" in header else self._read_settings()
+        environments = None
+        width, problems, first_line = len(header), [], {}
+        unknown_settings, unknown_envs = set(), set()
+        for line, fields in records:
+            if len(fields) != width:
+                problems.append((line, f"{len(fields)} fields instead of {width} (cut short?)"))
+                continue
+            bad = next(((c, f[i], why) for i, c, check in checks
+                        for f in (fields,) if (why := check(f[i]))), None)
+            if bad:
+                c, v, why = bad
+                problems.append((line, f"{c} {_short(v)} {why}"))
+                continue
+            row = dict(zip(header, fields))
+            h = row["settings_hash"]
+            if not _HASH.match(h):
+                problems.append((line, f"settings_hash {_short(h)} is not 12 hex digits"))
+                continue
+            text = row["settings"] if settings is None else settings.get(h)
+            if text is None:  # a sound name the sidecar lacks: the sidecar is at fault
+                unknown_settings.add(h)
+                continue
+            if self.HASH_TAG and settings_hash(text, row["algorithm_version"],
+                                               self.HASH_TAG) != h:
+                problems.append((line, f"settings_hash {h!r} is not the hash of its settings "
+                                       f"(version {row['algorithm_version']})"))
+                continue
+            env = row.get("environment", "")
+            if env.startswith(ENV_PREFIX):
+                if not _ENV.match(env):
+                    problems.append((line, f"environment {_short(env)} is not a sound name"))
+                    continue
+                if environments is None:
+                    environments = self._read_environments()
+                if env not in environments:
+                    unknown_envs.add(env)
+                    continue
+            k = key(row)
+            if k in first_line:
+                problems.append((line, f"the same key as line {first_line[k]} (a duplicate)"))
+                continue
+            first_line[k] = line
+        if unknown_settings:
+            some = sorted(unknown_settings)
+            raise StoreError(f"{shown_path(self.settings_path)} lacks the settings of "
+                             f"{len(some)} settings hash(es) of {self.path.name} (e.g. "
+                             f"{some[0]}); the two files are written together: restore both "
+                             "from git.")
+        if unknown_envs:
+            some = sorted(unknown_envs)
+            raise StoreError(f"{shown_path(self.environments_path)} lacks {len(some)} "
+                             f"environment(s) that rows of {self.path.name} name (e.g. "
+                             f"{some[0]}); the files are written together: restore both from "
+                             "git.")
+        return problems
+
+    def _record_key(self, row):
+        return self.key_of(row)
+
+    def _refuse(self, problems, path=None):
+        if not problems:
+            return
+        where = shown_path(self.path if path is None else path)
+        listed = "; ".join(f"line {n}: {why}" for n, why in problems[:_SHOWN_PROBLEMS])
+        more = (f" (and {len(problems) - _SHOWN_PROBLEMS} more)"
+                if len(problems) > _SHOWN_PROBLEMS else "")
+        noun = "a damaged line" if len(problems) == 1 else f"{len(problems)} damaged lines"
+        raise StoreError(f"{where} has {noun}, so it is not read: {listed}{more}. "
+                         + self._repair_hint())
+
+    def problems(self):
+        """``[(line, what is wrong)]`` for every damaged line of the store (empty if sound).
+        A file that is not a store at all raises :class:`StoreError`."""
+        if not self.path.exists():
+            return []
+        _, header, records = self._parse(self.path)
+        return self._problems(header, records)
+
+    def repair(self):
+        """Drop the damaged lines of the store (see :meth:`load`) and rewrite it; return
+        their line numbers. The dropped cells are missing afterwards, so the next run
+        recomputes them. Of two lines with the same key the first is kept. A store that is
+        not a CSV text with the store's columns, or a damaged sidecar, cannot be repaired by
+        dropping rows: restore those from git."""
+        with self._locked():
+            if not self.path.exists():
+                return []
+            text, header, records = self._parse(self.path, self._file_columns())
+            bad = self._damaged_lines(header, records)
+            if not bad:
+                return []
+            self._write_lines(self.path, header, [f for n, f in records if n not in bad])
+            return sorted(bad)
+
+    @staticmethod
+    def _write_lines(path, header, records):
+        """Replace a CSV file of the store by ``header`` and ``records`` (lists of fields,
+        written back as they were read: the kept rows are unchanged to the byte)."""
+        def write(fh):
+            csv.writer(fh, lineterminator="\n").writerows([header, *records])
+        replace_atomically(path, write, ".csv")
+
+    #: Columns of the unit a run computes whole (several rows), if a row is not one: a unit
+    #: that lost a row to :meth:`repair` is dropped whole, so the next run recomputes it.
+    UNIT = None
+    #: Columns of the units that hold the same number of rows (the unit's columns but its
+    #: replicate): a unit with fewer rows than its peers lost some.
+    PEERS = None
+
+    def _file_columns(self):
+        """The columns the store's CSV must have."""
+        return self.COLUMNS
+
+    def _damaged_lines(self, header, records):
+        bad = {n for n, _ in self._problems(header, records)}
+        if not self.UNIT or not bad:
+            return bad
+        at = [header.index(c) for c in self.UNIT]
+        peers = [header.index(c) for c in self.PEERS]
+        units = [self._trusted(header, f, at) for n, f in records if n in bad]
+        drop = bad | {n for n, f in records
+                      if any(all(i < len(f) and f[i] == v for i, v in u.items())
+                             for u in units)}
+        joined = any(len(f) != len(header) for n, f in records if n in bad)
+        if joined:  # a cut line may have swallowed the start of the next: find what it lost
+            good = [f for n, f in records if n not in drop]
+            drop |= {n for n, f in records
+                     if n not in drop and self._short_unit(f, good, at, peers)}
+        return drop
+
+    def _trusted(self, header, fields, at):
+        """The fields at ``at`` of a damaged line that can be trusted: whole (not the last
+        field of a line cut short) and sound."""
+        whole = len(fields) if len(fields) == len(header) else len(fields) - 1
+        return {i: fields[i] for i in at if i < whole
+                and not self.CHECKS.get(header[i], _check_any)(fields[i])
+                and (header[i] != "settings_hash" or _HASH.match(fields[i]))}
+
+    @staticmethod
+    def _short_unit(fields, good, at, peers):
+        """Whether the unit of ``fields`` holds fewer rows among ``good`` than its peers."""
+        counts = {}
+        for f in good:
+            u = tuple(f[i] for i in at)
+            counts[u] = counts.get(u, 0) + 1
+        most = {}
+        for u, n in counts.items():
+            p = tuple(u[at.index(i)] for i in peers)
+            most[p] = max(most.get(p, 0), n)
+        u = tuple(fields[i] for i in at)
+        return counts.get(u, 0) < most[tuple(u[at.index(i)] for i in peers)]
+
+    def check_writable(self):
+        """Raise :class:`StoreError` unless the store (its CSV, sidecars and lock file) can be
+        written: called before computing anything that will be added to it."""
+        where = shown_path(self.path)
+        if self.path.is_dir():
+            raise StoreError(f"{where} is a folder, not a {self.NAME} file.")
+        folder = self.path.parent
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise StoreError(f"cannot write the {self.NAME} {where}: "
+                             f"{shown_path(existing)} is a file, not a folder.")
+        if not _writable(existing):
+            raise StoreError(f"cannot write the {self.NAME} {where}: the folder "
+                             f"{shown_path(existing)} is read-only; choose another store "
+                             "(e.g. --store) or make the folder writable.")
+        for p in (self.path, self.settings_path, self.environments_path,
+                  *self._other_files()):
+            if p.exists() and not _writable(p):
+                raise StoreError(f"cannot write the {self.NAME} {where}: {shown_path(p)} is "
+                                 "read-only; choose another store (e.g. --store) or make it "
+                                 "writable.")
+        if existing == folder:  # what the permissions do not show (a read-only file system)
+            try:
+                with open(folder / f".{self.path.name}.lock", "a"):
+                    pass
+            except OSError as exc:
+                raise StoreError(f"cannot write the {self.NAME} {where}: {exc.strerror}."
+                                 ) from None
+
+    def _other_files(self):
+        return ()
 
     def _read_settings(self):
         """The sidecar's ``{settings_hash: settings}`` (empty if there is none)."""
@@ -128,11 +489,13 @@ class ResultStore:
         try:
             table = json.loads(self.settings_path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{self.settings_path} is not a settings file of the {self.NAME} "
-                             f"({exc}); " + _restore_hint(self.settings_path)) from exc
+            raise StoreError(f"{shown_path(self.settings_path)} is not a settings file of the "
+                             f"{self.NAME} ({exc}); "
+                             + _restore_hint(self.settings_path)) from None
         if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
-            raise ValueError(f"{self.settings_path} is not a settings file of the {self.NAME}: "
-                             "expected an object of settings texts by settings hash.")
+            raise StoreError(f"{shown_path(self.settings_path)} is not a settings file of the "
+                             f"{self.NAME}: expected an object of settings texts by settings "
+                             "hash; " + _restore_hint(self.settings_path))
         return table
 
     def _settings_of(self, hashes):
@@ -140,9 +503,10 @@ class ResultStore:
         table = self._read_settings()
         absent = sorted(set(hashes) - set(table))
         if absent:
-            raise ValueError(f"{self.settings_path} lacks the settings of {len(absent)} "
-                             f"settings hash(es) of {self.path.name} (e.g. {absent[0]}); the two "
-                             "files are written together: restore both from git.")
+            raise StoreError(f"{shown_path(self.settings_path)} lacks the settings of "
+                             f"{len(absent)} settings hash(es) of {self.path.name} (e.g. "
+                             f"{absent[0]}); the two files are written together: restore both "
+                             "from git.")
         return hashes.map(table)
 
     @property
@@ -165,8 +529,8 @@ class ResultStore:
             table = exc
         if not isinstance(table, dict) or not all(
                 isinstance(v, str) and self.environment_id(v) == k for k, v in table.items()):
-            raise ValueError(f"{path} is not an environments file of the {self.NAME}; "
-                             + _restore_hint(path))
+            raise StoreError(f"{shown_path(path)} is not an environments file of the "
+                             f"{self.NAME}; " + _restore_hint(path))
         return table
 
     def _environments_of(self, values):
@@ -177,7 +541,8 @@ class ResultStore:
         table = self._read_environments()
         absent = sorted(set(values[named]) - set(table))
         if absent:
-            raise ValueError(f"{self.environments_path} lacks {len(absent)} environment(s) "
+            raise StoreError(f"{shown_path(self.environments_path)} lacks {len(absent)} "
+                             f"environment(s) "
                              f"that rows of {self.path.name} name (e.g. {absent[0]}); the files "
                              "are written together: restore both from git.")
         return values.where(~named, values.map(table))
@@ -221,6 +586,18 @@ class ResultStore:
             absent = set(self.COLUMNS) - set(r)
             if absent:
                 raise ValueError(f"Incomplete result row, missing {sorted(absent)}: {r}")
+            for c in self.COLUMNS:
+                why = self.CHECKS.get(c, _check_any)(_as_text(r[c]))
+                if why:
+                    raise ValueError(f"A row for the {self.NAME} {shown_path(self.path)} "
+                                     f"has {c} {_short(r[c])}, which {why}; nothing was "
+                                     f"written. Row: { {k: r[k] for k in self.KEY} }")
+            if self.HASH_TAG and settings_hash(str(r["settings"]), str(r["algorithm_version"]),
+                                               self.HASH_TAG) != str(r["settings_hash"]):
+                raise ValueError(f"A row for the {self.NAME} {shown_path(self.path)} has "
+                                 f"settings_hash {r['settings_hash']!r}, which is not the hash "
+                                 f"of its settings (recipe: metanmf_lab.store.settings_hash); "
+                                 f"nothing was written. Row: { {k: r[k] for k in self.KEY} }")
         with self._locked():
             return self._add(rows)
 
@@ -297,6 +674,7 @@ class MeasureStore(ResultStore):
     DEFAULT = DEFAULT_MEASURE_STORE
     SORT = KEY[:6] + ("other_seed", "measure")
     NAME = "basis-measure store"
+    CHECKS = dict(_CHECKS, other_seed=_check_int(-1), measure=TEXT, value=NUMBER)
 
     def key_of(self, row):
         return key_of(row) + (int(row["other_seed"]), str(row["measure"]))
@@ -320,6 +698,11 @@ class ML100KStore(ResultStore):
     DEFAULT = DEFAULT_ML100K_STORE
     SORT = ("split", "method", "n_steps")
     NAME = "MovieLens result store"
+    CHECKS = dict(_CHECKS, split=COUNT, method=TEXT, n_steps=_check_int(-1), mse=NONNEG,
+                  n_matrices=COUNT, detail=ANY)
+    HASH_TAG = "metaprior"
+    UNIT = ("split", "settings_hash", "algorithm_version")
+    PEERS = ("settings_hash", "algorithm_version")
 
     def key_of(self, row):
         return (int(row["split"]), str(row["method"]), int(row["n_steps"]),
@@ -346,6 +729,10 @@ class NMFPriorStore(ResultStore):
     DEFAULT = DEFAULT_NMF_PRIOR_STORE
     SORT = ("dataset", "rank", "seed", "init", "n_iter")
     NAME = "NMF-prior result store"
+    CHECKS = dict(_CHECKS, init=TEXT, n_iter=COUNT)
+    HASH_TAG = "metaprior"
+    UNIT = ("dataset", "rank", "seed", "settings_hash", "algorithm_version")
+    PEERS = ("settings_hash", "algorithm_version")
 
     def key_of(self, row):
         return (str(row["dataset"]), int(row["rank"]), int(row["seed"]), str(row["init"]),
@@ -372,6 +759,9 @@ class MLAMStore(ResultStore):
     DEFAULT = DEFAULT_MLAM_STORE
     SORT = ("experiment", "setting", "seed", "method", "measure", "problem", "t")
     NAME = "MLAM result store"
+    CHECKS = dict(_CHECKS, cell=COUNT, experiment=TEXT, setting=TEXT, method=TEXT,
+                  problem=INDEX, measure=TEXT, t=INDEX, value=NUMBER)
+    HASH_TAG = "mlam"
 
     #: Columns that are the same on every row of one computed cell (one experiment setting
     #: and seed, run once): the file keeps them once per cell, in the sidecar
@@ -386,21 +776,65 @@ class MLAMStore(ResultStore):
         """The sidecar with one row per computed cell: ``cell`` and the :attr:`CELL` columns."""
         return self.path.with_name(self.path.stem + ".cells.csv")
 
+    def _file_columns(self):
+        return self._row_columns() if self.path.exists() and self._cell_form() \
+            else self.COLUMNS
+
+    def _row_columns(self):
+        return ("cell",) + tuple(c for c in self.COLUMNS if c not in self.CELL
+                                 and c != "settings")
+
+    def _cell_form(self):
+        """Whether the store's CSV names cells (the current form) rather than holding every
+        column on every row (an older form, read as a plain store)."""
+        with open(self.path, "rb") as fh:
+            first = fh.readline()
+        return b"cell" in first.split(b"\n")[0].split(b",")
+
     def load(self):
         """All rows, each joined with its cell's columns and its settings text (an older
-        store whose CSV holds every column on every row is read as it is)."""
-        if not self.path.exists() or "cell" not in pd.read_csv(self.path, nrows=0).columns:
+        store whose CSV holds every column on every row is read as it is). Both files are
+        checked line by line first, as :meth:`ResultStore.load` does."""
+        if not self.path.exists() or not self._cell_form():
             return super().load()
-        rows = pd.read_csv(self.path, dtype=self.DTYPES, keep_default_na=False)
+        text, header, records = self._parse(self.path, self._row_columns())
+        cells = self._checked_cells()
+        self._refuse(self._row_problems(header, records, cells))
+        rows = pd.read_csv(io.StringIO(text), dtype=self.DTYPES, keep_default_na=False)
         cells = self._read_cells()
-        absent = sorted(set(rows["cell"]) - set(cells["cell"]))
-        if absent:
-            raise ValueError(f"{self.cells_path} lacks {len(absent)} cell(s) that rows of "
-                             f"{self.path.name} name (e.g. cell {absent[0]}); the files are "
-                             "written together: restore both from git.")
         df = rows.merge(cells, on="cell", how="left", validate="many_to_one", sort=False)
         df["settings"] = self._settings_of(df["settings_hash"])
         return df[list(self.COLUMNS)]
+
+    def problems(self):
+        if not self.path.exists() or not self._cell_form():
+            return super().problems()
+        _, header, records = self._parse(self.path, self._row_columns())
+        return self._row_problems(header, records, self._checked_cells())
+
+    def _checked_cells(self):
+        """``{cell number: its columns}`` of the cells sidecar, every line checked; a damaged
+        sidecar is refused (it cannot be repaired by dropping rows: restore it from git)."""
+        if not self.cells_path.exists():
+            return {}
+        _, header, records = self._parse(self.cells_path, ("cell",) + self.CELL,
+                                         kind=f"the cells file of the {self.NAME}")
+        problems = self._problems(header, records,
+                                  key=lambda r: tuple(r[c] for c in self.CELL_KEY))
+        cells = {}
+        for line, fields in records:
+            if len(fields) == len(header):
+                row = dict(zip(header, fields))
+                if row["cell"] in cells:
+                    problems.append((line, f"cell {row['cell']} is numbered twice"))
+                cells[row["cell"]] = row
+        if problems:
+            where = shown_path(self.cells_path)
+            listed = "; ".join(f"line {n}: {why}" for n, why in problems[:_SHOWN_PROBLEMS])
+            raise StoreError(f"{where} is damaged, so the {self.NAME} is not read: {listed}. "
+                             f"Restore it with `git checkout -- {where}` (its rows name these "
+                             "cells, so it cannot be repaired by dropping rows).")
+        return cells
 
     def _read_cells(self):
         """The cells sidecar (empty, with its columns, if there is none)."""
@@ -414,9 +848,66 @@ class MLAMStore(ResultStore):
             cells = exc
         if isinstance(cells, Exception) or set(columns) - set(cells.columns) \
                 or cells["cell"].duplicated().any():
-            raise ValueError(f"{self.cells_path} is not the cells file of the {self.NAME}; "
+            raise StoreError(f"{shown_path(self.cells_path)} is not the cells file of the "
+                             f"{self.NAME}; "
                              + _restore_hint(self.cells_path))
         return cells[columns]
+
+    def _row_problems(self, header, records, cells):
+        checks = [(i, c, self.CHECKS.get(c, _check_any)) for i, c in enumerate(header)]
+        width, problems, first_line, absent = len(header), [], {}, set()
+        for line, fields in records:
+            if len(fields) != width:
+                problems.append((line, f"{len(fields)} fields instead of {width} (cut short?)"))
+                continue
+            bad = next(((c, fields[i], why) for i, c, check in checks
+                        if (why := check(fields[i]))), None)
+            if bad:
+                problems.append((line, f"{bad[0]} {_short(bad[1])} {bad[2]}"))
+                continue
+            row = dict(zip(header, fields))
+            cell = cells.get(row["cell"])
+            if cell is None:  # a sound number the sidecar lacks: the sidecar is at fault
+                absent.add(int(row["cell"]))
+                continue
+            k = self.key_of({**cell, **row})
+            if k in first_line:
+                problems.append((line, f"the same key as line {first_line[k]} (a duplicate)"))
+                continue
+            first_line[k] = line
+        if absent:
+            raise StoreError(f"{shown_path(self.cells_path)} lacks {len(absent)} cell(s) that "
+                             f"rows of {self.path.name} name (e.g. cell {min(absent)}); the "
+                             "files are written together: restore both from git.")
+        return problems
+
+    def _damaged_lines(self, header, records):
+        """Damaged lines, and every line of a cell that has one: a cell is computed whole, so
+        a cell that lost a row is dropped whole and recomputed (and, if a line was cut, every
+        cell holding fewer rows than the other seeds of its setting)."""
+        if "cell" not in header:
+            return super()._damaged_lines(header, records)
+        cells = self._checked_cells()
+        bad = {n for n, _ in self._row_problems(header, records, cells)}
+        i = header.index("cell")
+        lost = {self._trusted(header, f, [i]).get(i) for n, f in records if n in bad}
+        drop = bad | {n for n, f in records if len(f) > i and f[i] in lost}
+        if any(len(f) != len(header) for n, f in records if n in bad):
+            peer = {c: tuple(v[k] for k in ("experiment", "setting", "settings_hash",
+                                             "algorithm_version")) for c, v in cells.items()}
+            count = {}
+            for n, f in records:
+                if n not in drop:
+                    count[f[i]] = count.get(f[i], 0) + 1
+            most = {}
+            for c, k in count.items():
+                most[peer[c]] = max(most.get(peer[c], 0), k)
+            short = {c for c, k in count.items() if k < most[peer[c]]}
+            drop |= {n for n, f in records if n not in drop and f[i] in short}
+        return drop
+
+    def _other_files(self):
+        return (self.cells_path,)
 
     def _write(self, df):
         """Replace the store with ``df``: the settings texts into their sidecar, each cell's
@@ -449,3 +940,66 @@ class MLAMStore(ResultStore):
         return (str(row["experiment"]), str(row["setting"]), int(row["seed"]),
                 str(row["method"]), int(row["problem"]), str(row["measure"]), int(row["t"]),
                 str(row["settings_hash"]), str(row["algorithm_version"]))
+
+
+#: Every kind of store, to recognise a file by its header line.
+STORE_KINDS = (ResultStore, MeasureStore, ML100KStore, NMFPriorStore, MLAMStore)
+
+
+def open_store(path):
+    """The store of the right kind for an existing CSV file, recognised by its header line."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline().decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreError(f"{shown_path(path)} cannot be read as a store "
+                         f"({getattr(exc, 'strerror', None) or exc}).") from None
+    header = set(first.split(","))
+    for cls in STORE_KINDS[::-1]:  # the most specific first
+        cols = set(cls.COLUMNS) - {"settings", "environment"}
+        if cls is MLAMStore and "cell" in header:
+            cols = set(MLAMStore(path)._row_columns())
+        if cols <= header:
+            return cls(path)
+    raise StoreError(f"{shown_path(path)} is not a store of this project: its header line "
+                     "has the columns of none.")
+
+
+def main(argv=None):
+    """Command line: ``check`` or ``repair`` store files."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(
+        prog="python -m metanmf_lab.store",
+        description="Check store files line by line, or repair them by dropping the damaged "
+                    "lines (the next run recomputes the cells they held).")
+    ap.add_argument("action", choices=["check", "repair"])
+    ap.add_argument("paths", nargs="+", help="store CSV files (e.g. data/results/results.csv)")
+    args = ap.parse_args(argv)
+    status = 0
+    for path in args.paths:
+        if not Path(path).is_file():
+            ap.error(f"{path}: no such store file")
+        try:
+            store = open_store(path)
+            if args.action == "check":
+                problems = store.problems()
+                for line, why in problems:
+                    print(f"{path}, line {line}: {why}")
+                print(f"{path}: {'sound' if not problems else f'{len(problems)} damaged lines'}")
+                status = status or (1 if problems else 0)
+            else:
+                dropped = store.repair()
+                print(f"{path}: dropped {len(dropped)} damaged line(s)"
+                      + (f" ({', '.join(map(str, dropped))}); rerun the experiment to "
+                         "recompute their cells" if dropped else ""))
+        except StoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -171,7 +171,8 @@ def test_stored_entries_beyond_reads_only_the_thesis_grid(tmp_path):
                     row.update(dataset="digits", noise=noise, model=model, rank=r, seed=seed,
                                protocol="thesis", settings_hash=s.hash,
                                algorithm_version=ALGORITHM_VERSION, n_iter=1, train_iter=0,
-                               seconds=0.0, settings=s.to_json(),
+                               seconds=0.0, settings=s.to_json(), package_version="0.1.0",
+                               environment="test", created_utc="2026-01-01T00:00:00Z",
                                # the thesis' number, except Meta-NMF without noise: +0.1
                                nmi=min(1.0, t[("digits", cond, model)] + shift
                                        + (0.1 if (model, cond) == ("Meta-NMF", "none") else 0)),

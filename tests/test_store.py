@@ -5,17 +5,21 @@ import stat
 import numpy as np
 import pytest
 
-from metanmf_lab.store import COLUMNS, ResultStore, key_of, replace_atomically
+from metanmf_lab.store import (COLUMNS, ResultStore, key_of, replace_atomically,
+                               settings_hash)
 
 
 def row(**kw):
+    """A valid row; its settings hash follows its settings text unless given."""
     r = {c: "" for c in COLUMNS}
     r.update(dataset="digits", noise=0.1, model="NMF", rank=2, seed=0, protocol="thesis",
-             settings_hash="abc", algorithm_version="1", nmi=0.1234567890123456789,
+             algorithm_version="1", nmi=0.1234567890123456789,
              recon_error=12.5, n_iter=100, train_iter=0, task_size="", seconds=0.5,
              package_version="0.1.0", environment="x", settings="{}",
              created_utc="2026-01-01T00:00:00Z")
     r.update(kw)
+    if not r["settings_hash"]:
+        r["settings_hash"] = settings_hash(r["settings"], r["algorithm_version"])
     return r
 
 
@@ -45,7 +49,7 @@ def test_existing_keys_are_not_duplicated(tmp_path):
 def test_changed_settings_or_version_is_a_new_key(tmp_path):
     store = ResultStore(tmp_path / "r.csv")
     store.add([row()])
-    assert store.add([row(settings_hash="def"), row(algorithm_version="2")]) == 2
+    assert store.add([row(settings='{"a": 2}'), row(algorithm_version="2")]) == 2
 
 
 def test_incomplete_rows_are_refused_and_nothing_is_written(tmp_path):
@@ -84,9 +88,9 @@ def test_settings_are_kept_once_per_hash_in_the_sidecar(tmp_path):
     import json
 
     store = ResultStore(tmp_path / "r.csv")
-    texts = {"abc": '{"n_epochs": 50, "name": "x"}', "def": '{"n_epochs": 3}'}
-    store.add([row(seed=i, settings_hash=h, settings=texts[h])
-               for i in range(3) for h in texts])
+    texts = {settings_hash(t, "1"): t for t in ('{"n_epochs": 50, "name": "x"}',
+                                                '{"n_epochs": 3}')}
+    store.add([row(seed=i, settings=texts[h]) for i in range(3) for h in texts])
     header = store.path.read_text().splitlines()[0].split(",")
     assert "settings" not in header and "settings_hash" in header
     assert json.loads(store.settings_path.read_text()) == texts
@@ -112,9 +116,10 @@ def test_compact_rewrites_an_old_store_without_changing_a_value(tmp_path):
 
 def test_two_settings_for_one_hash_are_refused(tmp_path):
     store = ResultStore(tmp_path / "r.csv")
-    store.add([row(seed=0, settings='{"a": 1}')])
-    with pytest.raises(ValueError, match="Two different settings for settings hash abc"):
-        store.add([row(seed=1, settings='{"a": 2}')])
+    first = row(seed=0, settings='{"a": 1}')
+    store.add([first])
+    with pytest.raises(ValueError, match="not the hash of its settings"):
+        store.add([row(seed=1, settings='{"a": 2}', settings_hash=first["settings_hash"])])
     assert len(store.load()) == 1
 
 
@@ -159,10 +164,12 @@ def mlam_row(**kw):
 
     r = {c: "" for c in MLAM_COLUMNS}
     r.update(experiment="gmm", setting="dim=2", seed=0, method="EM", problem=0,
-             measure="loss", t=0, settings_hash="abc", algorithm_version="1",
+             measure="loss", t=0, algorithm_version="1",
              value=0.1234567890123456789, package_version="0.1.0", environment="x",
              settings="{}", created_utc="2026-01-01T00:00:00Z")
     r.update(kw)
+    if not r["settings_hash"]:
+        r["settings_hash"] = settings_hash(r["settings"], r["algorithm_version"], "mlam")
     return r
 
 
