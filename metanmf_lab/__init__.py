@@ -14,13 +14,14 @@ from ._losses import (frobenius_gradients, frobenius_loss, graph_penalty, kl_gra
                       objective, objective_gradients, reconstruction_error)
 from ._meta import MetaNMF
 from ._nmf import GNMF, NMF
+from ._validation import DegenerateFitError
 from .datasets import DATASETS, load_dataset
 from .evaluation import cluster_nmi, hoyer_sparsity
 from .splits import TaskSplit, TaskSplitWarning, learning_evaluation_split, make_tasks
 
 __all__ = [
-    "ALGORITHM_VERSION", "DATASETS", "GNMF", "Graph", "MetaNMF", "NMF", "TaskSplit",
-    "TaskSplitWarning", "__version__", "build_graph", "cluster_nmi", "data_dir",
+    "ALGORITHM_VERSION", "DATASETS", "DegenerateFitError", "GNMF", "Graph", "MetaNMF", "NMF",
+    "TaskSplit", "TaskSplitWarning", "__version__", "build_graph", "cluster_nmi", "data_dir",
     "frobenius_gradients", "frobenius_loss", "graph_penalty", "hoyer_sparsity", "initialize",
     "kl_gradients", "kl_loss", "knn_graph", "learning_evaluation_split", "load_dataset",
     "make_tasks", "nndsvd", "objective", "objective_gradients", "rbf_graph",

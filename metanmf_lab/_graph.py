@@ -85,7 +85,7 @@ class Graph:
         return Graph(self.A.astype(dtype), self.degree.astype(dtype))
 
 
-def knn_graph(X, n_neighbors=5, weight="binary", heat_t=None):
+def knn_graph(X, n_neighbors=5, weight="binary", heat_t=None, *, scale_exp=0):
     """Symmetric p-nearest-neighbour graph of Cai et al. (2011), sparse.
 
     Parameters
@@ -97,6 +97,12 @@ def knn_graph(X, n_neighbors=5, weight="binary", heat_t=None):
         0-1 weights, or heat-kernel weights ``exp(-||x_i - x_j||^2 / t)`` on the edges.
     heat_t : float or None, default=None
         Heat-kernel bandwidth t; ``None`` uses the mean squared distance over the edges.
+    scale_exp : int, default=0
+        X is the data divided by ``2**scale_exp`` (the estimators' internal scaling of data
+        outside the safe range): the graph is that of the data, ``X * 2**scale_exp``, computed
+        without forming it. Neighbours do not depend on the scale; heat weights with a given
+        ``heat_t`` do, and are computed as ``exp(-d^2 / (t / 4**scale_exp))`` with d the
+        distances in X.
 
     Returns
     -------
@@ -107,7 +113,7 @@ def knn_graph(X, n_neighbors=5, weight="binary", heat_t=None):
     X = _as_float_data(X)
     n = X.shape[0]
     if n < 2:
-        raise ValueError(f"A neighbour graph needs at least 2 samples, got {n}.")
+        raise ValueError(f"A neighbour graph needs at least 2 samples, got {n} sample.")
     p = min(check_int(n_neighbors, name="n_neighbors", low=1), n - 1)
     weight = check_choice(weight, WEIGHTS, name="weight")
     if heat_t is not None:
@@ -123,7 +129,13 @@ def knn_graph(X, n_neighbors=5, weight="binary", heat_t=None):
         t = float(sq.mean()) if heat_t is None else heat_t
         if t <= 0:  # every neighbour coincides with its sample: all weights are 1
             t = 1.0
-        A.data = np.exp(-sq / t)
+        if heat_t is None or scale_exp == 0:  # the mean is scale-free
+            A.data = np.exp(-sq / t)
+        else:  # t in the units of the scaled data; 0 or inf are the right limits
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+                q = sq / np.ldexp(t, -2 * scale_exp)
+            q[sq == 0] = 0.0
+            A.data = np.exp(-q)
     else:
         A = A.maximum(A.T).tocsr()
     A = A.astype(X.dtype)
@@ -135,7 +147,7 @@ def knn_graph(X, n_neighbors=5, weight="binary", heat_t=None):
 _RBF_DENSE_ABOVE = 0.25
 
 
-def rbf_graph(X, sigma=0.5):
+def rbf_graph(X, sigma=0.5, *, scale_exp=0):
     """RBF affinity over all pairs, as in the authors' reference code.
 
     ``A_ij = exp(-||x_i - x_j||^2 / sigma^2)`` for all i, j (diagonal included: it cancels in
@@ -145,12 +157,27 @@ def rbf_graph(X, sigma=0.5):
     ``sigma = 0.5`` almost every off-diagonal weight is that small (the graph term all but
     vanishes; the book measures this), and the graph is then stored sparse. Building it takes
     n^2 memory for the distances.
+
+    A ``sigma`` so small that every off-diagonal weight underflows (e.g. ``sigma=1e-300``, or
+    ``sigma=0.5`` on data whose samples are far apart) gives an empty graph: only the
+    diagonal (distance 0, weight 1) and exact duplicates remain, the graph term is zero and
+    GNMF's W update becomes ``W * (X H^T + lam W) / (W H H^T + lam W)``, with the fixed
+    points of plain NMF. ``scale_exp``: as in :func:`knn_graph` (the weights are
+    ``exp(-d^2 / s / s)`` with ``s = sigma / 2**scale_exp`` and d the distances in X).
     """
     X = _as_float_data(X)
     sigma = check_real(sigma, name="sigma", low=0, low_inclusive=False)
     n = X.shape[0]
     D2 = pairwise_distances(X, metric="sqeuclidean")
-    A = np.exp(-D2 / sigma**2)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        if scale_exp == 0:
+            Q = D2 / sigma**2
+        else:  # sigma in the units of X, divided twice: its square may under- or overflow
+            s = np.ldexp(sigma, -scale_exp)
+            Q = D2 / s / s
+    # distance 0 has weight 1 for every sigma, also when sigma**2 underflows to 0 (0 / 0)
+    Q[D2 == 0] = 0.0
+    A = np.exp(-Q)
     A[A < np.finfo(X.dtype).eps / n] = 0.0
     A = A.astype(X.dtype)
     degree = A.sum(axis=1)
@@ -167,9 +194,12 @@ def block_diagonal(graphs):
     return Graph(A, np.concatenate([g.degree for g in graphs]))
 
 
-def build_graph(X, graph="knn", *, n_neighbors=5, weight="binary", heat_t=None, sigma=0.5):
-    """Build the graph named by ``graph`` (``"knn"`` or ``"rbf"``) over the rows of X."""
+def build_graph(X, graph="knn", *, n_neighbors=5, weight="binary", heat_t=None, sigma=0.5,
+                scale_exp=0):
+    """Build the graph named by ``graph`` (``"knn"`` or ``"rbf"``) over the rows of X
+    (``scale_exp``: X is the data divided by ``2**scale_exp``, see :func:`knn_graph`)."""
     graph = check_choice(graph, GRAPHS, name="graph")
     if graph == "knn":
-        return knn_graph(X, n_neighbors=n_neighbors, weight=weight, heat_t=heat_t)
-    return rbf_graph(X, sigma=sigma)
+        return knn_graph(X, n_neighbors=n_neighbors, weight=weight, heat_t=heat_t,
+                         scale_exp=scale_exp)
+    return rbf_graph(X, sigma=sigma, scale_exp=scale_exp)

@@ -38,7 +38,8 @@ from ._graph import block_diagonal, build_graph
 from ._init import nndsvd
 from ._nmf import GNMF, NMF
 from ._solvers import mu_batched, normalize_components, solve_mu
-from ._validation import check_choice, check_int, check_nonnegative_data, check_rank
+from ._validation import (check_coefficients_sound, check_factors_sound, check_int,
+                          check_nonnegative_data, check_rank, ldexp_as, scale_exponent)
 from .protocols import Protocol, get_protocol
 from .splits import make_tasks
 
@@ -47,12 +48,26 @@ class _Transfer(TransformerMixin, BaseEstimator):
     """What Meta-NMF and its warm-start baseline share: the base model's calls from a given
     basis, and the evaluation phase (Algorithm 1 line 14). Not public."""
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
     def _check_base(self, X):
         k = check_rank(self.n_components, X.shape)
         base = NMF() if self.base is None else self.base
         if not isinstance(base, (NMF, GNMF)):
             raise TypeError(f"base must be a metanmf_lab NMF or GNMF instance, got "
                             f"{type(base).__name__}.")
+        # The rank comes from one place: this estimator's n_components. A base that asks for
+        # another one is a contradiction, not a setting to ignore silently.
+        if base.n_components is not None and base.n_components != k:
+            raise ValueError(
+                f"{type(self).__name__}(n_components={k}) and its base "
+                f"{type(base).__name__}(n_components={base.n_components!r}) ask for different "
+                f"ranks. The rank is {type(self).__name__}'s n_components: leave the base's "
+                f"n_components at None (or set it to {k}).")
         base = clone(base).set_params(n_components=k)
         base._check_params(X)
         if str(base.init).lower() == "custom":
@@ -78,6 +93,22 @@ class _Transfer(TransformerMixin, BaseEstimator):
         self._nndsvd_cache = {}
         self.n_components_ = k
 
+    def _scale_for(self, X):
+        """Data outside the safe range is run as X / 2^e (exact; see NMF's Notes). The
+        coefficients carry the scale and the bases none, so the problem is the same with
+        lam 2^((2 - p) e), p = 2 for Frobenius, 1 for KL; objectives scale by 2^(p e).
+        Sets the lam of the base calls; returns (e, p, X / 2^e)."""
+        e = scale_exponent(X, self._loss)
+        p = 2 if self._loss == "frobenius" else 1
+        self._lam_run = float(np.ldexp(self._lam, (2 - p) * e)) if e else self._lam
+        return e, p, ldexp_as(X, -e)
+
+    def _hint(self):
+        hint = ""
+        if self._lam:
+            hint += f"A very large base lam ({self._lam}) can make the graph term overflow. "
+        return hint
+
     # -- one base call ---------------------------------------------------------------------
     def _call(self, X, B0, graph, *, override):
         """Run the base model on X from basis B0 (coefficients X B0^T); return (W, B, obj)."""
@@ -88,7 +119,7 @@ class _Transfer(TransformerMixin, BaseEstimator):
             B = np.array(B0, dtype=X.dtype, order="C", copy=True)
             W = X @ B.T
         res = solve_mu(X, W, B, loss=self._loss, max_iter=self.inner_iter, tol=0.0,
-                       graph=graph, lam=self._lam, kl_update=self._kl_update,
+                       graph=graph, lam=self._lam_run, kl_update=self._kl_update,
                        history=False)  # only the final objective is kept
         if self._normalize:
             normalize_components(res.W, res.H)
@@ -102,53 +133,107 @@ class _Transfer(TransformerMixin, BaseEstimator):
         W, B = self._nndsvd_cache[key]
         return W.copy(), B.copy()
 
-    def _graph(self, X):
+    def _graph(self, X, scale_exp=0):
         if not isinstance(self._base, GNMF) or self._lam == 0:
             return None
         b = self._base
         return build_graph(X, b.graph, n_neighbors=b.n_neighbors, weight=b.weight,
-                           heat_t=b.heat_t, sigma=b.sigma)
+                           heat_t=b.heat_t, sigma=b.sigma, scale_exp=scale_exp)
+
+    def _check_eval_data(self, X):
+        check_is_fitted(self, "components_")
+        X = check_nonnegative_data(X, dtype=self.components_.dtype)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input (it was "
+                             f"fitted with {self.n_features_in_}).")
+        return X
 
     # -- evaluation phase ------------------------------------------------------------------
     def factorize(self, X):
         """Evaluation phase on unseen X: return coefficients ``W`` and components ``H``.
 
         Starts from the learned basis (coefficients ``X @ components_.T``) and runs the base
-        model for ``inner_iter`` iterations updating both factors (Algorithm 1, line 14).
+        model for ``inner_iter`` iterations updating both factors (Algorithm 1, line 14): the
+        returned ``H`` is fitted to X, and the coefficients of a sample depend on the whole
+        batch. This is what the experiments score. :meth:`transform`, by contrast, keeps the
+        learned components fixed.
+
+        Uses the fitted model (rank, base settings), as at the end of ``fit``; ``inner_iter``
+        and ``random_state`` are read as they are. Does not change the estimator.
+
+        Raises
+        ------
+        DegenerateFitError
+            If W or H end non-finite or all zero.
         """
-        check_is_fitted(self, "components_")
-        X = check_nonnegative_data(X, dtype=self.components_.dtype)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} was "
-                             f"fitted with {self.n_features_in_}.")
-        self._setup(X)
+        X = self._check_eval_data(X)
+        k = self.components_.shape[0]
+        check_rank(k, X.shape)
+        e, _, X = self._scale_for(X)
         self._rng = check_random_state(self.random_state)
+        self._nndsvd_cache = {}
         try:
-            W, H, _ = self._call(X, self.components_, self._graph(X), override=self._override)
+            W, H, _ = self._call(X, self.components_, self._graph(X, e),
+                                 override=self._override)
         finally:
-            del self._nndsvd_cache
+            del self._nndsvd_cache, self._rng
+        W = ldexp_as(W, e)
+        check_factors_sound(f"{type(self).__name__}.factorize",
+                            {"the coefficients W": W, "the components H": H}, hint=self._hint())
         return W, H
 
     def transform(self, X):
-        """Evaluation phase on unseen X; returns its coefficients (n_samples, n_components)."""
-        return self.factorize(X)[0]
+        """Coefficients of X on the learned components, which stay fixed.
+
+        Each sample is solved on its own: starting from ``x @ components_.T``, ``inner_iter``
+        multiplicative updates of its coefficients with the base's loss (no graph: it is
+        defined over a batch). The result of a sample does not depend on the rest of the
+        batch, and the estimator does not change. This is not the evaluation phase of
+        Algorithm 1, which also refits the components on X: see :meth:`factorize`.
+
+        Returns
+        -------
+        W : ndarray of shape (n_samples, n_components)
+
+        Raises
+        ------
+        DegenerateFitError
+            If the coefficients end non-finite, or all zero although ``X @ components_.T``
+            is not.
+        """
+        X = self._check_eval_data(X)
+        e = scale_exponent(X, self._loss)
+        b = scale_exponent(self.components_) if e else 0
+        Xs, H = ldexp_as(X, -e), ldexp_as(self.components_, -b).copy()
+        W = Xs @ H.T
+        res = solve_mu(Xs, W, H, loss=self._loss, max_iter=self.inner_iter, tol=0.0,
+                       update_H=False, history=False)
+        W = ldexp_as(res.W, e - b)
+        check_coefficients_sound(f"{type(self).__name__}.transform", W, Xs, H)
+        return W
 
 
 class MetaNMF(_Transfer):
     """Meta-NMF (Khan 2025, Algorithm 1): learn a basis on meta-tasks and a target task, then
     use it to start the factorisation of unseen data.
 
-    ``fit(X_learn)`` runs the meta-learning phase on a learning set; ``transform(X_eval)``
-    runs the evaluation phase on unseen data and returns its coefficients.
+    ``fit(X_learn)`` runs the meta-learning phase on a learning set; ``factorize(X_eval)``
+    runs the evaluation phase on unseen data (Algorithm 1, line 14: both factors refitted from
+    the learned basis; what the experiments score) and returns its coefficients and
+    components; ``transform(X_eval)`` returns the coefficients of each sample on the learned
+    components held fixed (per sample, like :meth:`NMF.transform`).
 
     Parameters
     ----------
     n_components : int, default=10
-        Rank k.
+        Rank k: the one place the rank is set.
     base : NMF or GNMF instance, default=None
         The base model and its settings (loss, init, graph, lam, normalize); None means
-        ``NMF()`` (Frobenius, random init). Its ``n_components``, ``max_iter``, ``tol`` and
-        ``random_state`` are not used: every base call runs exactly ``inner_iter`` iterations.
+        ``NMF()`` (Frobenius, random init). Its ``n_components`` must be None or equal to
+        ``n_components`` (otherwise ``fit`` raises ValueError naming both). Its ``max_iter``,
+        ``tol`` and ``random_state`` are not used: every base call runs exactly
+        ``inner_iter`` iterations.
         A base with NNDSVD init starts the meta-tasks and the target from the NNDSVD of their
         own data instead of U(0, 1).
     n_tasks : int, default=5
@@ -160,7 +245,10 @@ class MetaNMF(_Transfer):
     inner_iter : int, default=100
         Iterations of every base call (meta-tasks, target, evaluation).
     alpha : float or array-like of shape (n_tasks,), default=1.0
-        Weights alpha_i of the task bases in the transfer (thesis eq. 3.4; 1 in the thesis).
+        Weights alpha_i of the task bases in the transfer (thesis eq. 3.4; 1 in the thesis):
+        non-negative and finite; one number or one per meta-task (TypeError / ValueError
+        otherwise). Weights of order 1 are meant: huge ones (~1e150) make the start of the
+        target runs overflow, and ``fit`` raises DegenerateFitError.
     protocol : {"thesis", "reference"} or Protocol, default="thesis"
         Follow the thesis text, or the authors' public code (see module docstring).
     on_infeasible : {"shrink", "error"}, default="shrink"
@@ -212,6 +300,23 @@ class MetaNMF(_Transfer):
         Total number of base-model iterations spent by ``fit`` (for equal-compute baselines).
     n_features_in_ : int
 
+    Raises
+    ------
+    DegenerateFitError
+        (a :class:`FloatingPointError`) from ``fit``, ``factorize`` and ``transform`` when a
+        factor ends with NaN or infinite values, or all zero although the data is not.
+
+    Notes
+    -----
+    **Scale.** Data outside the safe range is scaled by a power of two as in :class:`NMF`
+    (see its Notes): meta-tasks, target and evaluation all see the scaled data, the bases
+    carry no scale, the coefficients of ``factorize`` and ``transform`` are in the data's
+    units, and so are ``history_``'s objectives. With an NMF base (Frobenius) the results for
+    X and c X then agree up to the factor c on the coefficients.
+
+    **Fitted state.** ``factorize`` and ``transform`` use the rank and base settings of the
+    last ``fit``; a parameter changed by ``set_params`` takes effect at the next ``fit``.
+
     References
     ----------
     A. A. Khan, "Meta-Unsupervised Learning: Application to Non-Negative Matrix
@@ -237,13 +342,13 @@ class MetaNMF(_Transfer):
     # -- parameters ------------------------------------------------------------------------
     def _check_params(self, X):
         k, base, protocol = self._check_base(X)
-        check_int(self.n_tasks, name="n_tasks", low=1)
+        n_tasks = check_int(self.n_tasks, name="n_tasks", low=1)
         check_int(self.n_epochs, name="n_epochs", low=0)
-        alpha = np.broadcast_to(np.asarray(self.alpha, dtype=np.float64), (self.n_tasks,))
-        if isinstance(self.alpha, (str, bytes)) or not np.isfinite(alpha).all() \
-                or (alpha < 0).any():
-            raise ValueError(f"alpha must be non-negative finite weights, got {self.alpha!r}.")
-        return k, base, protocol, alpha
+        for name in ("rescale_bases", "keep_basis_history"):
+            value = getattr(self, name)
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {value!r}.")
+        return k, base, protocol, _check_alpha(self.alpha, n_tasks)
 
     def _setup(self, X):
         k, base, protocol, alpha = self._check_params(X)
@@ -252,17 +357,24 @@ class MetaNMF(_Transfer):
 
     # -- meta-learning phase ---------------------------------------------------------------
     def fit(self, X, y=None):
-        """Run the meta-learning phase on the learning set X (n_samples, n_features)."""
+        """Run the meta-learning phase on the learning set X (n_samples, n_features).
+
+        Raises
+        ------
+        DegenerateFitError
+            If the learned basis ends non-finite or all zero.
+        """
         X = check_nonnegative_data(X)
         k, protocol, alpha = self._setup(X)
+        e, p, X = self._scale_for(X)
         self._rng = rng = check_random_state(self.random_state)
         split = make_tasks(X.shape[0], n_tasks=self.n_tasks, task_size=self.task_size,
                            protocol=protocol, random_state=rng,
                            on_infeasible=self.on_infeasible, min_size=k)
         Xs = [np.ascontiguousarray(X[idx]) for idx in split.meta]
         Xt = X if protocol.target == "all" else np.ascontiguousarray(X[split.target])
-        graphs = [self._graph(Xi) for Xi in Xs]
-        graph_t = self._graph(Xt)
+        graphs = [self._graph(Xi, e) for Xi in Xs]
+        graph_t = self._graph(Xt, e)
 
         # Initial bases (Algorithm 1 line 1).
         def start(Xi):
@@ -291,7 +403,7 @@ class MetaNMF(_Transfer):
                 W_stack = X_stack @ B_stack.transpose(0, 2, 1)
                 task_obj = mu_batched(X_stack, W_stack, B_stack, loss=self._loss,
                                       max_iter=self.inner_iter, graph=graph_stack,
-                                      lam=self._lam, kl_update=self._kl_update)
+                                      lam=self._lam_run, kl_update=self._kl_update)
                 if self._normalize:
                     for W_i, B_i in zip(W_stack, B_stack):
                         normalize_components(W_i, B_i)
@@ -333,9 +445,20 @@ class MetaNMF(_Transfer):
             if basis_hist is not None:
                 basis_hist.append(B_t.copy())
 
+        del self._rng
+        hint = self._hint()
+        if np.max(alpha) > 1e6:
+            hint += (f"The weights alpha (up to {np.max(alpha):.3g}) scale the transferred "
+                     f"bases: weights of order 1 are meant. ")
+        check_factors_sound(f"{type(self).__name__}.fit", {"the learned basis components_": B_t},
+                            hint=hint)
         self.components_ = B_t
         self.tasks_ = split
         self.history_ = {key: np.asarray(v, dtype=np.float64) for key, v in hist.items()}
+        if e:  # the objectives in data units
+            with np.errstate(over="ignore"):
+                for key in ("target_objective", "meta_objective"):
+                    self.history_[key] = np.ldexp(self.history_[key], p * e)
         if basis_hist is not None:
             self.basis_history_ = np.stack(basis_hist)
         self.n_base_iter_ = self.n_epochs * (len(Xs) + 1) * self.inner_iter
@@ -344,14 +467,33 @@ class MetaNMF(_Transfer):
         return self
 
 
+def _check_alpha(alpha, n_tasks):
+    """MetaNMF's alpha as a float64 array of shape (n_tasks,), or a clear error."""
+    if alpha is None or isinstance(alpha, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"alpha must be a non-negative number or a sequence of {n_tasks} "
+                        f"(n_tasks) of them, got {alpha!r}.")
+    try:
+        arr = np.asarray(alpha, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"alpha must be a non-negative number or a sequence of {n_tasks} "
+                        f"(n_tasks) of them, got {alpha!r}.") from exc
+    if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != n_tasks):
+        raise ValueError(f"alpha must be one number or {n_tasks} weights, one per meta-task "
+                         f"(n_tasks={n_tasks}); got shape {arr.shape}.")
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        raise ValueError(f"alpha must be non-negative finite weights, got {alpha!r}.")
+    return np.broadcast_to(arr, (n_tasks,))
+
+
 class WarmStartNMF(_Transfer):
     """Baseline for Meta-NMF: transfer without meta-tasks.
 
     ``fit(X_learn)`` fits the base model on the whole learning set for ``learn_iter``
-    iterations; ``transform(X_eval)`` then runs exactly Meta-NMF's evaluation phase from that
+    iterations; ``factorize(X_eval)`` then runs exactly Meta-NMF's evaluation phase from that
     basis (coefficients ``X_eval @ components_.T``, ``inner_iter`` iterations, both factors
-    updated). Compared with Meta-NMF it separates "transferring a basis learned on other data
-    helps" from "meta-learning the basis helps".
+    updated), and ``transform(X_eval)`` solves for the coefficients with the basis fixed, as
+    :meth:`MetaNMF.transform`. Compared with Meta-NMF it separates "transferring a basis
+    learned on other data helps" from "meta-learning the basis helps".
 
     Parameters
     ----------

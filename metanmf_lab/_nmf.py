@@ -17,8 +17,9 @@ from ._graph import GRAPHS, WEIGHTS, build_graph
 from ._init import INITS, initialize
 from ._losses import LOSSES
 from ._solvers import solve_mu
-from ._validation import (check_choice, check_int, check_nonnegative_data, check_rank,
-                          check_real)
+from ._validation import (check_choice, check_coefficients_sound, check_factors_sound,
+                          check_int, check_nonnegative_data, check_rank, check_real, ldexp_as,
+                          scale_exponent)
 
 STOPPING = ("objective", "factors")
 KL_UPDATES = ("mm", "split")
@@ -28,11 +29,21 @@ class _BaseMU(TransformerMixin, BaseEstimator):
     """Shared fit/transform logic of :class:`NMF` and :class:`GNMF` (not public)."""
 
     # -- hooks overridden by GNMF ----------------------------------------------------------
-    def _graph_for(self, X):
+    def _graph_for(self, X, scale_exp=0):
         return None
 
     def _lam(self):
         return 0.0
+
+    def _hint(self):
+        """The likely causes of a degenerate fit among this estimator's parameters."""
+        return ""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
 
     # -- parameters ------------------------------------------------------------------------
     def _check_params(self, X):
@@ -49,12 +60,12 @@ class _BaseMU(TransformerMixin, BaseEstimator):
         return k
 
     # -- fitting ---------------------------------------------------------------------------
-    def _solve(self, X, W, H, graph, *, update_H=True, max_iter=None):
+    def _solve(self, X, W, H, graph, *, update_H=True, max_iter=None, lam_exp=0):
         return solve_mu(
             X, W, H, loss=check_choice(self.loss, LOSSES, name="loss"),
             max_iter=self.max_iter if max_iter is None else max_iter, tol=self.tol,
             stopping=check_choice(self.stopping, STOPPING, name="stopping"),
-            graph=graph, lam=self._lam(),
+            graph=graph, lam=float(np.ldexp(self._lam(), lam_exp)) if lam_exp else self._lam(),
             kl_update=check_choice(getattr(self, "kl_update", "mm"), KL_UPDATES,
                                    name="kl_update"),
             update_H=update_H, normalize=bool(self.normalize) and update_H)
@@ -75,22 +86,49 @@ class _BaseMU(TransformerMixin, BaseEstimator):
         Returns
         -------
         W : ndarray of shape (n_samples, n_components)
+
+        Raises
+        ------
+        DegenerateFitError
+            (a :class:`FloatingPointError`) if the fit ends with NaN or infinite factors, or
+            with an all-zero factor: never a silent NaN or zero reconstruction.
         """
         X = check_nonnegative_data(X)
         k = self._check_params(X)
-        W0, H0 = initialize(X, k, self.init, random_state=self.random_state, W=W, H=H)
-        graph = self._graph_for(X)
-        res = self._solve(X, W0, H0, graph)
-        self.components_ = res.H
+        loss = check_choice(self.loss, LOSSES, name="loss")
+        # Data outside the safe range is factorised as X / 2^e (exact), see the class Notes.
+        e = scale_exponent(X, loss)
+        Xs = ldexp_as(X, -e)
+        W0, H0 = initialize(Xs, k, self.init, random_state=self.random_state, W=W, H=H)
+        # The coefficients carry the scale (W = 2^a W', components_ = 2^b H', a + b = e): all
+        # of it (b = 0), except from a custom start, whose components keep their own scale.
+        custom = bool(e) and str(self.init).lower() == "custom"
+        b = scale_exponent(H0) if custom else 0
+        a = e - b
+        if custom:  # the given start is in data units: W0 H0 must approximate Xs = X / 2^e
+            W0, H0 = ldexp_as(W0, -a), ldexp_as(H0, -b)
+        # The objective in data units is 2^(p e) times that of the scaled problem (p = 2 for
+        # Frobenius, 1 for KL) when lam is replaced by lam 2^(2a - p e): the same problem.
+        p = 2 if loss == "frobenius" else 1
+        graph = self._graph_for(Xs, e)
+        res = self._solve(Xs, W0, H0, graph, lam_exp=2 * a - p * e)
+        W_out, H_out = ldexp_as(res.W, a), ldexp_as(res.H, b)
+        check_factors_sound(f"{type(self).__name__}.fit", {"the coefficients W": W_out,
+                                                           "components_": H_out},
+                            hint=self._hint())
+        self.components_ = H_out
         self.n_components_ = k
         self.n_iter_ = res.n_iter
-        self.objective_history_ = res.objective
+        with np.errstate(over="ignore"):
+            self.objective_history_ = np.ldexp(res.objective, p * e) if e else res.objective
         # sqrt(2 * beta-divergence), as scikit-learn: ||X - WH||_F, or sqrt(2 KL). After
         # normalize=True W H is unchanged, so the solver's final data term still holds.
-        scale = 1.0 if self.loss.lower() == "frobenius" else 2.0
+        scale = 1.0 if loss == "frobenius" else 2.0
         self.reconstruction_err_ = float(np.sqrt(scale * res.loss))
+        if e:
+            self.reconstruction_err_ *= 2.0 ** (p * e / 2)
         self.n_features_in_ = X.shape[1]
-        return res.W
+        return W_out
 
     def fit(self, X, y=None, **params):
         """Learn the factorisation of X. See :meth:`fit_transform`."""
@@ -104,16 +142,34 @@ class _BaseMU(TransformerMixin, BaseEstimator):
         runs ``max_iter`` updates of W only, with the same loss and stopping rule as ``fit``.
         For GNMF the graph is not used here: it is defined over the training samples, and a
         graph over the new batch would make each sample's coefficients depend on the others.
+
+        Only the fitted attributes are used (the rank is ``components_.shape[0]``): a parameter
+        changed by ``set_params`` after ``fit`` takes effect at the next ``fit``, as in
+        scikit-learn; the loss, ``max_iter``, ``tol`` and ``stopping`` are read as they are.
+        Data outside the safe range is scaled as in ``fit`` (see Notes).
+
+        Raises
+        ------
+        DegenerateFitError
+            If the coefficients end non-finite, or all zero although ``X @ components_.T`` is
+            not.
         """
         check_is_fitted(self, "components_")
         X = check_nonnegative_data(X, dtype=self.components_.dtype)
         if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} was "
-                             f"fitted with {self.n_features_in_}.")
-        k = self.n_components_
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input (it was "
+                             f"fitted with {self.n_features_in_}).")
+        k = self.components_.shape[0]
+        e = scale_exponent(X, check_choice(self.loss, LOSSES, name="loss"))
+        b = scale_exponent(self.components_) if e else 0
+        X = ldexp_as(X, -e)
         W = np.full((X.shape[0], k), np.sqrt(X.mean() / k), dtype=X.dtype)
-        res = self._solve(X, W, self.components_.copy(), None, update_H=False)
-        return res.W
+        res = self._solve(X, W, ldexp_as(self.components_, -b).copy(), None, update_H=False)
+        W = ldexp_as(res.W, e - b)
+        check_coefficients_sound(f"{type(self).__name__}.transform", W, X,
+                                 self.components_)
+        return W
 
     def inverse_transform(self, W):
         """Reconstruct data from coefficients: ``W @ components_``."""
@@ -169,6 +225,34 @@ class NMF(_BaseMU):
     objective_history_ : ndarray of shape (n_iter_ + 1,)
         The objective after 0, 1, ..., n_iter_ iterations.
     n_features_in_ : int
+
+    Raises
+    ------
+    DegenerateFitError
+        (``metanmf_lab._validation.DegenerateFitError``, a :class:`FloatingPointError`) from
+        ``fit``, ``fit_transform`` and ``transform`` when the factors end with NaN or infinite
+        values, or a factor ends all zero although X is not: the message names the estimator,
+        the factor, the likely cause and what to try. No degenerate fit returns silently.
+
+    Notes
+    -----
+    **Scale.** Data whose largest value lies in ``[2**-50, 2**50]`` (``[2**-10, 2**50]`` for
+    KL, whose model is floored at the float32 epsilon) is factorised as given. Other data
+    would overflow or underflow the updates (``||X||^2`` and the products are quadratic in the
+    data's scale); it is divided by the power of two that brings its maximum into [0.5, 1),
+    which is exact in floating point, and the results are mapped back: the coefficients
+    carry the data's scale (``components_`` are those found on the scaled data, except from a
+    custom start, whose components keep the scale they were given), and
+    ``reconstruction_err_`` and ``objective_history_`` are in the data's units
+    (``objective_history_`` of squared errors beyond ~1e154 overflows to inf). For GNMF with
+    the KL loss, ``lam`` is scaled with the data so that the problem is the same, and the
+    graph is built for the unscaled data. NMF from a random start then gives the same
+    results for X and c X up to the factor c (to rounding; with KL, as long as the model stays
+    well above its floor; NNDSVD starts are not scale-equivariant themselves). GNMF's updates
+    do not forget the scale of their random start, so GNMF on c X is c times GNMF on X only
+    for powers of two c whose scaling maps the data back onto itself, with or without this
+    scaling; an RBF graph, or heat weights with a given ``heat_t``, depend on the data's
+    scale by design.
 
     References
     ----------
@@ -238,6 +322,18 @@ class GNMF(_BaseMU):
     n_features_in_
         As in :class:`NMF`; ``objective_history_`` includes the graph term.
 
+    Raises
+    ------
+    DegenerateFitError
+        As in :class:`NMF` (e.g. from a ``lam`` so large that the graph term overflows).
+
+    Notes
+    -----
+    Data outside the safe range is scaled as in :class:`NMF` (see its Notes). A dense RBF
+    graph whose off-diagonal weights all underflow (``sigma`` far below the distances between
+    samples, e.g. ``sigma=1e-300``) is empty: the graph term is zero, and the fit is NMF with
+    damped W updates (see :func:`metanmf_lab.rbf_graph`); no NaN.
+
     References
     ----------
     D. Cai, X. He, J. Han and T. S. Huang, "Graph regularized nonnegative matrix factorization
@@ -279,8 +375,16 @@ class GNMF(_BaseMU):
     def _lam(self):
         return float(self.lam)
 
-    def _graph_for(self, X):
+    def _graph_for(self, X, scale_exp=0):
         if self.lam == 0:
             return None
         return build_graph(X, self.graph, n_neighbors=self.n_neighbors, weight=self.weight,
-                           heat_t=self.heat_t, sigma=self.sigma)
+                           heat_t=self.heat_t, sigma=self.sigma, scale_exp=scale_exp)
+
+    def _hint(self):
+        hint = f"For GNMF, a very large lam (here {self.lam}) can make the graph term overflow"
+        if str(self.loss).lower() == "kl":
+            hint += (": with the KL loss the data term grows like the data's scale and the "
+                     "graph term like its square, so on data of large values lam acts "
+                     "as lam times that scale")
+        return hint + ". "

@@ -20,7 +20,8 @@ def check_nonnegative_data(X, *, name="X", dtype=None, min_samples=1, min_featur
     ----------
     X : array-like of shape (n_samples, n_features)
         Data matrix. Must be two-dimensional, non-empty, finite and non-negative, and not all
-        zero. Integer and boolean input is converted to float64.
+        zero. Integer, boolean and object (numbers held as Python objects) input is
+        converted to float64.
     name : str, default="X"
         Name used in error messages.
     dtype : {None, numpy.float32, numpy.float64}, default=None
@@ -41,18 +42,31 @@ def check_nonnegative_data(X, *, name="X", dtype=None, min_samples=1, min_featur
         arr = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
         raise TypeError(f"{name} could not be converted to a numeric array: {exc}") from exc
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
-                                   or arr.dtype == np.bool_):
+    if arr.dtype == object:  # numbers held as Python objects: converted, as scikit-learn does
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} has dtype object and does not hold only real numbers: "
+                            f"{exc}") from exc
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
-    if np.iscomplexobj(arr):
-        raise TypeError(f"{name} must be real-valued, got complex dtype {arr.dtype}.")
+    if np.iscomplexobj(arr):  # ValueError and this wording, as scikit-learn
+        raise ValueError(f"Complex data not supported: {name} must be real-valued, got "
+                         f"complex dtype {arr.dtype}.")
     if arr.ndim != 2:
+        reshape = (" Reshape your data with array.reshape(-1, 1) if it has a single feature or "
+                   "array.reshape(1, -1) if it is a single sample." if arr.ndim == 1 else "")
         raise ValueError(f"{name} must be a 2-D array of shape (n_samples, n_features), "
-                         f"got an array with {arr.ndim} dimension(s) and shape {arr.shape}.")
+                         f"got an array with {arr.ndim} dimension(s) and shape "
+                         f"{arr.shape}.{reshape}")
     n, m = arr.shape
-    if n < min_samples or m < min_features:
-        raise ValueError(f"{name} has shape {arr.shape}: at least {min_samples} sample(s) and "
-                         f"{min_features} feature(s) are required.")
+    # scikit-learn's wording ("0 feature(s) (shape=(5, 0)) while a minimum of 1 is required")
+    if n < min_samples:
+        raise ValueError(f"{name} has {n} sample(s) (shape={arr.shape}) while a minimum of "
+                         f"{min_samples} is required.")
+    if m < min_features:
+        raise ValueError(f"{name} has {m} feature(s) (shape={arr.shape}) while a minimum of "
+                         f"{min_features} is required.")
     if dtype is None:
         dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     dtype = check_dtype(dtype)
@@ -63,9 +77,9 @@ def check_nonnegative_data(X, *, name="X", dtype=None, min_samples=1, min_featur
     if not (np.isfinite(lo) and np.isfinite(hi)):
         bad = int(arr.size - np.isfinite(arr).sum())
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); NMF needs finite data.")
-    if lo < 0:
-        raise ValueError(f"{name} contains negative values (minimum {lo:.4g}); NMF needs "
-                         f"non-negative data.")
+    if lo < 0:  # the first words are scikit-learn's
+        raise ValueError(f"Negative values in data passed to the estimator: {name} contains "
+                         f"negative values (minimum {lo:.4g}); NMF needs non-negative data.")
     if hi == 0:
         raise ValueError(f"{name} is all zeros: there is nothing to factorise.")
     return arr
@@ -156,3 +170,94 @@ def check_factor(A, shape, *, name, dtype):
         raise ValueError(f"Initial {name} is all zeros; multiplicative updates could never "
                          f"leave zero.")
     return arr
+
+
+# -- the data's scale -------------------------------------------------------------------------
+#
+# The multiplicative updates are products of the data with the factors: with the coefficients
+# carrying the data's scale c (the components stay of order 1), the Frobenius updates and
+# ||X||^2 hold terms of order n m c^2, and KL's model W H is floored at EPS = 2^-23. So c^2 must
+# stay far inside the floating-point range, with room for the sizes n m (up to ~2^40) and for
+# the factors' own dynamic range (MU drives entries geometrically towards zero): float64 has
+# exponents -1022..1023, float32 -126..127. Data whose largest value lies in
+# [2^-50, 2^50] keeps c^2 within 2^-100..2^100, which leaves ample room in float64 and even in
+# float32; for KL the largest value must also stay far above the floor EPS, hence
+# [2^-10, 2^50] (a margin of 2^13 between the data's maximum and the floor). Data in these
+# ranges -- every min-max scaled data set, counts, pixel values -- is factorised as given,
+# bit for bit as before; other data is first divided by the power of two that brings its
+# maximum into [0.5, 1) (exact in floating point), and the results are mapped back.
+
+#: log2 of the largest value of the data that is factorised without internal scaling.
+SAFE_MAX_EXP = 50
+#: log2 of the smallest such largest value, per loss (the KL model is floored at 2^-23).
+SAFE_MIN_EXP = {"frobenius": -50, "kl": -10}
+
+
+def scale_exponent(A, loss="frobenius"):
+    """The power of two e by which ``A / 2**e`` is factorised instead of A (0: as given).
+
+    0 when the largest value of A lies in ``[2**SAFE_MIN_EXP[loss], 2**SAFE_MAX_EXP]``
+    (see the comment above); otherwise the e that brings it into [0.5, 1). A must be finite,
+    non-negative and not all zero (validated data or factors).
+    """
+    hi = float(np.max(A))
+    if 2.0 ** SAFE_MIN_EXP[loss] <= hi <= 2.0 ** SAFE_MAX_EXP or not hi > 0:
+        return 0
+    return int(np.frexp(hi)[1])
+
+
+def ldexp_as(A, e):
+    """``A * 2**e`` in A's dtype (exact unless it under- or overflows); A itself if e == 0."""
+    if e == 0:
+        return A
+    return np.ldexp(A, e).astype(A.dtype, copy=False)
+
+
+# -- degenerate results -----------------------------------------------------------------------
+
+class DegenerateFitError(FloatingPointError):
+    """A fit, transform or evaluation ended with NaN/infinite or all-zero factors.
+
+    A subclass of :class:`FloatingPointError`: the multiplicative updates overflowed or
+    underflowed. The message names the estimator, the factor, the likely cause and what to try.
+    """
+
+
+def check_factors_sound(owner, factors, *, hint=""):
+    """Raise :class:`DegenerateFitError` if a factor is non-finite or entirely zero.
+
+    Parameters
+    ----------
+    owner : str
+        What produced the factors, e.g. ``"NMF.fit"``.
+    factors : dict of {str: ndarray}
+        The factors by name (e.g. ``{"coefficients W": W, "components_": H}``); the data they
+        factorise is never all zero (validated), so an all-zero factor is an underflow.
+    hint : str
+        The likely causes among the caller's parameters, in a sentence.
+    """
+    for name, A in factors.items():
+        finite = np.isfinite(A)
+        if not finite.all():
+            bad = int(A.size - finite.sum())
+            raise DegenerateFitError(
+                f"{owner} ended with {bad} NaN or infinite value(s) in {name} (of {A.size}): "
+                f"the multiplicative updates overflowed. {hint}Try float64 data, smaller "
+                f"weights, or data scaled to [0, 1] (e.g. sklearn.preprocessing.MinMaxScaler).")
+        if not A.any():
+            raise DegenerateFitError(
+                f"{owner} ended with {name} all zero although the data is not: the "
+                f"multiplicative updates underflowed, or overflowed into zeros (the "
+                f"reconstruction would be 0). {hint}"
+                f"Try float64 data, other weights, or data scaled to [0, 1] (e.g. "
+                f"sklearn.preprocessing.MinMaxScaler).")
+
+
+def check_coefficients_sound(owner, W, X, H, *, hint=""):
+    """Like :func:`check_factors_sound` for coefficients W solved with components H fixed.
+
+    All-zero coefficients are right when X has nothing in common with the components
+    (``X @ H.T == 0``); otherwise they are an underflow and raise.
+    """
+    if not np.isfinite(W).all() or (not W.any() and (X @ H.T).any()):
+        check_factors_sound(owner, {"the coefficients W": W}, hint=hint)

@@ -419,7 +419,7 @@ def test_gnmf_transform_and_api():
     np.testing.assert_array_equal(est.components_, H)
     assert Wt.shape == W.shape and (Wt >= 0).all() and np.isfinite(Wt).all()
     assert np.linalg.norm(X - Wt @ H) <= 1.1 * np.linalg.norm(X - W @ H)
-    with pytest.raises(ValueError, match="X has 7 features, but GNMF was fitted with 8"):
+    with pytest.raises(ValueError, match="X has 7 features, but GNMF is expecting 8 features"):
         est.transform(X[:, :7])
     params = est.get_params()
     assert params["lam"] == 2.0 and params["n_neighbors"] == 3 and params["weight"] == "heat"

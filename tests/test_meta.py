@@ -8,6 +8,7 @@ from sklearn.utils import check_random_state
 
 from metanmf_lab._meta import MetaNMF
 from metanmf_lab._nmf import GNMF, NMF
+from metanmf_lab._solvers import solve_mu
 from metanmf_lab.splits import TaskSplitWarning, make_tasks
 
 
@@ -93,8 +94,20 @@ def test_evaluation_phase_starts_from_learned_basis(data):
     W_ref = m.fit_transform(X_eval, W=X_eval @ est.components_.T, H=est.components_.copy())
     np.testing.assert_allclose(W, W_ref, rtol=1e-12)
     np.testing.assert_allclose(H, m.components_, rtol=1e-12)
-    np.testing.assert_array_equal(est.transform(X_eval), W)
     assert W.shape == (X_eval.shape[0], 4) and (W >= 0).all()
+
+
+def test_transform_holds_the_components_fixed(data):
+    """transform: the coefficients on the learned components (W updates only, from
+    X @ components_.T), per sample; factorize (Algorithm 1, line 14) refits both factors."""
+    X, X_eval = data
+    est = MetaNMF(4, n_tasks=3, task_size=40, n_epochs=2, inner_iter=6, random_state=0).fit(X)
+    C = est.components_.copy()
+    W = est.transform(X_eval)
+    ref = solve_mu(X_eval, X_eval @ C.T, C.copy(), max_iter=6, tol=0.0, update_H=False).W
+    np.testing.assert_array_equal(W, ref)
+    np.testing.assert_array_equal(est.components_, C)
+    assert not np.allclose(W, est.factorize(X_eval)[0])
 
 
 def test_reference_nndsvd_override_reduces_to_plain_nndsvd(data):
@@ -104,13 +117,13 @@ def test_reference_nndsvd_override_reduces_to_plain_nndsvd(data):
     base = NMF(init="nndsvd")
     meta = MetaNMF(4, base=base, n_tasks=2, task_size=50, n_epochs=2, inner_iter=8,
                    protocol="reference", random_state=0).fit(X)
-    W_meta = meta.transform(X_eval)
+    W_meta = meta.factorize(X_eval)[0]
     W_plain = NMF(4, init="nndsvd", max_iter=8, tol=0, normalize=True).fit_transform(X_eval)
     np.testing.assert_array_equal(W_meta, W_plain)
     # Under the thesis protocol the transferred basis does matter.
     thesis = MetaNMF(4, base=base, n_tasks=2, task_size=50, n_epochs=2, inner_iter=8,
                      random_state=0).fit(X)
-    assert not np.allclose(thesis.transform(X_eval), W_plain)
+    assert not np.allclose(thesis.factorize(X_eval)[0], W_plain)
 
 
 def test_history_and_basis_trace(data):

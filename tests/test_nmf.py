@@ -354,7 +354,7 @@ def test_transform_on_new_data_and_errors():
     est = NMF(3, max_iter=50, random_state=0).fit(X)
     assert est.transform(data((5, 10), 1)).shape == (5, 3)
     assert est.transform(X[:1]).shape == (1, 3)
-    with pytest.raises(ValueError, match="X has 9 features, but NMF was fitted with 10"):
+    with pytest.raises(ValueError, match="X has 9 features, but NMF is expecting 10 features"):
         est.transform(X[:, :9])
     with pytest.raises(ValueError, match="negative values"):
         est.transform(-X)

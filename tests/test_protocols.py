@@ -47,8 +47,8 @@ def test_thesis_with_every_reference_field_is_the_reference(data):
     X, X_eval = data
     for base in (NMF(), NMF(init="nndsvd")):
         mixed = get_protocol("thesis", **{f: getattr(REFERENCE, f) for f in FIELDS})
-        a = fit(X, mixed, base, task_size=60).transform(X_eval)
-        b = fit(X, "reference", base, task_size=60).transform(X_eval)
+        a = fit(X, mixed, base, task_size=60).factorize(X_eval)[0]
+        b = fit(X, "reference", base, task_size=60).factorize(X_eval)[0]
         np.testing.assert_array_equal(a, b)
 
 
@@ -60,8 +60,8 @@ def test_each_field_changes_the_result(data, field):
     if field == "disjoint_tasks":
         overrides["target"] = "all"
     size = None if field == "task_size" else 40  # None: the protocol's task size
-    base = fit(X, "thesis", task_size=size).transform(X_eval)
-    switched = fit(X, get_protocol("thesis", **overrides), task_size=size).transform(X_eval)
+    base = fit(X, "thesis", task_size=size).factorize(X_eval)[0]
+    switched = fit(X, get_protocol("thesis", **overrides), task_size=size).factorize(X_eval)[0]
     assert not np.allclose(base / base.max(), switched / switched.max())
 
 
@@ -69,7 +69,7 @@ def test_nndsvd_override_field(data):
     X, X_eval = data
     base = NMF(init="nndsvd")
     plain = NMF(3, init="nndsvd", max_iter=6, tol=0).fit_transform(X_eval)
-    on = fit(X, get_protocol("thesis", nndsvd_override=True), base).transform(X_eval)
-    off = fit(X, "thesis", base).transform(X_eval)
+    on = fit(X, get_protocol("thesis", nndsvd_override=True), base).factorize(X_eval)[0]
+    off = fit(X, "thesis", base).factorize(X_eval)[0]
     np.testing.assert_array_equal(on, plain)
     assert not np.allclose(off, plain)

@@ -24,27 +24,33 @@ def with_entry(value):
 # -- 8. bad data ----------------------------------------------------------------------------
 
 BAD_X = [
-    pytest.param(with_entry(-0.5), ValueError, r"X contains negative values \(minimum -0\.5\)",
+    pytest.param(with_entry(-0.5), ValueError,
+                 r"Negative values in data.*X contains negative values \(minimum -0\.5\)",
                  id="negative"),
     pytest.param(with_entry(np.nan), ValueError, "X contains 1 NaN or infinite", id="nan"),
     pytest.param(with_entry(np.inf), ValueError, "X contains 1 NaN or infinite", id="inf"),
     pytest.param(with_entry(-np.inf), ValueError, "X contains 1 NaN or infinite", id="-inf"),
-    pytest.param(np.zeros((0, 5)), ValueError, r"X has shape \(0, 5\): at least 1 sample",
+    pytest.param(np.zeros((0, 5)), ValueError,
+                 r"X has 0 sample\(s\) \(shape=\(0, 5\)\) while a minimum of 1 is required",
                  id="no-rows"),
-    pytest.param(np.zeros((5, 0)), ValueError, r"X has shape \(5, 0\).*1 feature",
+    pytest.param(np.zeros((5, 0)), ValueError,
+                 r"X has 0 feature\(s\) \(shape=\(5, 0\)\) while a minimum of 1 is required",
                  id="no-columns"),
     pytest.param(np.array([]), ValueError, "must be a 2-D array.*1 dimension", id="empty-1d"),
-    pytest.param(np.ones(5), ValueError, r"must be a 2-D array.*shape \(5,\)", id="1-D"),
+    pytest.param(np.ones(5), ValueError, r"must be a 2-D array.*shape \(5,\).*Reshape your data",
+                 id="1-D"),
     pytest.param(np.ones((3, 4, 2)), ValueError, "must be a 2-D array.*3 dimension", id="3-D"),
     pytest.param(np.float64(2.0), ValueError, "must be a 2-D array.*0 dimension", id="scalar"),
-    pytest.param(np.ones((4, 3), dtype=complex), TypeError, "must be real-valued.*complex",
+    pytest.param(np.ones((4, 3), dtype=complex), ValueError,
+                 "Complex data not supported: X must be real-valued.*complex",
                  id="complex"),
     pytest.param("X.csv", TypeError, "must be an array-like of numbers, got str", id="str"),
     pytest.param(b"abc", TypeError, "got bytes", id="bytes"),
     pytest.param(None, TypeError, "got NoneType", id="none"),
     pytest.param(np.array([["1", "2"], ["3", "4"]]), TypeError, "must hold real numbers",
                  id="string-array"),
-    pytest.param(np.ones((3, 3), dtype=object), TypeError, "dtype object", id="object"),
+    pytest.param(np.array([[1.0, "a"], [object(), 2.0]], dtype=object), TypeError,
+                 "dtype object and does not hold only real numbers", id="object-not-numbers"),
     pytest.param([[1.0, 2.0], [3.0]], TypeError, "could not be converted", id="ragged"),
     pytest.param(sp.csr_matrix(np.eye(4)), TypeError, r"sparse matrix.*toarray", id="csr"),
     pytest.param(sp.csc_array(np.eye(4)), TypeError, "sparse matrix", id="csc-array"),
@@ -267,7 +273,8 @@ def test_check_nonnegative_data_dtype(X, dtype, expected):
 
 
 def test_check_nonnegative_data_min_shape_and_name():
-    with pytest.raises(ValueError, match=r"Y has shape \(2, 3\): at least 3 sample"):
+    with pytest.raises(ValueError, match=r"Y has 2 sample\(s\) \(shape=\(2, 3\)\) while a minimum "
+                                         r"of 3 is required"):
         check_nonnegative_data(np.ones((2, 3)), name="Y", min_samples=3)
     with pytest.raises(ValueError, match="Y contains negative"):
         check_nonnegative_data(-np.ones((2, 3)), name="Y")
