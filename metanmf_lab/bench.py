@@ -388,8 +388,30 @@ def bench_grid(full, n_jobs, settings, tag="", grid_store=None):
 REPORT = Report()
 
 
+def _out_problem(folder):
+    """Why the CSV files cannot be written into ``folder`` (None if they can): checked before
+    the benchmarks run, without creating anything."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"the folder {existing} is read-only"
+    for name in ("bench", "scaling"):
+        for mode in ("quick", "full"):
+            path = folder / f"{name}-{mode}.csv"
+            if path.exists() and (path.is_dir() or not os.access(path, os.W_OK)):
+                return f"{path} cannot be written"
+    return None
+
+
 def main(argv=None):
-    from .experiments import Settings
+    """Command line. Arguments are checked before anything runs (``error: ...``, exit code
+    2); Ctrl-C or SIGTERM stops it with exit code 130 or 143, and no CSV file written."""
+    from .experiments import (GridInterrupted, _int_option, _user_errors,
+                              interrupt_exit_code, sigterm_as_interrupt)
+    from .store import ResultStore
 
     ap = argparse.ArgumentParser(prog="python -m metanmf_lab.bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -398,13 +420,41 @@ def main(argv=None):
                          "whole thesis grid (long)")
     ap.add_argument("--out", type=Path, default=BENCH_DIR,
                     help="folder for the CSV files (default: data/benchmarks)")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                    help="workers assumed/used for the grid figures (default: all cores)")
+    ap.add_argument("--jobs", type=_int_option("--jobs", 1, allowed=(-1,)),
+                    default=os.cpu_count() or 1,
+                    help="workers assumed/used for the grid figures (default and -1: all "
+                         "cores)")
     ap.add_argument("--grid-store", type=Path, default=None,
                     help="with --full: keep the grid's rows in this result store (e.g. "
                          "data/results/results.csv) instead of a temporary one; the wall "
                          "time is only reported if every cell had to be computed")
     args = ap.parse_args(argv)
+    if args.jobs == -1:
+        args.jobs = os.cpu_count() or 1
+    problem = _out_problem(args.out)
+    if problem:
+        ap.error(f"argument --out: cannot write the CSV files into {args.out}: {problem}")
+    try:
+        with sigterm_as_interrupt():
+            if args.full and args.grid_store is not None:
+                grid_store = ResultStore(args.grid_store)
+                grid_store.load()  # a damaged store fails now, not after the benchmarks
+                grid_store.check_writable()
+            return _run(args)
+    except KeyboardInterrupt as exc:
+        kept = (f"; {exc.kept} grid rows kept in {args.grid_store}"
+                if isinstance(exc, GridInterrupted) and args.grid_store is not None else "")
+        print(f"interrupted: no CSV file written{kept}", file=sys.stderr)
+        return interrupt_exit_code(exc)
+    except _user_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args):
+    """The benchmarks of :func:`main`."""
+    from .experiments import Settings
+
     mode = "full" if args.full else "quick"
     rep = 7 if args.full else 3
     t_start = time.perf_counter()

@@ -68,6 +68,7 @@ __all__ = [
     "DatasetInfo",
     "DATA_FILES",
     "DataFileError",
+    "DataFolderError",
     "DownloadError",
     "MissingDataError",
     "UserDataError",
@@ -94,6 +95,28 @@ class DataFileError(ValueError):
 
 class DownloadError(OSError):
     """A data file could not be downloaded (no network, unknown URL, unwritable folder...)."""
+
+
+class DataFolderError(ValueError):
+    """The data folder (``$METANMF_DATA``, else ``data/``) names something that is not a
+    folder, e.g. a file."""
+
+
+def _data_folder():
+    """The data folder (:func:`~metanmf_lab._config.data_dir`), checked: raises
+    :class:`DataFolderError`, naming the variable and its value, if it exists and is not a
+    folder. A folder that does not exist yet is fine (a download creates it)."""
+    folder = data_dir()
+    if folder.exists() and not folder.is_dir():
+        given = os.environ.get(DATA_ENV, "").strip()
+        if given:
+            raise DataFolderError(f"{DATA_ENV}={given!r} is not a folder but a file: set "
+                                  f"{DATA_ENV} to the folder holding the data files (see "
+                                  f"data/README.md), or unset it to use data/.")
+        raise DataFolderError(f"{_shown_folder(folder)} is not a folder but a file: move it "
+                              f"away (the data files belong in a folder data/), or set "
+                              f"{DATA_ENV} to the folder holding them.")
+    return folder
 
 
 # --------------------------------------------------------------------------------------------
@@ -453,7 +476,8 @@ def _verified_arrays_cached(filename, path, size, mtime_ns):
 
 def _missing_message(specs, folder):
     first = specs[0]
-    lines = [f"Data file {first.filename!r} ({first.description}) was not found in {folder}."]
+    lines = [f"Data file {first.filename!r} ({first.description}) was not found in "
+             f"{_shown_folder(folder)}."]
     if len(specs) > 1:
         lines.append("Also looked for " + ", ".join(repr(s.filename) for s in specs[1:]) + ".")
     lines.append(f"To get it, set the {DATA_ENV} environment variable to a folder holding it "
@@ -474,14 +498,32 @@ def _download(url, out, filename, folder):
         with urllib.request.urlopen(url, timeout=60) as response:
             shutil.copyfileobj(response, out)
     except Exception as exc:
-        raise DownloadError(f"{filename!r} is not in {folder}, and downloading it from "
-                            f"{url} failed: {exc}. Without network access, set {DATA_ENV} "
+        raise DownloadError(f"{filename!r} is not in {_shown_folder(folder)}, and downloading "
+                            f"it from {url} failed: {exc}. Without network access, set {DATA_ENV} "
                             f"to a folder holding the file (see data/README.md).") from exc
 
 
+def _make_folder(folder):
+    """Create ``folder`` and its missing parents; return the folders created, innermost
+    first (for :func:`_fetch` to remove again if nothing is saved in them)."""
+    created = []
+    for f in (folder, *folder.parents):
+        if f.exists():
+            break
+        created.append(f)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"Cannot create the data folder {_shown_folder(folder)} "
+                            f"({exc.strerror}): set {DATA_ENV} to a folder you can write "
+                            f"(see data/README.md).") from None
+    return created
+
+
 def _fetch(spec, folder):
-    """Download (and derive) ``spec`` into ``folder`` atomically; return its path."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Download (and derive) ``spec`` into ``folder`` atomically; return its path. A folder
+    created for it is removed again if the download fails: only a saved file leaves one."""
+    created = _make_folder(folder)
     final = folder / spec.filename
     temps = []
 
@@ -490,7 +532,8 @@ def _fetch(spec, folder):
             fh = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{spec.filename}.",
                                              suffix=".part", delete=False)
         except OSError as exc:
-            raise DownloadError(f"Cannot write {spec.filename!r} into {folder}: {exc}") from exc
+            raise DownloadError(f"Cannot write {spec.filename!r} into "
+                                f"{_shown_folder(folder)}: {exc.strerror}.") from exc
         temps.append(fh.name)
         return fh
 
@@ -518,13 +561,19 @@ def _fetch(spec, folder):
         for t in temps:
             if os.path.exists(t):
                 os.remove(t)
+        if not final.exists():
+            for f in created:  # innermost first; a folder something else wrote into stays
+                try:
+                    f.rmdir()
+                except OSError:
+                    break
     return final
 
 
 def _locate(filenames, download):
     """Return the path and spec of the first present file of ``filenames``, downloading the
     first downloadable one if none is present and ``download`` is true."""
-    folder = data_dir()
+    folder = _data_folder()
     specs = [_FILES[f] for f in filenames]
     for spec in specs:
         path = folder / spec.filename
@@ -1064,13 +1113,19 @@ class MissingDataError(FileNotFoundError):
 
 
 def _shown_folder(folder):
-    """The data folder as a reader knows it: ``data/`` inside the project, else as set."""
+    """The data folder as a reader knows it: ``data/`` inside the project, the value of
+    ``$METANMF_DATA`` as given when it names this folder, else as resolved."""
     from ._config import PROJECT_ROOT
 
+    folder = Path(folder).resolve()
     try:
-        return Path(folder).resolve().relative_to(PROJECT_ROOT).as_posix() + "/"
+        return folder.relative_to(PROJECT_ROOT).as_posix() + "/"
     except ValueError:
-        return str(folder)
+        pass
+    given = os.environ.get(DATA_ENV, "").strip()
+    if given and Path(given).expanduser().resolve() == folder:
+        return given
+    return str(folder)
 
 
 def how_to_get(filename, tried=False):
@@ -1101,7 +1156,7 @@ def missing_files(names=None):
     """The datasets among ``names`` (default: every one that needs a file) none of whose files
     is in the data folder, as ``{name: filename of its preferred file}``. Nothing is read,
     verified or downloaded."""
-    folder = data_dir()
+    folder = _data_folder()
     return {n: DATA_FILES[n][0] for n in _data_names(names)
             if not any((folder / f).is_file() for f in DATA_FILES[n])}
 
@@ -1121,7 +1176,7 @@ def fetch(names=None, download=True):
         Some files are missing (and could not be downloaded) or fail verification: one message
         names every one of them and how to get it.
     """
-    folder, found, problems = data_dir(), {}, []
+    folder, found, problems = _data_folder(), {}, []
     for name in _data_names(names):
         files = DATA_FILES[name]
         try:

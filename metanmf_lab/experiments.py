@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import os
+import signal
 import sys
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 import json
 import platform
 import time
@@ -47,7 +49,7 @@ from .evaluation import cluster_nmi
 from .protocols import FIELDS as PROTOCOL_FIELDS
 from .protocols import PROTOCOLS, get_protocol
 from .splits import TaskSplitWarning, learning_evaluation_split
-from .store import DEFAULT_STORE, KEY, ResultStore, key_of
+from .store import DEFAULT_STORE, KEY, ResultStore, key_of, shown_path
 
 #: The eight models, named as in the thesis tables.
 MODELS = ("NMF", "Meta-NMF", "GNMF", "Meta-GNMF", "NMF NNDSVD", "Meta-NMF NNDSVD",
@@ -653,6 +655,90 @@ def _require_dask_client():
             "`python -m metanmf_lab.experiments --scheduler <address>`.") from exc
 
 
+class GridInterrupted(KeyboardInterrupt):
+    """:func:`run_grid` was interrupted (Ctrl-C, or SIGTERM turned into it by the command
+    line): every row computed before the interrupt is in the store, the workers are stopped,
+    and the next run computes only the cells still missing.
+
+    Attributes
+    ----------
+    kept : int
+        Rows this run computed before the interrupt, all written to the store (with
+        ``store=None`` they are lost with the run).
+    store : ResultStore or None
+    """
+
+    def __init__(self, kept, store):
+        super().__init__(kept, store)
+        self.kept, self.store = kept, store
+
+
+def _die_with_parent(parent_pid):
+    """Initializer of :func:`run_grid`'s loky workers: on Linux, ask the kernel to kill the
+    worker (SIGKILL) when the process that started it dies, however it dies (even by SIGKILL,
+    which no handler sees); without this an orphaned worker finishes its cell and waits for
+    loky's idle timeout (5 minutes). A worker whose parent is already gone exits at once."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1  # <linux/prctl.h>
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _worker_config(backend):
+    """The joblib configuration :func:`run_grid` runs in: ``backend`` if given; loky (joblib's
+    default) with workers that die with the parent (:func:`_die_with_parent`) when no backend
+    is given or set by the caller (a backend the caller configured with
+    ``joblib.parallel_config`` is used as it is)."""
+    from joblib.parallel import LokyBackend, get_active_backend
+
+    if backend is None:
+        active, _ = get_active_backend()
+        if type(active) is not LokyBackend or active.backend_kwargs:
+            return nullcontext()
+        backend = "loky"
+    if backend == "loky":
+        return parallel_config(backend="loky", initializer=_die_with_parent,
+                               initargs=(os.getpid(),))
+    return parallel_config(backend=backend)
+
+
+def _stop_loky_workers():
+    """Kill the workers of loky's reusable executor, if one runs (after an interrupt or an
+    error, so that no worker outlives the run)."""
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)  # never start one to stop it
+    if executor is not None:
+        executor.shutdown(wait=False, kill_workers=True)
+
+
+@contextmanager
+def _signals_held():
+    """Hold SIGINT and SIGTERM back (they are delivered at the end) while rows are written,
+    so a second Ctrl-C cannot lose the rows being saved."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _check_data_files(datasets):
+    """Before anything is computed: the data files of the built-in ``datasets`` are in the
+    data folder (downloaded if missing, where there is internet) and verified; else one
+    :class:`~metanmf_lab.datasets.MissingDataError` naming each missing file and how to get
+    it."""
+    from .datasets import DATA_FILES, fetch
+
+    needed = sorted({d for d in datasets if d in DATA_FILES})
+    if needed:
+        fetch(needed, download=True)
+
+
 def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=None,
              progress=True, flush_every=4):
     """Evaluate the cells missing from the store, in parallel, and return all their rows.
@@ -674,13 +760,30 @@ def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=Non
     progress : bool, default=True
         Show a tqdm progress bar over the cells computed.
     flush_every : int, default=4
-        Write computed rows to the store after this many cells (so an interrupted run
-        keeps its complete rows and resumes where it stopped).
+        Write computed rows to the store after this many cells (so a run killed outright
+        keeps most of its complete rows and resumes where it stopped).
 
     Returns
     -------
     pandas.DataFrame
         One row per requested cell (stored or new), sorted by key.
+
+    Raises
+    ------
+    StoreError
+        The store is damaged or cannot be written (checked before anything is computed).
+    MissingDataError
+        A data file of a cell to compute is missing and cannot be downloaded (checked before
+        anything is computed).
+    GridInterrupted
+        Ctrl-C (or an exception) during the run: every row computed until then is written to
+        the store first, and the workers are stopped; a KeyboardInterrupt, so callers that
+        catch that still do.
+
+    Notes
+    -----
+    With loky processes (the default), each worker asks the kernel (Linux) to kill it when
+    this process dies, so no worker outlives a run killed by SIGKILL.
     """
     import pandas as pd
 
@@ -699,21 +802,45 @@ def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=Non
              if is_user_dataset(c.dataset)}
     new_rows, pending = [], []
     if todo:
+        if store is not None:
+            store.check_writable()  # before hours of computing, not after
+        _check_data_files({c.dataset for c in todo})
         bar = _progress_bar(len(todo), disable=not progress)
-        with parallel_config(backend=backend) if backend else nullcontext():
-            runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-            for row in runner(delayed(_run_task)(c, settings, files.get(c.dataset))
-                              for c in todo):
-                new_rows.append(row)
-                pending.append(row)
-                bar.update(1)
-                if store is not None and len(pending) >= flush_every:
+        outputs = None
+        try:
+            with _worker_config(backend):
+                runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+                outputs = runner(delayed(_run_task)(c, settings, files.get(c.dataset))
+                                 for c in todo)
+                for row in outputs:
+                    new_rows.append(row)
+                    pending.append(row)
+                    bar.update(1)
+                    if store is not None and len(pending) >= flush_every:
+                        store.add(pending)
+                        pending = []
+        except BaseException as exc:
+            # Ctrl-C, SIGTERM (the command line turns it into KeyboardInterrupt) or a failed
+            # cell: keep every row already computed, stop the workers, say what was kept.
+            with _signals_held():
+                if store is not None and pending:
                     store.add(pending)
                     pending = []
-        bar.close()
+                if outputs is not None:
+                    with warnings.catch_warnings():  # joblib's note on the tasks dropped
+                        warnings.simplefilter("ignore")
+                        outputs.close()  # joblib aborts the tasks still queued or running
+                _stop_loky_workers()
+            if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, GridInterrupted):
+                raise GridInterrupted(len(new_rows), store) from exc
+            raise
+        finally:
+            bar.close()
         if store is not None and pending:
             store.add(pending)
-    return _rows_of(cells, settings, pd.DataFrame(new_rows) if store is None else store.load())
+    out = _rows_of(cells, settings, pd.DataFrame(new_rows) if store is None else store.load())
+    out.attrs["computed"] = len(new_rows)  # rows this run added (the command line says so)
+    return out
 
 
 def _rows_of(cells, settings, df):
@@ -732,8 +859,98 @@ def stored_rows(cells, settings=None, store=DEFAULT_STORE):
     return _rows_of(cells, settings, store.load())
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an interrupt by :func:`sigterm_as_interrupt`."""
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """While in the block, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) in the
+    main thread, so a terminated command line takes the path of Ctrl-C: the rows computed are
+    kept, the workers stopped, one line said. Outside the main thread, nothing changes."""
+    def raise_terminated(signum, frame):
+        raise Terminated()
+
+    try:
+        old = signal.signal(signal.SIGTERM, raise_terminated)
+    except ValueError:  # not the main thread: signals go elsewhere
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def interrupt_exit_code(exc):
+    """The exit code of a command line stopped by ``exc``: 128 + the signal's number, as a
+    shell reports it (130 for Ctrl-C, 143 for SIGTERM)."""
+    while exc is not None:
+        if isinstance(exc, Terminated):
+            return 128 + signal.SIGTERM
+        exc = exc.__cause__ or exc.__context__
+    return 128 + signal.SIGINT
+
+
+def _int_option(what, low, allowed=()):
+    """An argparse type: an integer >= ``low`` (or one of ``allowed``), else a message
+    naming the option's values and the value given."""
+    extra = "".join(f" or {a}" for a in allowed)
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or (value < low and value not in allowed):
+            raise argparse.ArgumentTypeError(
+                f"{what} must be an integer >= {low}{extra}, got {text!r}")
+        return value
+    return parse
+
+
+def _noise_option(text):
+    """An argparse type: ``none``, ``default`` or a finite number >= 0."""
+    if text in ("none", "default"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(
+            f'a noise level must be "none", "default" or a finite number >= 0, got {text!r}')
+    return value
+
+
+def _check_runs(runs):
+    """Every rank of every run can run on its datasets (:func:`check_ranks`), before anything
+    is computed; raises ValueError naming the first that cannot."""
+    groups = {}
+    for settings, cells in runs:
+        for c in cells:
+            groups.setdefault((settings, c.dataset, c.protocol), set()).add(c.rank)
+    for (settings, dataset, protocol), ranks in groups.items():
+        check_ranks(dataset, sorted(ranks), settings, protocol)
+
+
+def _user_errors():
+    """The package's own error types that mean a problem the user can fix (a damaged or
+    unwritable store, a missing or bad data file, a data folder that is a file): the command
+    line prints their message without a traceback; any other error is a bug and keeps its."""
+    from .datasets import DataFileError, DataFolderError, DownloadError, MissingDataError
+    from .store import StoreError
+
+    return (StoreError, DataFileError, DataFolderError, DownloadError, MissingDataError)
+
+
 def main(argv=None):
-    """Command line: run (part of) the grid into the result store, resumably."""
+    """Command line: run (part of) the grid into the result store, resumably.
+
+    Every argument is checked before anything is computed: a bad one ends with ``error: ...``
+    and exit code 2, as does a damaged or unwritable store or a missing data file. Ctrl-C or
+    SIGTERM keeps every row computed so far, stops the workers and exits with 130 or 143.
+    """
     from .datasets import DATASETS
 
     ap = argparse.ArgumentParser(
@@ -742,10 +959,12 @@ def main(argv=None):
                     "interrupted run keeps every complete row).")
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(ALL_MODELS))
-    ap.add_argument("--ranks", nargs="+", type=int, default=list(THESIS_RANKS))
-    ap.add_argument("--seeds", nargs="+", type=int, default=list(range(5)))
-    ap.add_argument("--noises", nargs="+", default=["none", "default"],
-                    help='"none", "default" (the dataset\'s level) or numbers')
+    ap.add_argument("--ranks", nargs="+", type=_int_option("a rank", 1),
+                    default=list(THESIS_RANKS))
+    ap.add_argument("--seeds", nargs="+", type=_int_option("a seed", 0),
+                    default=list(range(5)))
+    ap.add_argument("--noises", nargs="+", type=_noise_option, default=["none", "default"],
+                    help='"none", "default" (the dataset\'s level) or numbers >= 0')
     ap.add_argument("--protocols", nargs="+", default=["thesis"], choices=list(PROTOCOLS))
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     ap.add_argument("--ablation", nargs="+", default=None, choices=list(ABLATIONS),
@@ -755,40 +974,67 @@ def main(argv=None):
                          "that differ from the thesis by more than 0.03 NMI, at --ranks and "
                          "--seeds, under each --protocols; with --ablation, only those each "
                          "ablation can change (the reproduction notes' grid)")
-    ap.add_argument("--jobs", type=int, default=-1, help="workers (-1: all cores)")
+    ap.add_argument("--jobs", type=_int_option("--jobs", 1, allowed=(-1,)), default=-1,
+                    help="workers (-1: all cores)")
     ap.add_argument("--store", default=str(DEFAULT_STORE))
+    ap.add_argument("--repair", action="store_true",
+                    help="first drop the damaged rows of the store (a line cut short, a bad "
+                         "value, a key stored twice), saying which; the run then recomputes "
+                         "their cells")
     ap.add_argument("--scheduler", default=None,
                     help="address of a dask.distributed scheduler: run the cells there")
     args = ap.parse_args(argv)
-    noises = [n if n in ("none", "default") else float(n) for n in args.noises]
-    cells = make_grid(args.datasets, models=args.models, ranks=args.ranks, seeds=args.seeds,
-                      noises=noises, protocols=args.protocols)
-    settings = Settings(dtype=args.dtype)
-    runs = [(settings, cells)]
-    if args.beyond:
-        from . import reporting
+    store = ResultStore(args.store)
+    shown = shown_path(args.store)  # as the user gave it, or relative: no machine path
+    kept = 0
+    try:
+        with sigterm_as_interrupt():
+            if args.repair:
+                dropped = store.repair()
+                print(f"repaired {shown}: dropped line(s) "
+                      f"{', '.join(map(str, dropped))}; their cells are computed again"
+                      if dropped else f"{shown}: nothing to repair")
+            cells = make_grid(args.datasets, models=args.models, ranks=args.ranks,
+                              seeds=args.seeds, noises=args.noises, protocols=args.protocols)
+            settings = Settings(dtype=args.dtype)
+            runs = [(settings, cells)]
+            if args.beyond:
+                from . import reporting
 
-        entries = [e for e in reporting.stored_entries_beyond(args.store, settings)
-                   if e[0] in args.datasets and e[2] in args.models]
-        if args.ablation:
-            runs = [(ablation_settings(n, settings),
-                     ablation_cells(n, entries, args.ranks, args.seeds, p))
-                    for n in args.ablation for p in args.protocols]
-        else:
-            runs = [(settings, entry_cells(entries, args.ranks, args.seeds, p))
-                    for p in args.protocols]
-    elif args.ablation:
-        runs = [(ablation_settings(n, settings), cells) for n in args.ablation]
-    for run_settings, run_cells in runs:
-        if args.scheduler:
-            from dask.distributed import Client
+                entries = [e for e in reporting.stored_entries_beyond(args.store, settings)
+                           if e[0] in args.datasets and e[2] in args.models]
+                if args.ablation:
+                    runs = [(ablation_settings(n, settings),
+                             ablation_cells(n, entries, args.ranks, args.seeds, p))
+                            for n in args.ablation for p in args.protocols]
+                else:
+                    runs = [(settings, entry_cells(entries, args.ranks, args.seeds, p))
+                            for p in args.protocols]
+            elif args.ablation:
+                runs = [(ablation_settings(n, settings), cells) for n in args.ablation]
+            try:
+                _check_runs(runs)
+            except ValueError as exc:
+                ap.error(str(exc))
+            for run_settings, run_cells in runs:
+                if args.scheduler:
+                    from dask.distributed import Client
 
-            with Client(args.scheduler):
-                df = run_grid(run_cells, run_settings, store=args.store, n_jobs=-1,
-                              backend="dask")
-        else:
-            df = run_grid(run_cells, run_settings, store=args.store, n_jobs=args.jobs)
-        print(f"{len(df)} of {len(run_cells)} cells in {args.store}")
+                    with Client(args.scheduler):
+                        df = run_grid(run_cells, run_settings, store=store, n_jobs=-1,
+                                      backend="dask")
+                else:
+                    df = run_grid(run_cells, run_settings, store=store, n_jobs=args.jobs)
+                kept += df.attrs.get("computed", 0)
+                print(f"{len(df)} of {len(run_cells)} cells in {shown}")
+    except KeyboardInterrupt as exc:
+        kept += exc.kept if isinstance(exc, GridInterrupted) else 0
+        print(f"interrupted: {kept} row{'s' * (kept != 1)} kept in {shown}; rerun to "
+              f"resume", file=sys.stderr)
+        return interrupt_exit_code(exc)
+    except _user_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -22,6 +22,7 @@ store* (:func:`own_store_path`), never to the committed result store.
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import types
@@ -222,7 +223,22 @@ VALIDATORS = {
     "models": lambda v: [_check_choice("models", MODELS)(m) for m in v],
     "n_jobs": lambda v: v if v == -1 or v >= 1 else
     (_ for _ in ()).throw(ValueError(f"n_jobs must be -1 or >= 1, got {v!r}.")),
+    "rank": lambda v: _check_list_of_ints("rank", 1)([v])[0],
+    "seed": lambda v: _check_list_of_ints("seed", 0)([v])[0],
+    "noise_seed": lambda v: _check_list_of_ints("noise_seed", 0)([v])[0],
+    "n_examples": lambda v: _check_list_of_ints("n_examples", 1)([v])[0],
+    "lam": lambda v: _check_nonnegative("lam", v),
 }
+
+
+def _finite(value):
+    """Whether every number in ``value`` (a number, or a list or tuple of them) is finite;
+    papermill's literals include ``1e999`` (infinity)."""
+    if isinstance(value, (list, tuple)):
+        return all(_finite(v) for v in value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return math.isfinite(value)
+    return True
 
 
 def _type_ok(value, annotation):
@@ -321,6 +337,8 @@ def check_parameters(namespace):
             tname = getattr(annotation, "__name__", str(annotation))
             raise TypeError(f"Parameter {name} must be of type {tname}, got {value!r} "
                             f"({type(value).__name__}).")
+        if not _finite(value):
+            raise ValueError(f"Parameter {name} must be finite, got {value!r}.")
         if name in VALIDATORS:
             value = VALIDATORS[name](value)
         params[name] = value

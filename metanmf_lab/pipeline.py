@@ -172,7 +172,41 @@ KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=CRITICAL",)
 
 
 class PipelineError(Exception):
-    """A problem the pipeline reports in one message, without a traceback."""
+    """A problem the pipeline reports in one message, without a traceback (exit code 1)."""
+
+
+class UsageError(PipelineError):
+    """A bad argument or environment (unknown chapter, missing notebook, data folder that is
+    a file): reported like :class:`PipelineError`, with exit code 2, before any work."""
+
+
+#: Prefix of the file a notebook executes into, in the system's temporary folder, with the
+#: executing process's id: a leftover of a killed run is there, never beside the outputs,
+#: and the next run removes it (:func:`remove_stale_runs`).
+RUN_PREFIX = "metanmf_lab-run-"
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_runs(folder=None):
+    """Remove the files notebooks were executed into by runs that no longer exist (killed
+    outright, e.g. by SIGKILL, so that their own clean-up never ran); return their paths."""
+    folder = Path(tempfile.gettempdir() if folder is None else folder)
+    removed = []
+    for path in folder.glob(f"{RUN_PREFIX}*.ipynb"):
+        pid = path.name[len(RUN_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 # ------------------------------------------------------------------------------------------
@@ -195,8 +229,8 @@ def select(names=None, plan=PLAN):
     known = {c.name for c in plan}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise PipelineError(f"Unknown chapter(s) {', '.join(unknown)}; the plan has: "
-                            f"{', '.join(c.name for c in plan)}.")
+        raise UsageError(f"Unknown chapter(s) {', '.join(unknown)}; the plan has: "
+                         f"{', '.join(c.name for c in plan)}.")
     return [c for c in plan if c.name in names]
 
 
@@ -319,8 +353,11 @@ def execute_notebook(source, output, parameters, *, cwd=None, substitutions=None
                      shown_parameters=None, reveal=False, page_note=None):
     """Execute ``source`` into ``output`` with papermill, atomically.
 
-    The notebook runs into a temporary file in the output's folder, which replaces
-    ``output`` only on success; on any failure it is removed and ``output`` is untouched.
+    The notebook runs into a temporary file in the system's temporary folder (named with this
+    process's id, :data:`RUN_PREFIX`), whose final form replaces ``output`` atomically only on
+    success; on any failure or interrupt it is removed and ``output`` is untouched. A run
+    killed outright (SIGKILL) leaves its file there, never beside the outputs, and the next
+    run removes it (:func:`remove_stale_runs`).
 
     Parameters
     ----------
@@ -356,7 +393,8 @@ def execute_notebook(source, output, parameters, *, cwd=None, substitutions=None
 
     source, output = Path(source), Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}-",
+    remove_stale_runs()
+    fd, tmp = tempfile.mkstemp(prefix=f"{RUN_PREFIX}{os.getpid()}-{output.stem}-",
                                suffix=".ipynb")
     os.close(fd)
     try:
@@ -377,7 +415,10 @@ def execute_notebook(source, output, parameters, *, cwd=None, substitutions=None
             nb.metadata.setdefault("myst", {})["substitutions"] = dict(substitutions)
         nbformat.write(nb, tmp)
         os.chmod(tmp, 0o644)  # mkstemp's files are private; the book's are not
-        os.replace(tmp, output)
+        # the finished notebook is copied beside the output (the same file system) and
+        # renamed over it: a reader sees the old output or the new one, never part of one
+        replace_atomically(output, lambda fh: fh.write(Path(tmp).read_text(encoding="utf-8")),
+                           ".ipynb")
     finally:
         Path(tmp).unlink(missing_ok=True)
     return seconds
@@ -466,10 +507,12 @@ def check_data(chapters, profile, download=True):
     """Before anything is executed: the data files that ``chapters`` need in ``profile`` are in
     the data folder (downloaded if missing, where there is internet) and verified; else one
     :class:`PipelineError` naming every missing file and how to get it."""
-    from .datasets import MissingDataError, fetch
+    from .datasets import DataFolderError, MissingDataError, fetch
 
     try:
         fetch(needed_data(chapters, profile), download=download)
+    except DataFolderError as exc:
+        raise UsageError(f"{exc}\nNothing was executed.") from None
     except MissingDataError as exc:
         raise PipelineError(f"{exc}\nNothing was executed.") from None
 
@@ -548,25 +591,34 @@ def execute(chapters=None, *, profile="full", jobs=2, book_root=PROJECT_ROOT,
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
                 futures = {pool.submit(run, c): c for c in stage}
                 pending = set(futures)
-                while pending:
-                    bar.set_postfix_str(", ".join(futures[f].name for f in pending
-                                                  if f.running()))
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in finished:
-                        chapter = futures[f]
-                        if f.cancelled():
-                            continue
-                        exc = f.exception()
-                        if exc is None:
-                            _update_record(out_dir, profile, {chapter.name: f.result()})
-                            bar.update(1)
-                        else:
-                            failures.append(describe_failure(
-                                chapter, {"profile": profile, **chapter.parameters}, exc))
-                            for other in pending:  # start nothing new after a failure
-                                other.cancel()
+                try:
+                    _wait_all(futures, pending, bar, out_dir, profile, failures)
+                except BaseException:  # Ctrl-C or SIGTERM: start no queued notebook
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
     bar.close()
     return failures
+
+
+def _wait_all(futures, pending, bar, out_dir, profile, failures):
+    """:func:`execute`'s loop over the notebooks of a stage as they finish."""
+    while pending:
+        bar.set_postfix_str(", ".join(futures[f].name for f in pending
+                                      if f.running()))
+        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for f in finished:
+            chapter = futures[f]
+            if f.cancelled():
+                continue
+            exc = f.exception()
+            if exc is None:
+                _update_record(out_dir, profile, {chapter.name: f.result()})
+                bar.update(1)
+            else:
+                failures.append(describe_failure(
+                    chapter, {"profile": profile, **chapter.parameters}, exc))
+                for other in pending:  # start nothing new after a failure
+                    other.cancel()
 
 
 # ------------------------------------------------------------------------------------------
@@ -884,6 +936,17 @@ def make_golden(chapters=None, *, golden_dir=GOLDEN_DIR, notebooks_dir=NOTEBOOKS
 # Command line
 # ------------------------------------------------------------------------------------------
 
+def _jobs(text):
+    """An argparse type: a number of notebooks at a time, an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--jobs must be an integer >= 1, got {text!r}")
+    return value
+
+
 def _parser():
     ap = argparse.ArgumentParser(
         prog="python -m metanmf_lab.pipeline",
@@ -893,7 +956,8 @@ def _parser():
     def chapters_args(p):
         p.add_argument("--only", nargs="+", metavar="NAME",
                        help="chapters to execute (default: all; see the `plan` command)")
-        p.add_argument("--jobs", type=int, default=2, help="notebooks at a time (default 2)")
+        p.add_argument("--jobs", type=_jobs, default=2,
+                       help="notebooks at a time (default 2)")
         p.add_argument("--notebooks", type=Path, default=NOTEBOOKS_DIR, metavar="DIR",
                        help="folder of the source notebooks (default notebooks/)")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -938,66 +1002,89 @@ def _parser():
 
 
 def main(argv=None):
-    """Command line (see the module docstring)."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "plan":
-            for c in PLAN:
-                print(f"{c.name:<16} notebooks/{c.source:<20} {c.parameters or ''}")
-            return 0
-        if args.command == "data":
-            from .datasets import FILE_SHA256, MissingDataError, fetch
+    """Command line (see the module docstring).
 
-            try:
-                found = fetch(args.names or None, download=not args.check)
-            except (MissingDataError, ValueError) as exc:
-                raise PipelineError(str(exc)) from None
-            for name, path in found.items():
-                state = "verified" if path.name in FILE_SHA256 else "an unverified rebuild"
-                print(f"{name:<10} {path.name}: {state}")
-            return 0
-        if args.command == "build":
-            return build(args.book_root, args.path_output)
-        if args.command == "run":
-            given = {}
-            for name, value in args.parameter:
-                given[name] = parse_value(value)
-            if not args.input.exists():
-                raise PipelineError(f"No notebook {args.input}.")
-            given, shown = resolve_data_files(given)
-            try:
-                params = check_run_parameters(args.input, given)
-            except (ValueError, TypeError) as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
-            logging.getLogger("papermill").setLevel(logging.WARNING)
-            try:
-                downloads = {DOWNLOADS_ENV: str(Path(args.output).resolve().parent)}
-                with _environ(**_kernel_environment(), **downloads):
-                    seconds = execute_notebook(args.input, args.output, given,
-                                               substitutions=run_substitutions(params),
-                                               shown_parameters=shown, reveal=True)
-            except Exception as exc:  # a cell raised: say which, leave no output
-                chapter = Chapter(args.output.stem, str(args.input))
-                print("FAILED: " + describe_failure(chapter, given, exc), file=sys.stderr)
-                return 1
-            print(f"{args.output} written in {seconds:.1f} s")
-            if args.html:
-                page = render_page(args.output,
-                                   args.output.with_name(f"{args.output.stem}_html"))
-                print(f"{page} written: open it in a browser")
-            return 0
-        chapters = select(args.only)
-        if args.command == "golden":
-            failures = make_golden(chapters, notebooks_dir=args.notebooks, jobs=args.jobs,
-                                   progress=not args.no_progress)
-        else:
-            failures = execute(chapters, profile=args.profile, jobs=args.jobs,
-                               book_root=args.book_root, notebooks_dir=args.notebooks,
-                               progress=not args.no_progress)
+    Exit codes: 0 done; 1 a notebook or the build failed, or data files are missing; 2 a bad
+    argument, parameter or data folder, found before anything runs; 130 (Ctrl-C) or 143
+    (SIGTERM) interrupted, the notebook being executed left no file behind.
+    """
+    args = _parser().parse_args(argv)
+    from .experiments import interrupt_exit_code, sigterm_as_interrupt
+
+    try:
+        with sigterm_as_interrupt():
+            return _main(args)
+    except KeyboardInterrupt as exc:
+        print("interrupted: no notebook was written by the interrupted execution; rerun it",
+              file=sys.stderr)
+        return interrupt_exit_code(exc)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _main(args):
+    """The work of :func:`main` for parsed ``args``."""
+    if args.command == "plan":
+        for c in PLAN:
+            print(f"{c.name:<16} notebooks/{c.source:<20} {c.parameters or ''}")
+        return 0
+    if args.command == "data":
+        from .datasets import FILE_SHA256, DataFolderError, MissingDataError, fetch
+
+        try:
+            found = fetch(args.names or None, download=not args.check)
+        except (DataFolderError, ValueError) as exc:  # unknown names too
+            raise UsageError(str(exc)) from None
+        except MissingDataError as exc:
+            raise PipelineError(str(exc)) from None
+        for name, path in found.items():
+            state = "verified" if path.name in FILE_SHA256 else "an unverified rebuild"
+            print(f"{name:<10} {path.name}: {state}")
+        return 0
+    if args.command == "build":
+        return build(args.book_root, args.path_output)
+    if args.command == "run":
+        given = {}
+        for name, value in args.parameter:
+            given[name] = parse_value(value)
+        if not args.input.is_file():
+            raise UsageError(f"No notebook {args.input}.")
+        given, shown = resolve_data_files(given)
+        try:
+            params = check_run_parameters(args.input, given)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(str(exc)) from None
+        logging.getLogger("papermill").setLevel(logging.WARNING)
+        try:
+            downloads = {DOWNLOADS_ENV: str(Path(args.output).resolve().parent)}
+            with _environ(**_kernel_environment(), **downloads):
+                seconds = execute_notebook(args.input, args.output, given,
+                                           substitutions=run_substitutions(params),
+                                           shown_parameters=shown, reveal=True)
+        except Exception as exc:  # a cell raised: say which, leave no output
+            if isinstance(exc, PipelineError):
+                raise
+            chapter = Chapter(args.output.stem, str(args.input))
+            print("FAILED: " + describe_failure(chapter, given, exc), file=sys.stderr)
+            return 1
+        print(f"{args.output} written in {seconds:.1f} s")
+        if args.html:
+            page = render_page(args.output,
+                               args.output.with_name(f"{args.output.stem}_html"))
+            print(f"{page} written: open it in a browser")
+        return 0
+    chapters = select(args.only)
+    if args.command == "golden":
+        failures = make_golden(chapters, notebooks_dir=args.notebooks, jobs=args.jobs,
+                               progress=not args.no_progress)
+    else:
+        failures = execute(chapters, profile=args.profile, jobs=args.jobs,
+                           book_root=args.book_root, notebooks_dir=args.notebooks,
+                           progress=not args.no_progress)
     if failures:
         print("\nFAILED:", *failures, sep="\n\n", file=sys.stderr)
         return 1

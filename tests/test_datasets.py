@@ -396,6 +396,47 @@ def test_download_failure_names_file_and_url(empty_data, monkeypatch):
     _no_leftovers(empty_data)
 
 
+def test_data_folder_that_is_a_file_is_named(tmp_path, monkeypatch):
+    """METANMF_DATA naming a file: one clear error naming the variable and its value, from
+    every entry point (a download used to fail with a raw FileExistsError)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("not a folder")
+    monkeypatch.setenv(DATA_ENV, "afile")
+    message = "METANMF_DATA='afile' is not a folder but a file"
+    for call in (lambda: ds.load_dataset("faces", download=True),
+                 lambda: ds.load_dataset("faces", download=False),
+                 lambda: ds.fetch(["faces"]), lambda: ds.missing_files()):
+        with pytest.raises(ds.DataFolderError, match=re.escape(message)):
+            call()
+    assert (tmp_path / "afile").read_text() == "not a folder"
+
+
+def test_failed_download_creates_no_data_folder(tmp_path, monkeypatch):
+    """A data folder that does not exist is created only when a file is saved in it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(DATA_ENV, "new/data")
+    with pytest.raises(ds.DownloadError, match="'olivettifaces.mat' is not in new/data"):
+        ds.load_dataset("faces", download=True)
+    with pytest.raises(ds.MissingDataError, match="is not in new/data"):
+        ds.fetch(["faces"])
+    assert list(tmp_path.iterdir()) == []
+    # a folder that existed stays, even when empty
+    (tmp_path / "new").mkdir()
+    with pytest.raises(ds.DownloadError):
+        ds.load_dataset("faces", download=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["new"] and not any(
+        (tmp_path / "new").iterdir())
+
+
+def test_missing_file_message_shows_the_folder_as_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(DATA_ENV, "mydata")
+    with pytest.raises(FileNotFoundError) as info:
+        ds.load_dataset("faces", download=False)
+    assert "was not found in mydata." in str(info.value)
+    assert str(tmp_path) not in str(info.value)
+
+
 def test_download_of_wrong_content_is_not_kept(empty_data, monkeypatch):
     src = empty_data.parent / "fake.mat"
     from scipy.io import savemat

@@ -329,3 +329,32 @@ def test_a_cut_line_that_swallowed_the_next_units_row_drops_that_unit_too(tmp_pa
         store.load()
     store.repair()
     assert set(store.load().split) == {2}  # 0 lost a row, 1 lost one to the join: both redone
+
+
+# -- end to end: a grid run on a damaged store ------------------------------------------------
+
+def test_a_grid_run_refuses_a_damaged_store_and_recomputes_only_the_repaired_rows(
+        tmp_path, monkeypatch):
+    from metanmf_lab import experiments as ex
+
+    tiny = ex.Settings(n_epochs=2, inner_iter=5, baseline_iter=10)
+    cells = ex.make_grid(["digits"], models=["NMF", "Meta-NMF"], ranks=[2], seeds=[0, 1],
+                         noises=["none"])
+    store = ResultStore(tmp_path / "results.csv")
+    first = ex.run_grid(cells, tiny, store=store, progress=False)
+    lines = lines_of(store)
+    write_lines(store, lines + [lines[1]])  # the case: a row stored twice
+    with pytest.raises(StoreError, match="the same key as line 2"):
+        ex.run_grid(cells, tiny, store=store, progress=False)  # not 5 rows for 4 cells
+    write_lines(store, lines[:-1] + [lines[-1][:60]])  # the last line cut short
+    calls = []
+    real = ex.run_cell
+    monkeypatch.setattr(ex, "run_cell", lambda c, s: calls.append(c) or real(c, s))
+    with pytest.raises(StoreError, match=f"line {len(lines)}"):
+        ex.run_grid(cells, tiny, store=store, progress=False)
+    assert calls == []  # refused before computing anything
+    assert store.repair() == [len(lines)]
+    again = ex.run_grid(cells, tiny, store=store, progress=False)
+    assert len(calls) == 1  # only the dropped cell
+    run = ["seconds", "created_utc"]
+    same_rows(again.drop(columns=run), first.drop(columns=run))
