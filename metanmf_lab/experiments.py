@@ -958,7 +958,9 @@ def main(argv=None):
         description="Evaluate the grid cells missing from the result store (resumable: an "
                     "interrupted run keeps every complete row).")
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(ALL_MODELS))
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(ALL_MODELS),
+                    metavar="MODEL", help="models (default: the eight of the thesis): "
+                                          + ", ".join(ALL_MODELS))
     ap.add_argument("--ranks", nargs="+", type=_int_option("a rank", 1),
                     default=list(THESIS_RANKS))
     ap.add_argument("--seeds", nargs="+", type=_int_option("a seed", 0),
@@ -968,6 +970,7 @@ def main(argv=None):
     ap.add_argument("--protocols", nargs="+", default=["thesis"], choices=list(PROTOCOLS))
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     ap.add_argument("--ablation", nargs="+", default=None, choices=list(ABLATIONS),
+                    metavar="ABLATION",
                     help="run under one-at-a-time protocol ablations (each in turn)")
     ap.add_argument("--beyond", action="store_true",
                     help="only the cells of the table entries (of --datasets and --models) "
