@@ -73,6 +73,19 @@ def signed(value, digits=3):
     return f"{value:+.{digits}f}".replace("-", "−")
 
 
+def comparison_cells(cmp, label, digits=3):
+    """The cells every comparison table shows, from a frame of paired comparisons (columns
+    ``difference``, ``low``, ``high``, ``p_holm``, ``verdict``): the difference with its
+    interval under ``label`` (``digits`` decimals), the Holm-adjusted p-value and the
+    verdict, as table columns."""
+    return {
+        label: [interval_text(d, lo, hi, digits) for d, lo, hi in
+                zip(cmp.difference, cmp.low, cmp.high)],
+        "p (Holm)": [f"{p:.2g}" for p in cmp.p_holm],
+        "verdict": cmp["verdict"].to_numpy(),
+    }
+
+
 def interval_text(difference, low, high, digits=3):
     """A difference and its interval as one cell: "+0.012 [−0.003, +0.027]" (the interval
     left out where it is undefined)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import Prose
+from . import Prose, comparison_cells
 from . import interval_text as _interval_text
 from . import signed as _signed
 
@@ -90,10 +90,7 @@ def comparisons_shown(cmp):
         "benchmark": cmp["benchmark"].to_numpy(),
         "measure": [MEASURES.get(m, m) for m in cmp["measure"]],
         "reference": cmp["reference"].to_numpy(),
-        "AltBi minus reference, dB": [interval_text(d, lo, hi) for d, lo, hi in
-                                      zip(cmp.difference, cmp.low, cmp.high)],
-        "p (Holm)": [f"{p:.2g}" for p in cmp.p_holm],
-        "verdict": cmp["verdict"].to_numpy(),
+        **comparison_cells(cmp, "AltBi minus reference, dB", digits=1),
     })
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import Prose, interval_text
+from . import Prose, comparison_cells, interval_text
 from . import dataset_name as _dataset_name
 from . import signed as _signed
 
@@ -101,10 +101,7 @@ def comparisons_shown(cmp, param):
     return pd.DataFrame({
         PARAM_NAMES.get(param, param): [_number(v) for v in cmp[param]],
         "against": cmp["method"].to_numpy(),
-        "MLAM minus method": [interval_text(d, lo, hi) for d, lo, hi in
-                              zip(cmp.difference, cmp.low, cmp.high)],
-        "p (Holm)": [f"{p:.2g}" for p in cmp.p_holm],
-        "verdict": cmp["verdict"].to_numpy(),
+        **comparison_cells(cmp, "MLAM minus method"),
     })
 
 
