@@ -82,6 +82,7 @@ class _Transfer(TransformerMixin, BaseEstimator):
     def _setup_base(self, k, base, protocol):
         self._base = base
         self._loss = base.loss.lower()
+        self._add_eps = float(getattr(base, "denominator_eps", 0.0))
         self._kl_update = str(getattr(base, "kl_update", "mm")).lower()
         self._lam = float(base.lam) if isinstance(base, GNMF) else 0.0
         # The reference code's NMF helper max-normalises its basis at the end of every call,
@@ -120,7 +121,7 @@ class _Transfer(TransformerMixin, BaseEstimator):
             W = X @ B.T
         res = solve_mu(X, W, B, loss=self._loss, max_iter=self.inner_iter, tol=0.0,
                        graph=graph, lam=self._lam_run, kl_update=self._kl_update,
-                       history=False)  # only the final objective is kept
+                       history=False, add_eps=self._add_eps)  # only the final objective
         if self._normalize:
             normalize_components(res.W, res.H)
         return res.W, res.H, float(res.objective[-1])
@@ -208,7 +209,7 @@ class _Transfer(TransformerMixin, BaseEstimator):
         Xs, H = ldexp_as(X, -e), ldexp_as(self.components_, -b).copy()
         W = Xs @ H.T
         res = solve_mu(Xs, W, H, loss=self._loss, max_iter=self.inner_iter, tol=0.0,
-                       update_H=False, history=False)
+                       update_H=False, history=False, add_eps=self._add_eps)
         W = ldexp_as(res.W, e - b)
         check_coefficients_sound(f"{type(self).__name__}.transform", W, Xs, H)
         return W
@@ -403,7 +404,8 @@ class MetaNMF(_Transfer):
                 W_stack = X_stack @ B_stack.transpose(0, 2, 1)
                 task_obj = mu_batched(X_stack, W_stack, B_stack, loss=self._loss,
                                       max_iter=self.inner_iter, graph=graph_stack,
-                                      lam=self._lam_run, kl_update=self._kl_update)
+                                      lam=self._lam_run, kl_update=self._kl_update,
+                                      add_eps=self._add_eps)
                 if self._normalize:
                     for W_i, B_i in zip(W_stack, B_stack):
                         normalize_components(W_i, B_i)

@@ -57,7 +57,14 @@ class _BaseMU(TransformerMixin, BaseEstimator):
         check_choice(self.stopping, STOPPING, name="stopping")
         if not isinstance(self.normalize, (bool, np.bool_)):
             raise TypeError(f"normalize must be True or False, got {self.normalize!r}.")
+        if check_real(self._add_eps(), name="denominator_eps", low=0) and \
+                str(self.loss).lower() != "frobenius":
+            raise ValueError("denominator_eps > 0 (the authors' '+eps' denominators) is "
+                             "implemented for the Frobenius loss only.")
         return k
+
+    def _add_eps(self):
+        return getattr(self, "denominator_eps", 0.0)
 
     # -- fitting ---------------------------------------------------------------------------
     def _solve(self, X, W, H, graph, *, update_H=True, max_iter=None, lam_exp=0):
@@ -68,7 +75,8 @@ class _BaseMU(TransformerMixin, BaseEstimator):
             graph=graph, lam=float(np.ldexp(self._lam(), lam_exp)) if lam_exp else self._lam(),
             kl_update=check_choice(getattr(self, "kl_update", "mm"), KL_UPDATES,
                                    name="kl_update"),
-            update_H=update_H, normalize=bool(self.normalize) and update_H)
+            update_H=update_H, normalize=bool(self.normalize) and update_H,
+            add_eps=float(self._add_eps()))
 
     def fit_transform(self, X, y=None, W=None, H=None):
         """Learn the factorisation of X and return the coefficients W.
@@ -212,6 +220,13 @@ class NMF(_BaseMU):
         fit, and the coefficients inversely (the reference code's column max-normalisation of
         its basis). W H is unchanged; ``objective_history_`` ends before the rescaling (for
         GNMF the rescaling changes the graph term).
+    denominator_eps : float, default=0.0
+        0: an exactly zero denominator of an update is replaced by a tiny EPS (scikit-learn's
+        rule), which keeps the updates equivariant to the factors' scale. > 0: added to every
+        denominator, as the authors' code does (with float32's epsilon, ``1.19e-07``); it
+        changes the updates wherever a denominator is that small, e.g. when Meta-NMF's raw
+        algorithm shrinks the coefficients (``MetaNMF(rescale_bases=False)``). Frobenius
+        only.
     random_state : int, RandomState instance or None, default=None
         Seeds the random and ``nndsvdar`` initialisations.
 
@@ -271,7 +286,8 @@ class NMF(_BaseMU):
     """
 
     def __init__(self, n_components=None, *, loss="frobenius", init="random", max_iter=200,
-                 tol=1e-4, stopping="objective", normalize=False, random_state=None):
+                 tol=1e-4, stopping="objective", normalize=False, denominator_eps=0.0,
+                 random_state=None):
         self.n_components = n_components
         self.loss = loss
         self.init = init
@@ -279,6 +295,7 @@ class NMF(_BaseMU):
         self.tol = tol
         self.stopping = stopping
         self.normalize = normalize
+        self.denominator_eps = denominator_eps
         self.random_state = random_state
 
 

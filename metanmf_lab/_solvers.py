@@ -82,6 +82,23 @@ def _guard(denom):
     return denom
 
 
+def _denominator(denom, add_eps):
+    """The Frobenius updates' denominator rule, in place: ``add_eps == 0`` guards exact zeros
+    (:func:`_guard`); ``add_eps > 0`` adds it to every entry, as the authors' code does (with
+    float32's machine epsilon). The two differ only where a denominator is as small as
+    ``add_eps``: when the coefficients' scale collapses (see ``MetaNMF.rescale_bases``)."""
+    if add_eps:
+        denom += add_eps
+        return denom
+    return _guard(denom)
+
+
+def _check_add_eps(add_eps, loss):
+    if add_eps and loss != "frobenius":
+        raise ValueError(f"add_eps (the authors' '+eps' denominators) is implemented for the "
+                         f"Frobenius loss only, got loss={loss!r}.")
+
+
 class _Coef:
     """The coefficient matrix W, held in the layout whose products with X are fastest.
 
@@ -164,8 +181,9 @@ def normalize_components(W, H):
 
 
 def mu_frobenius(X, W, H, *, max_iter, tol=0.0, stopping="objective", graph=None, lam=0.0,
-                 update_W=True, update_H=True, normX2=None):
-    """Frobenius MU, optionally graph-regularised on W. Updates W and H in place."""
+                 update_W=True, update_H=True, normX2=None, add_eps=0.0):
+    """Frobenius MU, optionally graph-regularised on W. Updates W and H in place.
+    ``add_eps``: see :func:`_denominator`."""
     use_graph = graph is not None and lam > 0
     if normX2 is None:
         normX2 = squared_norm(X)
@@ -207,7 +225,7 @@ def mu_frobenius(X, W, H, *, max_iter, tol=0.0, stopping="objective", graph=None
             if use_graph:
                 numer += lam * AC
                 denom += lam_deg * C
-            np.divide(numer, _guard(denom), out=denom)
+            np.divide(numer, _denominator(denom, add_eps), out=denom)
             C *= denom
             if use_graph:
                 AC = cw.graph_times(graph)
@@ -215,7 +233,7 @@ def mu_frobenius(X, W, H, *, max_iter, tol=0.0, stopping="objective", graph=None
         WtW = cw.wtw()
         if update_H:
             np.matmul(WtW, H, out=denom_H)
-            np.divide(WtX, _guard(denom_H), out=denom_H)
+            np.divide(WtX, _denominator(denom_H, add_eps), out=denom_H)
             H *= denom_H
             HHt = H @ H.T
         obj.append(objective(WtX, WtW, HHt, AC))
@@ -300,7 +318,7 @@ def mu_kl(X, W, H, *, max_iter, tol=0.0, stopping="objective", graph=None, lam=0
 
 
 def mu_batched(Xs, Ws, Hs, *, loss="frobenius", max_iter, graph=None, lam=0.0,
-               kl_update="mm"):
+               kl_update="mm", add_eps=0.0):
     """N independent factorisations of equal shape, updated together (no stopping rule).
 
     The meta-tasks of Meta-NMF are small and equally sized, so one stacked product per step
@@ -318,12 +336,15 @@ def mu_batched(Xs, Ws, Hs, *, loss="frobenius", max_iter, graph=None, lam=0.0,
         Block-diagonal graph over the N * n stacked samples (task i is rows i n .. (i+1) n).
     lam : float
     kl_update : {"mm", "split"}
+    add_eps : float
+        Frobenius only: see :func:`_denominator`.
 
     Returns
     -------
     objective : ndarray of shape (N,)
         Each task's objective (data term + graph term) at the returned factors.
     """
+    _check_add_eps(add_eps, loss)
     N, n, k = Ws.shape
     use_graph = graph is not None and lam > 0
     HsT = Hs.transpose(0, 2, 1)
@@ -346,13 +367,13 @@ def mu_batched(Xs, Ws, Hs, *, loss="frobenius", max_iter, graph=None, lam=0.0,
             if use_graph:
                 numer += lam * AW
                 denom += lam * deg * Ws
-            np.divide(numer, _guard(denom), out=denom)
+            np.divide(numer, _denominator(denom, add_eps), out=denom)
             Ws *= denom
             if use_graph:
                 AW = graph_times()
             WtX = Ws.transpose(0, 2, 1) @ Xs
             WtW = Ws.transpose(0, 2, 1) @ Ws
-            Hs *= WtX / _guard(WtW @ Hs)
+            Hs *= WtX / _denominator(WtW @ Hs, add_eps)
             HHt = Hs @ HsT
         R = Xs - Ws @ Hs
         obj = np.einsum("ijk,ijk->i", R, R, dtype=np.float64)
@@ -384,7 +405,7 @@ def mu_batched(Xs, Ws, Hs, *, loss="frobenius", max_iter, graph=None, lam=0.0,
 
 def solve_mu(X, W, H, *, loss="frobenius", max_iter=200, tol=0.0, stopping="objective",
              graph=None, lam=0.0, kl_update="mm", update_W=True, update_H=True,
-             normalize=False, history=True):
+             normalize=False, history=True, add_eps=0.0):
     """Run multiplicative updates on ``X ~ W H`` from the given factors (updated in place).
 
     Parameters
@@ -415,15 +436,19 @@ def solve_mu(X, W, H, *, loss="frobenius", max_iter=200, tol=0.0, stopping="obje
         Record the objective after every iteration. False (KL only; Frobenius records it
         anyway, at little cost): ``objective`` holds the final value alone, unless the
         objective stopping rule needs every one. The factors do not depend on it.
+    add_eps : float
+        0 (default): exact zeros of a denominator are replaced by a tiny EPS; > 0: added to
+        every denominator, as the authors' code does. Frobenius only.
 
     Returns
     -------
     MUResult
     """
+    _check_add_eps(add_eps, loss)
     common = dict(max_iter=max_iter, tol=tol, stopping=stopping, graph=graph, lam=lam,
                   update_W=update_W, update_H=update_H)
     if loss == "frobenius":
-        res = mu_frobenius(X, W, H, **common)
+        res = mu_frobenius(X, W, H, add_eps=add_eps, **common)
     else:
         res = mu_kl(X, W, H, kl_update=kl_update, history=history, **common)
     if normalize:
