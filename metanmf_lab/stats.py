@@ -1,21 +1,23 @@
-"""Paired comparisons over seeds: mean differences with intervals, signed-rank tests, Holm.
+"""Paired comparisons over replications: mean differences with intervals, t tests, Holm.
 
 A comparison sets a model against a reference model (e.g. Meta-NMF against NMF) on one
 dataset and noise condition. Both are evaluated on the same cells (rank, seed): the same
 evaluation half, the same k-means seed. So the comparison is *paired*:
 
+* the **replication** is a seed (everything random in a run is drawn from it) on a split (the
+  learning/evaluation split, the noise draw and the Fashion-MNIST subset). Ranks are not
+  replications: the ranks of one seed share all its randomness;
 * the **difference** of a seed is the model's NMI minus the reference's, averaged over the
-  ranks (the thesis' table statistic, per seed); its mean over seeds is the reported effect
-  and the 95% interval is Student's t interval over seeds (seeds are the independent
-  replications: everything random in a cell is drawn from its seed);
-* the **test** is Wilcoxon's signed-rank test on the (rank, seed) pairs of differences,
-  two-sided, which does not assume the differences are normal;
-* a **verdict** ("better"/"worse") needs a significant test *and* the test and the mean to
-  point the same way: the signed-rank test weighs how many pairs lean each way, the mean how
-  far, so a few large differences can pull the mean against most pairs. Where they disagree
-  the verdict is "undecided" (:func:`significant_sign`);
+  ranks (the thesis' table statistic, per seed); its mean over seeds is the reported effect;
+* its **standard error** adds the split-to-split variance (:func:`split_variance`, measured
+  on extra splits) to the seeds' variance over their number, and the **test** is Student's
+  t on it (:func:`compare`), so that interval and test speak of another split as well;
 * the p-values of a family of comparisons (e.g. all cells of a table) are adjusted with
-  Holm's step-down method, which controls the family-wise error rate.
+  Holm's step-down method, which controls the family-wise error rate; a verdict is "better"
+  or "worse" when the adjusted p-value is below alpha.
+
+:func:`compare_over_pairs` is the former rule (Wilcoxon over rank x seed pairs), kept to
+count what the change of unit changes.
 
 Reporting takes store rows (:func:`metanmf_lab.reporting.select`), never models.
 """
@@ -130,9 +132,136 @@ def paired_differences(rows, reference, model, by=("dataset", "condition"), valu
     return both
 
 
+def seed_differences(rows, reference, model, by=("dataset", "condition"), value="nmi"):
+    """Per (``by``..., seed): the model's ``value`` minus the reference's, averaged over the
+    ranks both have (the thesis' table statistic, per seed): one number per replication."""
+    d = paired_differences(rows, reference, model, by, value)
+    return d.groupby(list(by) + ["seed"])["difference"].mean()
+
+
+def split_variance(rows, pairs, by=("dataset", "condition"), value="nmi"):
+    """The split-to-split variance of each comparison: ``rows`` hold one seed per
+    ``replication`` (a column: the learning/evaluation split, noise draw and Fashion-MNIST
+    subset), and each replication's difference is the mean over its ranks; the variance is
+    taken over replications (ddof = 1). Returns one row per (``by``..., reference, model) with
+    ``split_var``, ``n_splits`` and ``split_mean`` (the mean over replications)."""
+    out = []
+    for reference, model in pairs:
+        d = paired_differences(rows, reference, model, list(by) + ["replication"], value)
+        per = d.groupby(list(by) + ["replication"])["difference"].mean()
+        for key, g in per.groupby(level=list(range(len(by)))):
+            key = key if isinstance(key, tuple) else (key,)
+            v = g.to_numpy()
+            out.append(dict(zip(by, key), reference=reference, model=model,
+                            split_var=float(v.var(ddof=1)) if v.size > 1 else np.nan,
+                            n_splits=int(v.size), split_mean=float(v.mean())))
+    return pd.DataFrame(out, columns=list(by) + ["reference", "model", "split_var",
+                                                 "n_splits", "split_mean"])
+
+
 def compare(rows, pairs, by=("dataset", "condition"), level=0.95, alpha=ALPHA,
+            family=None, value="nmi", negligible=0.01, splits=None):
+    """Paired comparisons of each ``(reference, model)`` in ``pairs``, per ``by`` group, over
+    independent replications.
+
+    The replication is the seed: everything random in a run (initialisation, meta-tasks,
+    k-means) is drawn from it. A seed's difference is the model's ``value`` minus the
+    reference's, averaged over the ranks (ranks of one seed share its randomness, so they are
+    not replications). The effect is the mean over seeds; its variance is the seeds' variance
+    over their number **plus**, with ``splits``, the split-to-split variance of the
+    comparison (the variance over learning/evaluation splits, noise draws and Fashion-MNIST
+    subsets of a one-seed replication: :func:`split_variance`), so that the interval and the
+    test speak of the effect on another split too. The test is Student's t on that standard
+    error, with the seeds' degrees of freedom, or the splits' (``n_splits - 1``) when the split
+    term is included (Welch-Satterthwaite would give more; we take the smaller, conservative).
+
+    Parameters
+    ----------
+    rows : DataFrame of store rows (with a ``condition`` column, see ``reporting.select``)
+    pairs : sequence of (reference, model) names
+    by : grouping columns; each group x pair is one comparison
+    level : confidence level of the interval
+    alpha : family-wise error rate of the verdicts
+    family : columns defining a family for Holm's adjustment (default: all comparisons)
+    value : the column compared (default: NMI)
+    negligible : half-width of the "no difference" band
+    splits : DataFrame of :func:`split_variance` (``by`` columns, reference, model,
+        ``split_var``, ``n_splits``) or None. Comparisons it has no row for are taken with no
+        split term; callers that want one for them pass a row (e.g. a borrowed variance).
+
+    Returns
+    -------
+    DataFrame, one row per comparison: the ``by`` columns, ``reference``, ``model``,
+    ``n_seeds``, ``n_pairs`` (rank x seed cells), ``reference_nmi`` and ``model_nmi`` (means
+    over ranks and seeds), ``difference`` with ``low``/``high`` (the interval), ``se``,
+    ``df``, ``split_var`` (0 without a split term), ``p`` (t test), ``direction`` (the sign of
+    the difference), ``p_holm`` and ``verdict``: "better"/"worse" when ``p_holm < alpha``,
+    "no difference" when not significant and the interval lies within +-``negligible``, else
+    "undecided".
+    """
+    split_of = {}
+    if splits is not None and len(splits):
+        for r in splits.itertuples(index=False):
+            k = tuple(getattr(r, c) for c in by) + (r.reference, r.model)
+            split_of[k] = (float(r.split_var), int(r.n_splits))
+    out = []
+    for reference, model in pairs:
+        d = paired_differences(rows, reference, model, by, value)
+        for key, g in d.groupby(list(by), sort=True):
+            key = key if isinstance(key, tuple) else (key,)
+            per_seed = g.groupby("seed")["difference"].mean().to_numpy()
+            n = per_seed.size
+            mean = float(per_seed.mean()) if n else np.nan
+            var = float(per_seed.var(ddof=1)) / n if n > 1 else np.nan
+            df = n - 1
+            sv, n_splits = split_of.get(key + (reference, model), (np.nan, 0))
+            if np.isfinite(sv) and n_splits > 1:
+                # one seed alone has no seed variance; the split term holds a seed's anyway
+                var = (var if np.isfinite(var) else 0.0) + sv
+                df = min(df, n_splits - 1) if df > 0 else n_splits - 1
+            else:
+                sv = 0.0
+            se = float(np.sqrt(var)) if np.isfinite(var) else np.nan
+            p, low, high = _t_test(mean, se, df, level)
+            out.append(dict(zip(by, key), reference=reference, model=model, n_seeds=int(n),
+                            n_pairs=len(g), reference_nmi=float(g["reference"].mean()),
+                            model_nmi=float(g["model"].mean()), difference=mean, low=low,
+                            high=high, se=se, df=int(df), split_var=sv, p=p,
+                            direction=int(np.sign(mean)) if np.isfinite(mean) else 0))
+    res = pd.DataFrame(out, columns=list(by) + [
+        "reference", "model", "n_seeds", "n_pairs", "reference_nmi", "model_nmi",
+        "difference", "low", "high", "se", "df", "split_var", "p", "direction"])
+    return _adjust(res, family, alpha, negligible)
+
+
+def _t_test(mean, se, df, level):
+    """Two-sided p-value of ``mean / se`` on Student's t with ``df`` degrees of freedom, and
+    the ``level`` interval. A zero standard error: p = 1 for a zero mean, 0 otherwise."""
+    if not (np.isfinite(mean) and np.isfinite(se)) or df < 1:
+        return np.nan, np.nan, np.nan
+    if se == 0:
+        return (1.0 if mean == 0 else 0.0), mean, mean
+    half = float(_st.t.ppf(0.5 + level / 2, df)) * se
+    return float(2 * _st.t.sf(abs(mean) / se, df)), mean - half, mean + half
+
+
+def _adjust(res, family, alpha, negligible):
+    if family:
+        res["p_holm"] = np.nan
+        for _, idx in res.groupby(list(family)).groups.items():
+            res.loc[idx, "p_holm"] = holm(res.loc[idx, "p"].to_numpy())
+    else:
+        res["p_holm"] = holm(res["p"].to_numpy())
+    res["verdict"] = [_verdict(r, alpha, negligible) for r in res.itertuples()]
+    return res
+
+
+def compare_over_pairs(rows, pairs, by=("dataset", "condition"), level=0.95, alpha=ALPHA,
             family=None, value="nmi", negligible=0.01):
-    """Paired comparisons of each ``(reference, model)`` in ``pairs``, per ``by`` group.
+    """The book's former rule, kept to count the verdicts the current rule (:func:`compare`)
+    changes: Wilcoxon's signed-rank test over the (rank, seed) *pairs*, as if ranks were
+    independent replications (they are not: every rank of a seed shares its split, noise and
+    k-means seed), and the t interval over seeds without the split-to-split variance.
 
     Parameters
     ----------

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from metanmf_lab.stats import (claims, compare, holm, mean_interval, significant_sign,
-                               signed_rank_direction, signed_rank_p)
+from metanmf_lab.stats import (claims, compare, compare_over_pairs, holm, mean_interval,
+                               significant_sign, signed_rank_direction, signed_rank_p,
+                               split_variance)
 
 
 def holm_by_definition(p):
@@ -83,7 +84,7 @@ def test_a_few_large_differences_against_most_pairs_give_no_verdict():
     rows = pd.DataFrame(
         [dict(dataset="digits", condition="none", rank=2, seed=s, model=m, nmi=v)
          for s, x in enumerate(d) for m, v in (("NMF", 0.5), ("Meta-NMF", 0.5 + x))])
-    res = compare(rows, [("NMF", "Meta-NMF")])
+    res = compare_over_pairs(rows, [("NMF", "Meta-NMF")])  # the former rule
     assert res.p_holm.iloc[0] < 0.05 and res.difference.iloc[0] < 0
     assert res.verdict.iloc[0] == "undecided"
     thesis = pd.DataFrame([dict(table="x", noise="none", dataset="digits", model=m,
@@ -229,3 +230,49 @@ def test_spread_comparison_without_a_defined_statistic_gives_nan_not_a_warning()
         warnings.simplefilter("error")
         r = stats.spread_comparison(rows, [("A", "B")]).iloc[0]
     assert np.isnan(r.p) and r.verdict == "undecided"
+
+
+def test_compare_is_a_t_test_over_seed_means():
+    """The test is one-sample t on each seed's mean over ranks (scipy's ttest_1samp), not on
+    the rank x seed pairs: repeating every rank value changes nothing."""
+    rows = _rows({"digits": 0.01, "faces": -0.004}, noise_sd=0.02, seeds=6)
+    res = compare(rows, [("NMF", "Meta-NMF")]).set_index(["dataset", "condition"])
+    for (ds, cond), r in res.iterrows():
+        g = rows[(rows.dataset == ds) & (rows.condition == cond)]
+        w = g.pivot_table(index=["seed", "rank"], columns="model", values="nmi")
+        per_seed = (w["Meta-NMF"] - w["NMF"]).groupby("seed").mean()
+        ref = st.ttest_1samp(per_seed, 0.0)
+        assert r.p == pytest.approx(ref.pvalue) and r.df == 5
+        lo, hi = st.t.interval(0.95, 5, loc=per_seed.mean(), scale=st.sem(per_seed))
+        assert (r.low, r.high) == pytest.approx((lo, hi))
+    more = pd.concat([rows.assign(rank=rows["rank"] + 100 * k) for k in range(3)])
+    np.testing.assert_allclose(compare(more, [("NMF", "Meta-NMF")]).p, res.p)
+
+
+def test_split_variance_widens_the_interval_and_sets_the_degrees_of_freedom():
+    rows = _rows({"digits": 0.03, "faces": 0.03}, noise_sd=0.005, seeds=10)
+    # five one-seed replications whose differences spread by split
+    rep = []
+    for k, shift in enumerate((0.0, 0.04, -0.03, 0.05, -0.02)):
+        r = rows[rows.seed == 0].copy()
+        r.loc[r.model == "Meta-NMF", "nmi"] += shift
+        rep.append(r.assign(replication=k))
+    sv = split_variance(pd.concat(rep), [("NMF", "Meta-NMF")])
+    assert set(sv.n_splits) == {5}
+    per = [d + 0.0 for d in (0.0, 0.04, -0.03, 0.05, -0.02)]
+    base = compare(rows, [("NMF", "Meta-NMF")])
+    wide = compare(rows, [("NMF", "Meta-NMF")], splits=sv)
+    for b, w, v in zip(base.itertuples(), wide.itertuples(), sv.itertuples()):
+        assert w.se == pytest.approx(np.sqrt(b.se ** 2 + v.split_var))
+        assert w.df == 4 and w.split_var == pytest.approx(v.split_var)
+        assert w.high - w.low > b.high - b.low
+        assert w.p > b.p
+    # the spread of the shifts is the split variance, up to the seed-0 differences' own
+    assert sv.split_var.iloc[0] == pytest.approx(np.var(per, ddof=1), rel=0.3)
+    assert set(base.verdict) == {"better"} and set(wide.verdict) == {"undecided"}
+
+
+def test_compare_zero_spread():
+    rows = _rows({"digits": 0.0, "faces": 0.0}, noise_sd=0.0)
+    res = compare(rows, [("NMF", "Meta-NMF")])
+    assert set(res.p) == {1.0} and set(res.verdict) == {"no difference"}
