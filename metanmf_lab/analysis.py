@@ -406,6 +406,8 @@ class Hypotheses:
     more_compute: pd.DataFrame = None
     """H1's context: each base model given the Meta model's compute against itself at the
     thesis' budget (``stats.compare``; "better": more iterations help it)."""
+    split_rows: pd.DataFrame = None
+    """The replications' rows (:func:`metanmf_lab.chapters.verdicts.replication_rows`)."""
 
     def summary(self):
         """One row per measured question: counts of each verdict and a one-word reading."""
@@ -446,8 +448,8 @@ class Hypotheses:
 
 def measure_hypotheses(settings, *, store, measure_store, datasets, ranks, seeds, pair_seeds,
                        noise_datasets, noise_ranks, noise_levels, basis_datasets, basis_rank,
-                       face_rank, fair_datasets=None, pair_datasets=None, n_jobs=1,
-                       progress=False, protocol="thesis"):
+                       face_rank, fair_datasets=None, pair_datasets=None, replications=(),
+                       replication_ranks=None, n_jobs=1, progress=False, protocol="thesis"):
     """Measure the thesis' four hypotheses (its Section 1.3) from the result stores.
 
     Cells missing from ``store`` (a :class:`~metanmf_lab.store.ResultStore`) or
@@ -458,7 +460,9 @@ def measure_hypotheses(settings, *, store, measure_store, datasets, ranks, seeds
       ``fair_datasets`` (default: all), and the two headline pairs on ``pair_seeds`` too
       (on those of ``pair_datasets``, default: all);
       each Meta model against its baseline and its three fair baselines (paired over the
-      seeds both have).
+      seeds both have), every standard error with the split-to-split variance measured on
+      ``replications`` at ``replication_ranks``
+      (:func:`metanmf_lab.chapters.verdicts.replication_rows`).
     * H2 (initialisation sensitivity): the s.d. over seeds of each model's NMI
       (:func:`metanmf_lab.stats.spread_comparison`), and the subspace distance between the
       bases of different seeds (``basis_datasets`` at ``basis_rank``, ``pair_seeds``).
@@ -468,7 +472,7 @@ def measure_hypotheses(settings, *, store, measure_store, datasets, ranks, seeds
     * H4 (facial parts): sparsity and locality of the Faces bases at ``face_rank`` over
       ``pair_seeds``, without and with noise.
     """
-    from .chapters.verdicts import clustering_rows, compare_rows
+    from .chapters.verdicts import clustering_rows, compare_rows, replication_rows
     from .experiments import FAIR_BASELINES, HEADLINE_PAIRS, MODELS, PAIRS, make_grid, run_grid
     from .reporting import select
 
@@ -480,7 +484,11 @@ def measure_hypotheses(settings, *, store, measure_store, datasets, ranks, seeds
     rows = clustering_rows(settings, store, datasets, ranks, seeds, pair_seeds,
                            fair_datasets=fair_datasets, pair_datasets=pair_datasets,
                            protocol=protocol, n_jobs=n_jobs, progress=progress)
-    clustering = compare_rows(rows)
+    split_rows = None
+    if replications:
+        split_rows = replication_rows(settings, store, rows, replications, replication_ranks,
+                                      n_jobs=n_jobs, progress=progress, protocol=protocol)
+    clustering = compare_rows(rows, split_rows)
     spread = stats.spread_comparison(rows[rows["model"].isin(MODELS)], PAIRS)
     more_compute = stats.compare(rows, [(base, FAIR_BASELINES[meta][0]) for base, meta in PAIRS])
 
@@ -499,7 +507,7 @@ def measure_hypotheses(settings, *, store, measure_store, datasets, ranks, seeds
     return Hypotheses(rows=rows, clustering=clustering, spread=spread, basis=basis,
                       basis_pairs=basis_spread_pairs(basis), noise_rows=noise_rows,
                       noise=noise, parts=parts, part_tests=part_comparisons(parts),
-                      more_compute=more_compute)
+                      more_compute=more_compute, split_rows=split_rows)
 
 
 def noise_summary(noise_rows):

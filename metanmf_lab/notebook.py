@@ -33,6 +33,8 @@ from pathlib import Path
 from ._config import PROJECT_ROOT
 from .experiments import MODELS, THESIS_RANKS, Settings
 from .protocols import PROTOCOLS
+from .replication import FULL as FULL_PLAN
+from .replication import SMOKE as SMOKE_PLAN
 from .store import (DEFAULT_MEASURE_STORE, DEFAULT_ML100K_STORE, DEFAULT_MLAM_STORE,
                     DEFAULT_NMF_PRIOR_STORE, DEFAULT_STORE, ML100KStore, MeasureStore,
                     MLAMStore, NMFPriorStore, ResultStore)
@@ -90,7 +92,8 @@ PROFILES = {
                                bench_seeds=tuple(range(10)), max_iter=500,
                                splits=tuple(range(10)),
                                nmf_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
-                               nmf_ranks=tuple(THESIS_RANKS), nmf_seeds=(0, 1, 2))),
+                               nmf_ranks=tuple(THESIS_RANKS), nmf_seeds=(0, 1, 2),
+                               plan=FULL_PLAN)),
     # A few seconds per notebook: tiny budgets on the small datasets, two ranks, two seeds.
     "smoke": Profile("smoke", Settings(n_epochs=3, inner_iter=10, baseline_iter=10),
                      (2, 5), (0, 1), PROJECT_ROOT / "_build" / "smoke-results.csv",
@@ -103,7 +106,8 @@ PROFILES = {
                                 reference_datasets=("digits", "faces"),
                                 benchmarks=("A", "B"),
                                 bench_seeds=(0, 1), max_iter=30, splits=(0, 1),
-                                nmf_datasets=("digits",), nmf_ranks=(3,), nmf_seeds=(0,)),
+                                nmf_datasets=("digits",), nmf_ranks=(3,), nmf_seeds=(0,),
+                                plan=SMOKE_PLAN),
                      measure_store=PROJECT_ROOT / "_build" / "smoke-basis-measures.csv",
                      ml100k_store=PROJECT_ROOT / "_build" / "smoke-metaprior-ml100k.csv",
                      nmf_prior_store=PROJECT_ROOT / "_build" / "smoke-metaprior-nmf.csv",
@@ -477,7 +481,8 @@ def hypotheses(params):
         noise_levels=params.noise_levels, basis_datasets=params.basis_datasets,
         basis_rank=params.basis_rank, face_rank=params.face_rank,
         fair_datasets=params.fair_datasets, pair_datasets=params.pair_datasets,
-        n_jobs=params.n_jobs,
+        replications=params.profile_.extra["plan"].splits,
+        replication_ranks=params.profile_.extra["plan"].split_ranks, n_jobs=params.n_jobs,
         progress=params.profile == "full")
 
 

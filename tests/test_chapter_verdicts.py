@@ -75,8 +75,8 @@ def test_the_shown_tables_carry_the_same_verdicts(chapters):
         for r in shown.itertuples(index=False):
             ds = names[r[0]]
             cond = "none" if r[1] == "none" else "added"
-            cell = r[3]  # "vs thesis baseline": "+0.021 better"
-            assert cell.split(" ", 1)[1] == book[("thesis baseline", meta, base, ds, cond)]
+            cell = r[3]  # "vs thesis baseline": "+0.02 [-0.01, +0.05] better"
+            assert cell.split("] ", 1)[1] == book[("thesis baseline", meta, base, ds, cond)]
 
 
 def test_claims_are_the_same_in_tables_and_conclusions(chapters):
@@ -208,7 +208,8 @@ def test_headline_sentence_and_table():
                                ("warm start", "NMF (warm start)", "worse")):
         for ds in ("faces", "digits"):
             rows.append(dict(model="Meta-NMF", reference=ref, kind=kind, dataset=ds,
-                             condition="none", verdict=verdict, difference=0.02))
+                             condition="none", verdict=verdict, difference=0.02,
+                             low=-0.01, high=0.05))
     v = pd.DataFrame(rows)
     text = conclusions.headline_sentence(v, "NMF", "Meta-NMF")
     assert text.startswith("**Meta-NMF** is significantly better than NMF in 2 of 2")
@@ -221,7 +222,7 @@ def test_headline_sentence_and_table():
     table = conclusions.headline_table(v, thesis, "NMF", "Meta-NMF")
     assert list(table["dataset"]) == ["Digits", "Faces"]
     assert table.iloc[0]["thesis"] == "+0.050" and table.iloc[1]["thesis"] == "–"
-    assert table.iloc[0]["vs thesis baseline"] == "+0.020 better"
+    assert table.iloc[0]["vs thesis baseline"] == "+0.02 [−0.01, +0.05] better"
 
 
 def test_cells_and_summary_table():
