@@ -20,7 +20,7 @@ ifneq ($(strip $(METANMF_DATA)),)
 export METANMF_DATA := $(abspath $(METANMF_DATA))
 endif
 
-.PHONY: help venv torch data book lab golden test lock clean bench bench-full grid
+.PHONY: help venv torch data book lab golden test lock clean bench bench-full grid replicate
 
 help:
 	@echo "make book        execute every notebook (PROFILE=full|smoke) and build _build/html"
@@ -32,6 +32,7 @@ help:
 	@echo "make bench       quick benchmarks (< 3 min) -> data/benchmarks/bench-quick.csv"
 	@echo "make bench-full  full benchmarks, incl. the measured wall time of the whole grid"
 	@echo "make grid        fill the result store with the thesis grid (resumable)"
+	@echo "make replicate   the replications of the robustness chapter (resumable)"
 	@echo "make lock        regenerate requirements-lock.txt from the requirements files"
 
 $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
@@ -88,6 +89,10 @@ bench-full: $(STAMP)
 
 grid: $(STAMP)
 	$(PY) -m metanmf_lab.experiments
+
+# Other splits, calibrated noise, reference-protocol fair baselines, GNMF's weight, raw scale.
+replicate: $(STAMP)
+	$(PY) -m metanmf_lab.replication run --jobs $(JOBS)
 
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
