@@ -155,6 +155,7 @@ PLAN = (
     Chapter("faces", "faces.ipynb"),
     Chapter("notes", "notes.ipynb"),
     Chapter("hypotheses", "hypotheses.ipynb"),
+    Chapter("robustness", "robustness.ipynb"),
     Chapter("altbi", "altbi.ipynb", data=()),
     Chapter("metaprior", "metaprior.ipynb", data=("fmnist", "faces", "coil20", "movielens")),
     Chapter("mlam", "mlam.ipynb", data=()),

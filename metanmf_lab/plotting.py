@@ -636,3 +636,94 @@ def headline_differences(verdicts, models, datasets=None, linear=0.1):
                   "log beyond)", fontsize=10, y=0.86 / fig.get_figheight())
     fig.tight_layout(rect=(0, 0.93 / fig.get_figheight(), 1, 1))
     return fig
+
+
+def split_differences(splits, comparisons):
+    """Replications: each extra split's difference (a Meta model minus a reference, seed 0,
+    mean over the replication ranks) as a dot, the main split's as a ring, per dataset; one
+    panel per condition. ``splits``: rows of per-replication differences (columns dataset,
+    condition, label, replication, difference); ``comparisons``: the labels, in order."""
+    import matplotlib.pyplot as plt
+
+    conds = [c for c in ("none", "added") if c in set(splits["condition"])]
+    datasets = [d for d in DATASETS if d in set(splits["dataset"])]
+    fig, axes = plt.subplots(1, len(conds), figsize=(6.6, 0.55 * len(datasets) * len(
+        comparisons) ** 0.5 + 1.9), sharey=True, squeeze=False, layout="constrained")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    step = 0.8 / max(len(comparisons), 1)
+    for ax, cond in zip(axes[0], conds):
+        for j, label in enumerate(comparisons):
+            p = splits[(splits.condition == cond) & (splits.label == label)]
+            for i, ds in enumerate(datasets):
+                q = p[p.dataset == ds]
+                y = i - 0.4 + step * (j + 0.5)
+                main = q[q.replication == 0]["difference"]
+                other = q[q.replication != 0]["difference"]
+                ax.scatter(other, [y] * len(other), s=14, color=colors[j % len(colors)],
+                           label=label if i == 0 else None, zorder=3)
+                ax.scatter(main, [y] * len(main), s=40, facecolors="none",
+                           edgecolors=colors[j % len(colors)], linewidths=1.3, zorder=3)
+        ax.axvline(0, color="0.5", lw=0.8)
+        ax.set_title("no noise" if cond == "none" else "added noise", fontsize=11)
+        ax.set_yticks(range(len(datasets)), [DATASETS[d].display_name for d in datasets])
+        ax.invert_yaxis()
+        ax.tick_params(labelsize=10)
+    fig.supxlabel("NMI difference (Meta model − reference), one dot per split", fontsize=11)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=10, frameon=False)
+    return fig
+
+
+def calibration(table, defaults):
+    """Noise calibration: plain NMF's NMI (mean over ranks; mean and 95% interval over seeds)
+    against the noise level, one panel per dataset, with the thesis' noisy NMF number as a
+    dashed line and the level our grid uses as a dotted one. ``table``: columns dataset,
+    noise, nmi, low, high, thesis_noisy_nmf; ``defaults``: dataset -> level."""
+    import matplotlib.pyplot as plt
+
+    datasets = [d for d in DATASETS if d in set(table["dataset"])]
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6.6, 2.6), sharey=True, squeeze=False,
+                             layout="constrained")
+    for ax, ds in zip(axes[0], datasets):
+        p = table[table.dataset == ds].sort_values("noise")
+        err = np.vstack([p["nmi"] - p["low"].fillna(p["nmi"]),
+                         p["high"].fillna(p["nmi"]) - p["nmi"]])
+        ax.errorbar(p["noise"], p["nmi"], yerr=err, marker="o", ms=3.5, capsize=2,
+                    color="C0", label="NMF (ours)")
+        ax.axhline(p["thesis_noisy_nmf"].iloc[0], ls="--", color="C3", lw=1.2,
+                   label="thesis, noisy NMF")
+        ax.axvline(defaults[ds], ls=":", color="0.35", lw=1.2, label="our grid's level")
+        ax.set_title(DATASETS[ds].display_name, fontsize=11)
+        ax.tick_params(labelsize=9)
+    axes[0, 0].set_ylabel("NMI")
+    fig.supxlabel("noise s.d. σ", fontsize=11)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=10, frameon=False)
+    return fig
+
+
+def nmi_vs_iterations(table, budget, meta=None):
+    """Plain NMF's NMI (mean and s.d. over seeds) against its number of iterations (log
+    scale), one line per rank, the thesis' budget marked; ``meta``: rank -> Meta-NMF's NMI
+    at the thesis settings, drawn as short dashes. ``table``: columns rank, iterations, mean,
+    sd."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 3.0), layout="constrained")
+    for i, (rank, p) in enumerate(table.groupby("rank")):
+        p = p.sort_values("iterations")
+        ax.errorbar(p["iterations"], p["mean"], yerr=p["sd"].fillna(0), marker="o", ms=3.5,
+                    capsize=2, color=f"C{i}", label=f"NMF, rank {rank}")
+        if meta and rank in meta:
+            ax.axhline(meta[rank], ls="--", lw=1, color=f"C{i}",
+                       label=f"Meta-NMF, rank {rank}")
+    ax.axvline(budget, ls=":", color="0.35", lw=1.2)
+    ax.annotate(f"thesis budget ({budget})", (budget, 0.02), xytext=(4, 0),
+                textcoords="offset points", fontsize=9, color="0.3")
+    ax.set_xscale("log")
+    ax.set_xlabel("NMF iterations", fontsize=11)
+    ax.set_ylabel("NMI", fontsize=11)
+    ax.set_ylim(0, 1)
+    ax.tick_params(labelsize=10)
+    ax.legend(fontsize=9, frameon=False, loc="upper left")
+    return fig
