@@ -53,3 +53,22 @@ def test_full_profile_notes_are_all_stored(no_compute):
     others = [d for d in nb.PROFILES["full"].datasets if d not in ref_on]
     assert [d for d, _, _ in N.reference_pending] == others
     assert all(0 <= stored < total for _, stored, total in N.reference_pending)
+
+
+ROBUSTNESS = dict(profile="full", datasets=[], ranks=[], seeds=[], fair_datasets=[],
+                  pair_seeds=[], pair_datasets=[], n_jobs=1)
+
+
+def test_full_profile_robustness_is_all_stored(no_compute):
+    """The robustness chapter's replications are committed: every design of the full plan."""
+    from metanmf_lab.chapters import robustness
+
+    V = robustness.values(_params(**ROBUSTNESS))
+    plan = nb.PROFILES["full"].extra["plan"]
+    assert V.n_replications == len(plan.splits) + 1 >= 5
+    assert set(V._splits["replication"]) == set(range(len(plan.splits) + 1))
+    # every headline comparison measured on every split, on every dataset and condition
+    per = V._splits.groupby(["dataset", "condition", "label"])["replication"].nunique()
+    assert len(per) == len(plan.datasets) * 2 * 4 and (per == V.n_replications).all()
+    assert set(V._beats["setting"]) >= {"thesis protocol, our noise",
+                                        "reference protocol (equal compute, own init)"}
