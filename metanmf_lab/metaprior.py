@@ -114,7 +114,12 @@ def mean_prediction(X, B):
 def mf_prediction(X, B, rank=32, reg=1.0, n_iter=30, random_state=0):
     """The "MF" baseline: ``min sum_obs (u_n . v_m - x_nm)^2 + reg (||U||^2 + ||V||^2)`` on
     the observed entries of this one matrix, by alternating least squares from a small
-    random start (rows without observations get zero factors)."""
+    random start (rows without observations get zero factors).
+
+    The penalty is that of ``2 reg ||U V^T||_*`` (nuclear norm), so ``U V^T = 0`` is the
+    best fit once ``reg`` reaches the largest singular value of ``X`` (observed entries, 0
+    elsewhere): from there on MF predicts 0 -- for standardised ratings, their mean -- for
+    every entry."""
     rng = np.random.default_rng(random_state)
     N, M = X.shape
     U = 0.1 * rng.standard_normal((N, rank))
@@ -135,6 +140,24 @@ def matrix_mse(pred, X_test, B_test):
 
 #: Version of this module's numerical method; part of the key of every stored row.
 METAPRIOR_VERSION = "1"
+
+#: MF's ridge weights, among which validation chooses: 0.1 to 1,000, eight per decade (three
+#: significant digits). From the largest singular value of a matrix's observed ratings on
+#: (a few units for the sparse 30 x 30 meta-test matrices) every weight gives MF's zero fit
+#: (:func:`mf_prediction`), where a coarser grid, (0.1, 1, 10), left validation nothing
+#: better in any split; this one is fine below that point and reaches well past it.
+MF_REGS = tuple(float(f"{10 ** (k / 8):.3g}") for k in range(-8, 25))
+
+#: A prediction whose largest entry is below this (in standard deviations of the ratings) is
+#: MF's zero fit.
+ZERO_FIT = 1e-8
+
+
+def _settings_hash(text):
+    """The first 12 hex digits of the SHA-256 of ``"<settings>|metaprior=<version>"`` (the
+    recipe :class:`metanmf_lab.store.ML100KStore` checks)."""
+    import hashlib
+    return hashlib.sha256(f"{text}|metaprior={METAPRIOR_VERSION}".encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -165,9 +188,7 @@ class TrainingSettings:
 
     @property
     def hash(self):
-        import hashlib
-        payload = f"{self.to_json()}|metaprior={METAPRIOR_VERSION}".encode()
-        return hashlib.sha256(payload).hexdigest()[:12]
+        return _settings_hash(self.to_json())
 
 
 @dataclass(frozen=True)
@@ -181,8 +202,27 @@ class ML100KSettings(TrainingSettings):
     rank: int = 32
     eta: float = 1e-2
     n_test: int = 10
-    mf_regs: tuple = (0.1, 1.0, 10.0)
+    mf_regs: tuple = MF_REGS
     eval_steps: tuple = (0, 1, 2, 5, 10, 20)
+
+    #: The fields only the baselines (MF, Mean) read. The meta-learned prior's rows are
+    #: stored under settings without them (:meth:`prior_json`, :attr:`prior_hash`), so a new
+    #: MF grid recomputes the baselines (seconds) and not the prior's training (minutes).
+    BASELINE_ONLY = ("mf_regs",)
+
+    def prior_json(self):
+        """The settings of the meta-learned prior's rows: every field but
+        :attr:`BASELINE_ONLY`, in :meth:`to_json`'s form."""
+        import json
+        from dataclasses import asdict
+        prior = {k: v for k, v in asdict(self).items() if k not in self.BASELINE_ONLY}
+        return json.dumps(prior, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def prior_hash(self):
+        """The settings hash of the meta-learned prior's rows (:meth:`prior_json`); the
+        baselines' rows carry :attr:`hash`, that of every field."""
+        return _settings_hash(self.prior_json())
 
 
 def _environment():
@@ -196,27 +236,89 @@ def _environment():
             f"torch={torch.__version__};cpu={torch.backends.cpu.get_cpu_capability()}")
 
 
-def ml100k_split(split, settings, ratings=None):
-    """Everything one split of the experiment needs: the trained model's results and the
-    baselines' (a list of store rows). Deterministic for a given split and settings."""
-    import time
-    from datetime import datetime, timezone
-
-    torch = require_torch("Training the meta-learned prior (metaprior.ml100k_split)")
-    # lazy: PyTorch is a heavy optional dependency (requirements-torch.txt)
-    from ._metaprior_torch import Episodes, MetaPriorMF, meta_train, torch_threads
-
-    from ._config import __version__
+def _ml100k_matrices(split, settings, ratings=None):
+    """The meta-training and validation parts of one split, and its validation and meta-test
+    matrices (:func:`meta_test_matrices`)."""
     from .datasets import load_movielens
 
     s = settings
-    t0 = time.perf_counter()
     A = standardized_ratings(load_movielens(download=True) if ratings is None else ratings)
     train, valid, test = split_users_items(A, random_state=split)
     tests = meta_test_matrices(test, s.n_test, random_state=10_000 + split, n_rows=s.size,
                                n_cols=s.size)
     valids = meta_test_matrices(valid, s.n_test, random_state=20_000 + split, n_rows=s.size,
                                 n_cols=s.size)
+    return train, valid, valids, tests
+
+
+def _ml100k_row(split, method, n_steps, errors, detail, settings_text, environment, t0):
+    """One store row of the MovieLens experiment."""
+    import time
+    from datetime import datetime, timezone
+
+    from ._config import __version__
+
+    return {"split": split, "method": method, "n_steps": n_steps,
+            "settings_hash": _settings_hash(settings_text),
+            "algorithm_version": METAPRIOR_VERSION, "mse": float(np.mean(errors)),
+            "n_matrices": len(errors), "detail": detail,
+            "seconds": round(time.perf_counter() - t0, 3), "package_version": __version__,
+            "environment": environment, "settings": settings_text,
+            "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def mf_choice(valids, rank, regs):
+    """MF's ridge weight chosen on the validation matrices ``valids``: the weight of ``regs``
+    with the lowest mean validation MSE (ties: the smallest weight). Returns it, the smallest
+    weight at which every validation prediction is the zero fit (:data:`ZERO_FIT`; None if
+    none is), and the validation MSE of each weight."""
+    val_err, zero_from = {}, None
+    for reg in sorted(regs):
+        preds = [mf_prediction(X, B, rank, reg) for X, B, _, _ in valids]
+        val_err[reg] = float(np.mean([matrix_mse(p, Xt, Bt)
+                                      for p, (_, _, Xt, Bt) in zip(preds, valids)]))
+        if zero_from is None and max(float(np.abs(p).max()) for p in preds) < ZERO_FIT:
+            zero_from = reg
+    return min(val_err, key=val_err.get), zero_from, val_err
+
+
+def ml100k_baselines(split, settings, ratings=None, matrices=None):
+    """The baselines' rows of one split: MF (its ridge weight chosen on the validation
+    matrices, :func:`mf_choice`) and Mean, under :attr:`ML100KSettings.hash`. NumPy only, in
+    seconds; deterministic for a given split and settings. ``matrices``: the split's
+    ``(valids, tests)`` if already drawn."""
+    import time
+
+    from .experiments import _environment as numpy_environment
+
+    s = settings
+    t0 = time.perf_counter()
+    valids, tests = (_ml100k_matrices(split, s, ratings)[2:] if matrices is None
+                     else matrices)
+    env, text = numpy_environment(), s.to_json()
+    reg, zero_from, _ = mf_choice(valids, s.rank, s.mf_regs)
+    zero = "" if zero_from is None else f"; MF predicts 0 from reg={zero_from:g}"
+    mf = [matrix_mse(mf_prediction(X, B, s.rank, reg), Xt, Bt) for X, B, Xt, Bt in tests]
+    rows = [_ml100k_row(split, "MF", -1, mf, f"reg={reg:g} (chosen on validation{zero})",
+                        text, env, t0)]
+    rows.append(_ml100k_row(split, "Mean", -1, [matrix_mse(mean_prediction(X, B), Xt, Bt)
+                                                for X, B, Xt, Bt in tests], "", text, env, t0))
+    return rows
+
+
+def ml100k_split(split, settings, ratings=None):
+    """Everything one split of the experiment needs: the trained model's results (under
+    :attr:`ML100KSettings.prior_hash`) and the baselines' (:func:`ml100k_baselines`), a list
+    of store rows. Deterministic for a given split and settings."""
+    import time
+
+    torch = require_torch("Training the meta-learned prior (metaprior.ml100k_split)")
+    # lazy: PyTorch is a heavy optional dependency (requirements-torch.txt)
+    from ._metaprior_torch import Episodes, MetaPriorMF, meta_train, torch_threads
+
+    s = settings
+    t0 = time.perf_counter()
+    train, valid, valids, tests = _ml100k_matrices(split, s, ratings)
     torch.manual_seed(split)
     model = MetaPriorMF(s.rank, n_steps=s.n_steps, eta=s.eta, lam=s.lam, channels=s.channels,
                         n_layers=s.n_layers, hidden=s.hidden, ff_layers=s.ff_layers,
@@ -226,40 +328,37 @@ def ml100k_split(split, settings, ratings=None):
                       batch=s.batch, lr=s.lr, eval_every=s.eval_every, n_valid=s.n_valid,
                       random_state=split)
     rows = []
-
-    def row(method, n_steps, errors, detail=""):
-        rows.append({"split": split, "method": method, "n_steps": n_steps,
-                     "settings_hash": s.hash, "algorithm_version": METAPRIOR_VERSION,
-                     "mse": float(np.mean(errors)), "n_matrices": len(errors),
-                     "detail": detail, "seconds": round(time.perf_counter() - t0, 3),
-                     "package_version": __version__, "environment": _environment(),
-                     "settings": s.to_json(),
-                     "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
-
     as_t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     model.eval()
+    env, text = _environment(), s.prior_json()
     for T in sorted(set(s.eval_steps) | {s.n_steps}):
         with torch.no_grad(), torch_threads(1):
             errs = [matrix_mse(model(as_t(X), as_t(B), n_steps=T).numpy(), Xt, Bt)
                     for X, B, Xt, Bt in tests]
-        row("ours", T, errs, f"trained with T={s.n_steps}; best validation at iteration "
-                             f"{info['best_iter']}; lambda={float(model.lam.detach()):.4g}")
-    # MF: its weight decay chosen on the validation matrices
-    val_err = {reg: np.mean([matrix_mse(mf_prediction(X, B, s.rank, reg), Xt, Bt)
-                             for X, B, Xt, Bt in valids]) for reg in s.mf_regs}
-    reg = min(val_err, key=val_err.get)
-    row("MF", -1, [matrix_mse(mf_prediction(X, B, s.rank, reg), Xt, Bt)
-                   for X, B, Xt, Bt in tests], f"reg={reg:g} (chosen on validation)")
-    row("Mean", -1, [matrix_mse(mean_prediction(X, B), Xt, Bt) for X, B, Xt, Bt in tests])
-    return rows
+        detail = (f"trained with T={s.n_steps}; best validation at iteration "
+                  f"{info['best_iter']}; lambda={float(model.lam.detach()):.4g}")
+        rows.append(_ml100k_row(split, "ours", T, errs, detail, text, env, t0))
+    return rows + ml100k_baselines(split, s, matrices=(valids, tests))
+
+
+def _ml100k_parts(df, settings):
+    """Which rows of ``df`` are the results of ``settings``: the prior's under its
+    :attr:`~ML100KSettings.prior_hash`, the baselines' under its :attr:`~ML100KSettings.hash`."""
+    ours = df.method == "ours"
+    return ((df.algorithm_version == METAPRIOR_VERSION)
+            & ((ours & (df.settings_hash == settings.prior_hash))
+               | (~ours & (df.settings_hash == settings.hash))))
 
 
 def run_ml100k(splits, settings=None, store=None, progress=False, ratings=None):
-    """The MovieLens 100K experiment (seed Sec. 4) over ``splits``: each split missing from
+    """The MovieLens 100K experiment (seed Sec. 4) over ``splits``: what each split lacks in
     ``store`` (default ``data/results/metaprior_ml100k.csv``; False: keep nothing) is
-    computed and added whole, so an interrupted run keeps every finished split. Returns the
-    rows of the requested splits under ``settings`` as a DataFrame. ``ratings``: another
-    ratings dict in ``load_movielens``'s format (the tests use a small synthetic one)."""
+    computed and added whole -- the trained prior's rows with the baselines', or the
+    baselines' alone (:func:`ml100k_baselines`, no training) where only settings that the
+    prior does not read changed (:attr:`ML100KSettings.BASELINE_ONLY`) -- so an interrupted
+    run keeps every finished split. Returns the rows of the requested splits under
+    ``settings`` as a DataFrame. ``ratings``: another ratings dict in ``load_movielens``'s
+    format (the tests use a small synthetic one)."""
     import pandas as pd
 
     from .store import ML100KStore
@@ -268,31 +367,32 @@ def run_ml100k(splits, settings=None, store=None, progress=False, ratings=None):
     if store is not False and not isinstance(store, ML100KStore):
         store = ML100KStore(store)
     rows = []
-    have = set()
+    have_prior, have_baselines = set(), set()
     if store is not False:
         df = store.load()
-        have = {int(v) for v in df.loc[(df.settings_hash == settings.hash)
-                                       & (df.algorithm_version == METAPRIOR_VERSION),
-                                       "split"]}
-    todo = [sp for sp in splits if sp not in have]
-    if todo:
-        require_torch(computing(len(todo), "split", store))
-        if store is not False:
-            store.check_writable()
+        df = df[_ml100k_parts(df, settings)]
+        have_prior = {int(v) for v in df.split[df.method == "ours"]}
+        have_baselines = {int(v) for v in df.split[df.method != "ours"]}
+    train = [sp for sp in splits if sp not in have_prior]
+    todo = [sp for sp in splits if sp not in have_prior or sp not in have_baselines]
+    if train:
+        require_torch(computing(len(train), "split", store))
+    if todo and store is not False:
+        store.check_writable()
     it = todo
     if progress and todo:
         from tqdm.auto import tqdm
         it = tqdm(todo, desc="MovieLens splits", unit="split")
     for sp in it:
-        new = ml100k_split(sp, settings, ratings)
+        new = (ml100k_split(sp, settings, ratings) if sp in train
+               else ml100k_baselines(sp, settings, ratings))
         if store is False:
             rows += new
         else:
             store.add(new)
     if store is not False:
         df = store.load()
-        df = df[(df.settings_hash == settings.hash) & (df.algorithm_version == METAPRIOR_VERSION)
-                & df.split.astype(int).isin(list(splits))]
+        df = df[_ml100k_parts(df, settings) & df.split.astype(int).isin(list(splits))]
     else:
         df = pd.DataFrame(rows)
     df = df.copy()

@@ -1,6 +1,7 @@
 """Meta-learned priors for matrix factorisation (seed 002): symmetry, gradients, training."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -237,13 +238,17 @@ def test_run_ml100k_rows_resume_and_determinism(tmp_path, monkeypatch):
     assert len(rows) == 2 * (2 + 2)  # ours at T = 0 and 2, MF, Mean; two splits
     assert set(rows.method) == {"ours", "MF", "Mean"}
     assert (rows.n_matrices == 3).all() and rows.mse.gt(0).all()
-    assert (rows.settings_hash == settings.hash).all()
+    ours = rows.method == "ours"
+    assert (rows.settings_hash[ours] == settings.prior_hash).all()
+    assert (rows.settings_hash[~ours] == settings.hash).all()
+    assert settings.prior_hash != settings.hash
     assert rows[rows.method == "MF"].detail.str.contains("reg=1").all()
 
     def no_recompute(*a, **k):
         raise AssertionError("a stored split must not be recomputed")
 
     monkeypatch.setattr(mp, "ml100k_split", no_recompute)
+    monkeypatch.setattr(mp, "ml100k_baselines", no_recompute)
     again = mp.run_ml100k([0, 1], settings, store, ratings=ratings)
     assert sorted(again.mse) == sorted(rows.mse)
     monkeypatch.undo()
@@ -251,6 +256,129 @@ def test_run_ml100k_rows_resume_and_determinism(tmp_path, monkeypatch):
     stored = rows[rows.split == 1].sort_values(["method", "n_steps"]).mse.to_numpy()
     np.testing.assert_array_equal(fresh.sort_values(["method", "n_steps"]).mse.to_numpy(),
                                   stored)
+
+
+def test_a_new_mf_grid_recomputes_the_baselines_alone(tmp_path, monkeypatch):
+    """The prior's rows do not read MF's ridge weights: their settings leave them out, a new
+    grid recomputes MF and Mean without training, and a training run with either grid gives
+    the prior's rows bit for bit."""
+    import json
+
+    from metanmf_lab import metaprior as mp
+    from metanmf_lab.store import ML100KStore
+
+    ratings = _ratings(n_users=100, n_items=120, n=5000)
+    one = mp.ML100KSettings(**TINY)
+    two = mp.ML100KSettings(**dict(TINY, mf_regs=(0.1, 1.0, 10.0, 100.0)))
+    assert one.prior_hash == two.prior_hash and one.hash != two.hash
+    assert "mf_regs" not in json.loads(one.prior_json())
+    assert json.loads(one.to_json()) == dict(json.loads(one.prior_json()), mf_regs=[1.0])
+    store = ML100KStore(tmp_path / "ml.csv")
+    first = mp.run_ml100k([0], one, store, ratings=ratings)
+    trained = []
+    monkeypatch.setattr(mp, "ml100k_split", lambda *a, **k: trained.append(a))
+    second = mp.run_ml100k([0], two, store, ratings=ratings)
+    assert not trained  # only the baselines were computed
+    assert len(second) == len(first) == 4 and len(store.load()) == 6
+    key = ["method", "n_steps"]
+    ours = [r[r.method == "ours"].sort_values(key) for r in (first, second)]
+    np.testing.assert_array_equal(ours[0].mse, ours[1].mse)
+    assert (ours[1].settings_hash == two.prior_hash).all()
+    assert (second[second.method != "ours"].settings_hash == two.hash).all()
+    assert second[second.method == "MF"].detail.str.contains("reg=").all()
+    monkeypatch.undo()
+    fresh = mp.ml100k_split(0, two, ratings)  # a training run with the other grid
+    fresh = [r for r in fresh if r["method"] == "ours"]
+    np.testing.assert_array_equal([r["mse"] for r in sorted(fresh, key=lambda r: r["n_steps"])],
+                                  ours[0].mse)
+
+
+def test_mf_choice_finds_the_zero_fit_and_prefers_the_smaller_weight():
+    """From the largest singular value of the observed matrix on, MF's best fit is zero (its
+    penalty is a nuclear norm's); validation ties go to the smaller weight."""
+    from metanmf_lab.metaprior import mf_choice
+
+    rng = np.random.default_rng(0)
+    mats = []
+    for _ in range(3):
+        full = rng.normal(size=(12, 2)) @ rng.normal(size=(2, 10))
+        B = (rng.random(full.shape) < 0.6).astype(float)
+        mats.append((full * B, B, full * (1 - B), 1 - B))
+    top = max(np.linalg.svd(X, compute_uv=False)[0] for X, *_ in mats)
+    regs = (0.05 * top, 0.5 * top, 2 * top, 4 * top, 8 * top)
+    reg, zero_from, val = mf_choice(mats, 2, regs)
+    assert zero_from == regs[2]
+    assert val[regs[2]] == val[regs[3]] == val[regs[4]]  # all the zero fit
+    assert reg == min(val, key=val.get) and reg < zero_from
+    # only zero fits: a tie, which the smallest of them wins
+    assert mf_choice(mats, 2, regs[2:][::-1])[:2] == (regs[2], regs[2])
+    assert mf_choice(mats, 2, (0.01 * top,))[1] is None
+
+
+def _ml100k_settings(text):
+    """:class:`ML100KSettings` from a stored settings text of the baselines."""
+    import json
+
+    from metanmf_lab.metaprior import ML100KSettings
+
+    return ML100KSettings(**{k: tuple(v) if isinstance(v, list) else v
+                             for k, v in json.loads(text).items()})
+
+
+def test_stored_mf_rows_recompute_exactly():
+    """A split of the committed store's baselines (the book's full profile) is recomputed from
+    its recorded settings: the same ridge weight chosen, the same zero-fit point, and the same
+    test errors -- bit for bit where the row was made with the same versions and BLAS kernels
+    (its environment), else to the last bits (see tests/test_store_recompute.py)."""
+    from conftest import require_data
+
+    from metanmf_lab import metaprior as mp
+    from metanmf_lab.experiments import _environment
+    from metanmf_lab.store import ML100KStore
+
+    require_data("movielens")
+    full = mp.PROFILE_SETTINGS["full"]
+    df = ML100KStore().load()
+    df = df[(df.settings_hash == full.hash) & (df.method != "ours")]
+    split = int(np.random.default_rng(20261123).choice(sorted(set(df.split.astype(int)))))
+    old = df[df.split.astype(int) == split].sort_values("method")
+    assert len(old) == 2
+    settings = _ml100k_settings(old.settings.iloc[0])
+    assert settings == full and settings.to_json() == old.settings.iloc[0]
+    new = pd.DataFrame(mp.ml100k_baselines(split, settings)).sort_values("method")
+    assert list(new.detail) == list(old.detail)
+    exact = (old.environment == _environment()).all()
+    np.testing.assert_allclose(new.mse, old.mse.astype(float), rtol=0 if exact else 1e-12,
+                               atol=0)
+
+
+def test_chapter_reads_mfs_choice_from_its_rows():
+    """The chapter's sentence and table of MF's ridge weights come from the rows' details:
+    the weight chosen, the zero-fit point, and whether the weight is interior."""
+    from metanmf_lab.chapters import metaprior as chapter
+
+    regs = (0.1, 1.0, 2.0, 5.0, 10.0)
+    rows = pd.DataFrame({
+        "split": [0, 1, 2, 0], "method": ["MF", "MF", "MF", "Mean"], "n_steps": -1,
+        "mse": [0.9, 1.0, 1.1, 1.2],
+        "detail": ["reg=2 (chosen on validation; MF predicts 0 from reg=5)",
+                   "reg=1 (chosen on validation; MF predicts 0 from reg=10)",
+                   "reg=10 (chosen on validation)", ""]})
+    choices = chapter.mf_choices(rows, regs)
+    assert list(choices.reg) == [2.0, 1.0, 10.0]
+    np.testing.assert_array_equal(choices.zero_from, [5.0, 10.0, np.nan])
+    assert list(choices.interior) == [True, True, False]  # split 2: the grid's top
+    text = chapter.mf_sentence(choices, regs)
+    assert "among 5 weights from 0.1 to 10;" in text  # not evenly spaced: no "per decade"
+    assert "zero from a weight of 5 to 10 on (by split) in 2 of the 3 splits" in text
+    assert text.endswith("weights chosen, 1 to 10, lie inside the grid and below the zero fit "
+                         "in 2 of the 3 splits.")
+    even = chapter.mf_sentence(choices.iloc[:2], (0.1, 1.0, 10.0, 100.0, 1000.0))
+    assert "from 0.1 to 1,000, 1 per decade" in even and even.endswith("in all 2 splits.")
+    assert chapter.mf_sentence(choices, (1.0,)) == "MF's ridge weight is 1, the only one tried."
+    per = rows[rows.method == "MF"].pivot_table(index="split", columns="method", values="mse")
+    table = chapter.mf_table(choices, per)
+    assert list(table.zero_from) == ["5", "10", "–"] and list(table.mse) == [0.9, 1.0, 1.1]
 
 
 def test_seed_table_comes_from_the_published_file():
@@ -317,9 +445,12 @@ def test_committed_stores_hold_the_full_profile():
     from metanmf_lab.store import ML100KStore, NMFPriorStore
 
     extra = PROFILES["full"].extra
+    full = mp.PROFILE_SETTINGS["full"]
     ml = ML100KStore().load()
-    ml = ml[ml.settings_hash == mp.PROFILE_SETTINGS["full"].hash]
-    assert set(ml.split.astype(int)) == set(extra["splits"])
+    for methods, h in (({"ours"}, full.prior_hash), ({"MF", "Mean"}, full.hash)):
+        part = ml[ml.settings_hash == h]
+        assert set(part.method) == methods
+        assert set(part.split.astype(int)) == set(extra["splits"])
     h, _ = mp._nmf_provenance(mp.NMF_PROFILE_SETTINGS["full"], Settings())
     nmf = NMFPriorStore().load()
     nmf = nmf[nmf.settings_hash == h]

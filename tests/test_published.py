@@ -565,6 +565,7 @@ SETTINGS_NOT_IN_THE_THESIS = {
     "fmnist_subset_seed": "the thesis does not say how its 6000 images were drawn",
     "noise_scale": "an ablation of the noise levels, 1 by default",
     "faces_eval_all": "a test of the measurement, off by default",
+    "denominator_eps": "the authors' code's '+eps' denominators, a test of the raw scale",
 }
 
 #: Settings field -> its Table 4.2 parameter.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from . import Prose, interval_text
@@ -110,6 +111,65 @@ def ml100k_sentence(per_split, comparisons, published):
         f"On MovieLens 100K {head}: test MSE {mean['ours']:.3f} against {mean['MF']:.3f} and "
         f"{mean['Mean']:.3f}, {paper}; paired over {int(mf.n_splits)} splits the prior minus MF "
         f"is {interval_text(mf.difference, mf.low, mf.high)} (Holm p = {mf.p_holm:.2g}).")
+
+
+def _weight(x):
+    """A ridge weight as the prose writes it: 0.1, 2.37, 1,000."""
+    return f"{x:,g}"
+
+
+def _span(values):
+    """"a to b" for the smallest and largest of ``values`` (one value: that value)."""
+    lo, hi = min(values), max(values)
+    return _weight(lo) if lo == hi else f"{_weight(lo)} to {_weight(hi)}"
+
+
+def mf_choices(rows, regs):
+    """MF's ridge weight per split, as its store rows record it (``detail``: the weight
+    chosen on validation and the smallest weight at which MF's validation fit is zero, NaN if
+    none is): a row per split with ``reg``, ``zero_from`` and ``interior`` -- the weight is
+    neither end of the grid ``regs`` and below the zero fit."""
+    mf = rows[rows.method == "MF"].sort_values("split")
+    reg = mf.detail.str.extract(r"reg=([^ ;)]+)")[0].astype(float).to_numpy()
+    zero = mf.detail.str.extract(r"from reg=([^ ;)]+)")[0].astype(float).to_numpy()
+    out = pd.DataFrame({"reg": reg, "zero_from": zero},
+                       index=pd.Index(mf.split.astype(int).to_numpy(), name="split"))
+    out["interior"] = ((out.reg > min(regs)) & (out.reg < max(regs))
+                       & ~(out.reg >= out.zero_from))
+    return out
+
+
+def mf_sentence(choices, regs):
+    """How MF's ridge weight was chosen and where it fell, from :func:`mf_choices`."""
+    regs = sorted(regs)
+    n = len(choices)
+    if len(regs) == 1:
+        return Prose(f"MF's ridge weight is {_weight(regs[0])}, the only one tried.")
+    steps = np.diff(np.log10(regs))
+    grid = f"{len(regs)} weights from {_weight(regs[0])} to {_weight(regs[-1])}"
+    if np.allclose(steps, steps.mean(), rtol=0.05):
+        grid += f", {1 / steps.mean():.0f} per decade"
+    zero = choices.zero_from.dropna()
+    zero_text = ("no weight gives the zero fit" if zero.empty else
+                 f"the fit is zero from a weight of {_span(zero)} on (by split)"
+                 + ("" if len(zero) == n else f" in {len(zero)} of the {n} splits"))
+    k = int(choices.interior.sum())
+    where = f"all {n} splits" if k == n else f"{k} of the {n} splits"
+    return Prose(
+        f"Validation chooses among {grid}; on the validation matrices {zero_text}. The "
+        f"weights chosen, {_span(choices.reg)}, lie inside the grid and below the zero fit in "
+        f"{where}.")
+
+
+def mf_table(choices, per_split):
+    """MF per split: the ridge weight chosen, the weight from which its validation fit is
+    zero, and its test MSE."""
+    return pd.DataFrame({
+        "split": choices.index,
+        "reg": [_weight(v) for v in choices.reg],
+        "zero_from": ["–" if np.isnan(v) else _weight(v) for v in choices.zero_from],
+        "mse": per_split.loc[choices.index, "MF"].to_numpy(),
+    })
 
 
 def steps_figure(rows, trained_steps):
@@ -290,6 +350,8 @@ class MetaPriorValues:
     p_MF: str
     diff_Mean: str
     p_Mean: str
+    mf_choice: Prose
+    table_mf: object
     fig_steps: object
     mse_t0: str
     mse_t: str
@@ -325,6 +387,7 @@ def build(rows, nmf_rows, settings, nmf_settings, published, seed_settings, stat
 
     per = ml100k_per_split(rows, settings.n_steps)
     cmp = ml100k_comparisons(per)
+    choices = mf_choices(rows, settings.mf_regs)
     c = cmp.set_index("reference")
     ours = rows[rows.method == "ours"].groupby("n_steps")["mse"].mean()
     shares = {"train": seed_settings["meta_training_fraction"],
@@ -366,6 +429,10 @@ def build(rows, nmf_rows, settings, nmf_settings, published, seed_settings, stat
         diff_Mean=interval_text(c.loc["Mean", "difference"], c.loc["Mean", "low"],
                                 c.loc["Mean", "high"]),
         p_Mean=f"{c.loc['Mean', 'p_holm']:.2g}",
+        mf_choice=mf_sentence(choices, settings.mf_regs),
+        table_mf=display.table(mf_table(choices, per), headers={
+            "split": "split", "reg": "ridge weight chosen",
+            "zero_from": "zero fit from", "mse": "MF test MSE"}),
         fig_steps=steps_figure(rows, settings.n_steps),
         mse_t0=f"{ours.loc[ours.index.min()]:.3f}",
         mse_t=f"{ours.loc[settings.n_steps]:.3f}",
