@@ -369,7 +369,8 @@ def test_get_set_params_and_clone():
               normalize=True, random_state=5)
     params = est.get_params()
     assert params == dict(n_components=3, loss="kl", init="nndsvda", max_iter=17, tol=1e-6,
-                          stopping="factors", normalize=True, random_state=5)
+                          stopping="factors", normalize=True, denominator_eps=0.0,
+                          random_state=5)
     other = NMF().set_params(**params)
     assert other.get_params() == params
     X = data((15, 8), 0)
