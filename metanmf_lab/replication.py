@@ -54,9 +54,9 @@ from .store import DEFAULT_STORE, ResultStore
 SPLITS = (1, 2, 3, 4)
 DATASETS = ("blobs", "digits", "fmnist", "faces", "coil20")
 #: Ranks of each extra replication, per dataset, and its seeds: chosen from the store's
-#: seconds per cell (:func:`estimate`). Blobs and Fashion-MNIST cells of the Meta models and
-#: fair baselines cost 20-60 s each, 10-30 times those of Digits and Faces: one rank there.
-SPLIT_RANKS = {"blobs": (10,), "fmnist": (10,), "digits": (5, 10), "faces": (5, 10),
+#: seconds per cell (:func:`estimate`): two ranks and one seed on four splits cost 1.6
+#: core-hours, most of it Blobs and Fashion-MNIST (20-60 s a cell, 10-30 times Digits').
+SPLIT_RANKS = {"blobs": (5, 10), "fmnist": (5, 10), "digits": (5, 10), "faces": (5, 10),
                "coil20": (5, 10)}
 SPLIT_SEEDS = (0,)
 

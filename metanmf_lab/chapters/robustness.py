@@ -26,6 +26,8 @@ class RobustnessValues:
 
     n_replications: int
     split_design: Prose
+    split_cost: Prose
+    reference_cost: Prose
     split_sentence: Prose
     fig_splits: object
     table_splits: object
@@ -48,6 +50,10 @@ class RobustnessValues:
     raw_sentence: Prose
     fig_iterations: object
     iterations_sentence: Prose
+    raw_growth: float
+    raw_basis_max: str
+    raw_coef_median: str
+    float32_eps: str
     _beats: pd.DataFrame = None
     _splits: pd.DataFrame = None
 
@@ -121,6 +127,19 @@ def split_design_text(plan):
                 f"{', '.join(str(r) for d in few[:1] for r in plan.split_ranks[d])} only)")
     return Prose(f"{len(plan.splits)} more splits, each with its own learning/evaluation split, "
                  f"noise draw and Fashion-MNIST subset, seed 0, {text}")
+
+
+def cost_sentence(rows):
+    """What the extra splits cost, from the seconds the store recorded for their cells."""
+    from ..datasets import DATASETS
+
+    sec = rows.groupby("dataset")["seconds"].mean()
+    order = [d for d in DATASETS if d in sec.index]
+    slow = max(order, key=lambda d: sec[d])
+    fast = min(order, key=lambda d: sec[d])
+    return Prose(f"They took {rows['seconds'].sum() / 3600:.2f} core-hours: "
+                 f"{sec[slow]:.0f} s a cell on average on {dataset_name(slow)}, "
+                 f"{sec[fast]:.1f} s on {dataset_name(fast)}")
 
 
 def split_sentence(diffs, verdicts):
@@ -341,13 +360,17 @@ def values(params):
                                          noises=["none"]),
                                settings, store=store, n_jobs=n_jobs, progress=progress),
                       settings).groupby("rank")["nmi"].mean().to_dict()
+    growth, basis_max, coef = raw_numerics(settings)
     beats = strongest_fair_verdicts(verdicts).assign(setting="thesis protocol, our noise")
     beats_ref = res_ref.assign(setting="reference protocol (equal compute, own init)")
     beats_sweep = res_sweep.assign(setting="thesis protocol, noise sweep")
     all_beats = pd.concat([b for b in (beats, beats_cal, beats_sweep, beats_ref)
                            if b is not None], ignore_index=True)
+    extra = split_rows[split_rows["replication"] != 0]
     return RobustnessValues(
         n_replications=len(plan.splits) + 1, split_design=split_design_text(plan),
+        split_cost=cost_sentence(extra),
+        reference_cost=Prose(f"up to {ref_fair['seconds'].max():.0f} s"),
         split_sentence=split_sentence(diffs, verdicts),
         fig_splits=plotting.split_differences(diffs, list(dict.fromkeys(diffs["label"]))),
         table_splits=table(splits_table(diffs, verdicts)), n_verdicts=len(verdicts),
@@ -363,6 +386,8 @@ def values(params):
         raw_sentence=raw_text,
         fig_iterations=plotting.nmi_vs_iterations(it_table, settings.baseline_iter, meta_nmi),
         iterations_sentence=iterations_sentence(it_table, settings.baseline_iter, meta_nmi),
+        raw_growth=growth, raw_basis_max=_power(basis_max), raw_coef_median=_power(coef),
+        float32_eps=_power(replication.FLOAT32_EPS),
         _beats=all_beats, _splits=diffs)
 
 
@@ -446,6 +471,30 @@ def raw_scale_table(blocks, base):
         f"{same} of {n_same} cells. With the authors' \"+eps\" denominators the raw algorithm "
         f"moves the mean NMI over ranks by {signed(eps.min())} to {signed(eps.max())}.")
     return df, text
+
+
+def raw_numerics(settings, dataset="digits", rank=10):
+    """What Algorithm 1 as written does to the scale: Meta-NMF without rescaling on
+    ``dataset``'s learning half (seed 0): the geometric mean growth of the basis per epoch,
+    its largest entry after the last epoch and the median coefficient of the learning half
+    on it (``X B^T`` scaled by the least-squares factor, as the first update would)."""
+    from ..experiments import load_cell_data, make_model
+
+    X, _, _, _ = load_cell_data(dataset, 0.0, settings)
+    m = make_model("Meta-NMF", rank, 0, "thesis", settings.replace(rescale_bases=False))
+    m.fit(X)
+    B = m.components_
+    W = X @ B.T
+    c = float(np.sum(W * (X @ B.T)) / max(np.sum((W @ B) * (W @ B)), np.finfo(float).tiny))
+    growth = float(np.exp(np.mean(np.log(m.history_["scale_growth"]))))
+    return growth, float(B.max()), float(np.median(c * W[W > 0]))
+
+
+def _power(x):
+    """A magnitude as the prose reads it: ``1.2e+20`` -> "1.2 × 10²⁰"."""
+    mant, exp = f"{x:.1e}".split("e")
+    sup = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+    return f"{mant} × 10{str(int(exp)).translate(sup)}"
 
 
 def iterations_summary(blocks):
