@@ -119,6 +119,16 @@ def beats_sentence(beats):
                  f"{len(better)}: {where}; it is worse in {worse}.")
 
 
+def _halfwidth(verdicts):
+    """The typical width of the clustering intervals, in words (empty without intervals)."""
+    half = (verdicts["high"] - verdicts["low"]) / 2
+    if not np.isfinite(half).any():
+        return ""
+    split = "split_source" in verdicts and (verdicts["split_source"] != "none").any()
+    return (f" (95% intervals{' with the split-to-split variance' if split else ''}: median "
+            f"half-width {np.nanmedian(half):.3f} NMI)")
+
+
 def _row(summary, question):
     return summary.set_index("question").loc[question]
 
@@ -139,8 +149,8 @@ def hypothesis_items(H):
           f"at equal compute, *{warm.reading}* against a warm start): the Meta models beat "
           f"their thesis baselines significantly in {base.better} of {base.comparisons} "
           f"comparisons, the base model at equal compute in {equal.better} of "
-          f"{equal.comparisons}, and a warm start in {warm.better} of {warm.comparisons}. "
-          + weak_baseline_sentence(H.more_compute))
+          f"{equal.comparisons}, and a warm start in {warm.better} of {warm.comparisons}"
+          + _halfwidth(H.clustering) + ". " + weak_baseline_sentence(H.more_compute))
     h2 = (f"**Initialisation sensitivity** (*{spread.reading}*): the NMI of a Meta model is "
           f"significantly less spread over seeds than its baseline's in {spread.better} of "
           f"{spread.comparisons} comparisons; its bases are closer across seeds than those of "
