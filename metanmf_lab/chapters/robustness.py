@@ -237,10 +237,10 @@ def calibration_sentence(levels, table, defaults):
     for ds, lv in levels.items():
         t = table[table.dataset == ds]
         at = t[np.isclose(t.noise, defaults[ds])]["nmi"]
-        now = f"NMF {at.iloc[0]:.3f} at our σ = {defaults[ds]:g}" if len(at) else ""
+        now = f", ours {at.iloc[0]:.3f} at our σ = {defaults[ds]:g}" if len(at) else ""
         target = t["thesis_noisy_nmf"].iloc[0]
         where = (f"σ ≈ {lv:g}" if np.isfinite(lv) else "no level we tried")
-        parts.append(f"{dataset_name(ds)}: thesis {target:.3f}, {now}; it is met at {where}")
+        parts.append(f"{dataset_name(ds)}: thesis {target:.3f}{now}; met at {where}")
     return Prose("; ".join(parts) + ".")
 
 
