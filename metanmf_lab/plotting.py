@@ -648,7 +648,8 @@ def split_differences(splits, comparisons):
     conds = [c for c in ("none", "added") if c in set(splits["condition"])]
     datasets = [d for d in DATASETS if d in set(splits["dataset"])]
     fig, axes = plt.subplots(1, len(conds), figsize=(6.6, 0.55 * len(datasets) * len(
-        comparisons) ** 0.5 + 1.9), sharey=True, squeeze=False, layout="constrained")
+        comparisons) ** 0.5 + 1.9), sharey=True, sharex=True, squeeze=False,
+        layout="constrained")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     step = 0.8 / max(len(comparisons), 1)
     for ax, cond in zip(axes[0], conds):
@@ -666,9 +667,9 @@ def split_differences(splits, comparisons):
         ax.axvline(0, color="0.5", lw=0.8)
         ax.set_title("no noise" if cond == "none" else "added noise", fontsize=11)
         ax.set_yticks(range(len(datasets)), [DATASETS[d].display_name for d in datasets])
-        ax.invert_yaxis()
+        ax.set_xlabel("NMI, Meta model − reference", fontsize=10)
         ax.tick_params(labelsize=10)
-    fig.supxlabel("NMI difference (Meta model − reference), one dot per split", fontsize=11)
+    axes[0, 0].invert_yaxis()  # once: the panels share the axis
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=10, frameon=False)
     return fig
@@ -696,7 +697,7 @@ def calibration(table, defaults):
         ax.set_title(DATASETS[ds].display_name, fontsize=11)
         ax.tick_params(labelsize=9)
     axes[0, 0].set_ylabel("NMI")
-    fig.supxlabel("noise s.d. σ", fontsize=11)
+    axes[0, len(datasets) // 2].set_xlabel("noise s.d. σ", fontsize=11)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=10, frameon=False)
     return fig

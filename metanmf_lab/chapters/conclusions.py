@@ -255,8 +255,7 @@ def values(params, hypotheses=None, notes=None, robust=None):
     heads = {}
     for base, meta in HEADLINE_PAIRS:
         key = table_name(meta)
-        heads[f"table_{key}"] = display.table(headline_table(v, thesis, base, meta)) \
-            .set_properties(**{"white-space": "nowrap"})
+        heads[f"table_{key}"] = display.table(headline_table(v, thesis, base, meta))
         heads[f"{key}_sentence"] = headline_sentence(v, base, meta)
     h1, h2, h3, h4 = hypothesis_items(H)
     settings = published.thesis_settings()["value"]

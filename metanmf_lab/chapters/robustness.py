@@ -335,7 +335,7 @@ def values(params):
     res_ref = _verdicts(ref_rows, ref_pairs, measured)
     table_ref = table(_comparison_table(
         res_ref, {"noise": lambda r: [CONDITIONS[c] for c in r["condition"]]}))
-    ref_text = Prose(f"Under the reference protocol, each Meta model against its base model "
+    ref_text = Prose(f"The verdicts, each Meta model against its base model "
                      f"given the same compute: {_verdict_phrase(res_ref)} "
                      f"({len(res_ref)} comparisons, one seed at rank "
                      f"{', '.join(map(str, plan.reference_ranks))}).")

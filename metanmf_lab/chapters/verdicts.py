@@ -197,6 +197,7 @@ def verdict_changes(former, current):
     both = former[key + ["verdict"]].merge(current[key + ["verdict"]], on=key,
                                            suffixes=("_former", "_now"))
     table = pd.crosstab(both["verdict_former"], both["verdict_now"])
+    table.index.name, table.columns.name = "former rule ↓, current rule →", None
     return table, int((both["verdict_former"] != both["verdict_now"]).sum())
 
 
