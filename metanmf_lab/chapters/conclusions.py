@@ -246,7 +246,14 @@ def values(params, hypotheses=None, notes=None, robust=None):
 
     H = measure(params) if hypotheses is None else hypotheses
     N = measure_notes(params) if notes is None else notes
-    R = robustness.values(params) if robust is None else robust
+    if robust is None:
+        import matplotlib.pyplot as plt
+
+        R = robustness.values(params)
+        for fig in (R.fig_splits, R.fig_calibration, R.fig_iterations):
+            plt.close(fig)  # that chapter's figures, not shown here
+    else:
+        R = robust
     thesis = reporting.thesis_tables()
     v = H.clustering
     claims = stats.claims(v[v["kind"] == "thesis baseline"], thesis)
