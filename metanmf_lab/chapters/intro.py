@@ -83,8 +83,13 @@ def found(verdicts, n_cells):
         text += "They beat all four references in none. "
     if warm_b * 4 <= n:
         text += ("Most of the gain the thesis reports is what a start learned on the learning "
-                 "half gives any NMF, not what meta-learning adds.")
-    return Prose(text)
+                 "half gives any NMF, not what meta-learning adds. ")
+    undecided = int((verdicts["verdict"] == "undecided").sum())
+    if 2 * undecided > len(verdicts):
+        text += (f"Once the variance between splits counts, {undecided} of the "
+                 f"{len(verdicts)} verdicts are undecided: a gap of a few hundredths of NMI "
+                 "on one split does not carry to another.")
+    return Prose(text.strip())
 
 
 def sure(verdicts):
