@@ -96,7 +96,7 @@ def test_split_settings():
 
 def test_strongest_fair_is_the_highest_mean():
     rows = pd.DataFrame([
-        dict(dataset="digits", condition="none", model=m, nmi=v, seed=s)
+        dict(dataset="digits", condition="none", noise=0.0, model=m, nmi=v, seed=s)
         for m, vs in (("NMF (equal compute)", (0.5, 0.6)), ("NMF (warm start)", (0.7, 0.5)),
                       ("NMF NNDSVD (equal compute)", (0.55, 0.56)),
                       ("GNMF (equal compute)", (0.1, 0.2)),
