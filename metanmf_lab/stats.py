@@ -257,7 +257,7 @@ def _adjust(res, family, alpha, negligible):
 
 
 def compare_over_pairs(rows, pairs, by=("dataset", "condition"), level=0.95, alpha=ALPHA,
-            family=None, value="nmi", negligible=0.01):
+                       family=None, value="nmi", negligible=0.01):
     """The book's former rule, kept to count the verdicts the current rule (:func:`compare`)
     changes: Wilcoxon's signed-rank test over the (rank, seed) *pairs*, as if ranks were
     independent replications (they are not: every rank of a seed shares its split, noise and
@@ -300,14 +300,7 @@ def compare_over_pairs(rows, pairs, by=("dataset", "condition"), level=0.95, alp
     res = pd.DataFrame(out, columns=list(by) + [
         "reference", "model", "n_seeds", "n_pairs", "reference_nmi", "model_nmi",
         "difference", "low", "high", "p", "direction"])
-    if family:
-        res["p_holm"] = np.nan
-        for _, idx in res.groupby(list(family)).groups.items():
-            res.loc[idx, "p_holm"] = holm(res.loc[idx, "p"].to_numpy())
-    else:
-        res["p_holm"] = holm(res["p"].to_numpy())
-    res["verdict"] = [_verdict(r, alpha, negligible) for r in res.itertuples()]
-    return res
+    return _adjust(res, family, alpha, negligible)
 
 
 def _verdict(r, alpha, negligible=0.01):
