@@ -159,7 +159,8 @@ def _condition(noise):
 def strongest_fair(rows):
     """The strongest fair baseline of each headline Meta model, per (dataset, condition): the
     one with the highest mean NMI in ``rows`` (the thesis grid's rows, with a ``condition``
-    column; rows at other noise levels, e.g. the calibration's, are left out). Returns ``{(dataset, condition, meta): fair model}``."""
+    column; rows at other noise levels, e.g. the calibration's, are left out). Returns
+    ``{(dataset, condition, meta): fair model}``."""
     out = {}
     level = np.array([resolve_noise(d, "default") for d in rows["dataset"]], dtype=float)
     noise = rows["noise"].to_numpy(dtype=float)
