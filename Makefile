@@ -62,13 +62,13 @@ torch: $(TORCH)
 
 # Downloads the data files missing from METANMF_DATA (else data/) and verifies every one.
 data: $(STAMP)
-	$(PY) -m metanmf_lab.pipeline data
+	$(PY) -m metanmf_lab.book.pipeline data
 
 # The notebooks are executed by papermill (JOBS at a time), then Jupyter Book renders them
 # with warnings as errors. PROFILE=smoke is the fast path (seconds-long settings).
 book: $(STAMP) $(if $(filter full,$(PROFILE)),,$(TORCH))
-	$(PY) -m metanmf_lab.pipeline execute --profile $(PROFILE) --jobs $(JOBS)
-	$(PY) -m metanmf_lab.pipeline build
+	$(PY) -m metanmf_lab.book.pipeline execute --profile $(PROFILE) --jobs $(JOBS)
+	$(PY) -m metanmf_lab.book.pipeline build
 
 # Opens on notebooks/; a notebook's kernel runs in the notebook's folder, as in the pipeline.
 lab: $(STAMP)
@@ -76,23 +76,23 @@ lab: $(STAMP)
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 golden: $(STAMP) $(TORCH)
-	$(PY) -m metanmf_lab.pipeline golden --jobs $(JOBS)
+	$(PY) -m metanmf_lab.book.pipeline golden --jobs $(JOBS)
 
 test: $(STAMP) $(DASK) $(TORCH)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) -m metanmf_lab.bench
+	$(PY) -m metanmf_lab.grid.bench
 
 bench-full: $(STAMP)
-	$(PY) -m metanmf_lab.bench --full
+	$(PY) -m metanmf_lab.grid.bench --full
 
 grid: $(STAMP)
-	$(PY) -m metanmf_lab.experiments
+	$(PY) -m metanmf_lab.grid
 
 # Other splits, calibrated noise, reference-protocol fair baselines, GNMF's weight, raw scale.
 replicate: $(STAMP)
-	$(PY) -m metanmf_lab.replication run --jobs $(JOBS)
+	$(PY) -m metanmf_lab.grid.replication run --jobs $(JOBS)
 
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv

@@ -8,16 +8,13 @@ The thesis writes the transpose (X features x samples, basis W): its W is our ``
 """
 
 from ._config import ALGORITHM_VERSION, __version__, data_dir
-from ._graph import Graph, build_graph, knn_graph, rbf_graph
-from ._init import initialize, nndsvd
-from ._losses import (frobenius_gradients, frobenius_loss, graph_penalty, kl_gradients, kl_loss,
-                      objective, objective_gradients, reconstruction_error)
-from ._meta import MetaNMF
-from ._nmf import GNMF, NMF
 from ._validation import DegenerateFitError
-from .datasets import DATASETS, load_dataset
-from .evaluation import cluster_nmi, hoyer_sparsity
-from .splits import TaskSplit, TaskSplitWarning, learning_evaluation_split, make_tasks
+from .core import (GNMF, Graph, MetaNMF, NMF, build_graph, frobenius_gradients, frobenius_loss,
+                   graph_penalty, initialize, kl_gradients, kl_loss, knn_graph, nndsvd, objective,
+                   objective_gradients, rbf_graph, reconstruction_error)
+from .core.evaluation import cluster_nmi, hoyer_sparsity
+from .core.splits import TaskSplit, TaskSplitWarning, learning_evaluation_split, make_tasks
+from .data.datasets import DATASETS, load_dataset
 
 __all__ = [
     "ALGORITHM_VERSION", "DATASETS", "DegenerateFitError", "GNMF", "Graph", "MetaNMF", "NMF",

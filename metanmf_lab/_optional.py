@@ -38,14 +38,16 @@ def computing(n, unit, store):
 
 def lazy_torch_names(module, names, private):
     """``__getattr__`` and ``__dir__`` for ``module`` (its ``__name__``), whose ``names`` live
-    in the torch module ``private`` (e.g. ``"._mlam_torch"``), imported on first use only:
-    PyTorch is a heavy optional dependency (``requirements-torch.txt``)."""
+    in the torch module ``private`` (relative to ``module``'s package, e.g.
+    ``"._mlam_torch"``), imported on first use only: PyTorch is a heavy optional dependency
+    (``requirements-torch.txt``)."""
     names = frozenset(names)
 
     def __getattr__(name):
         if name in names:
             require_torch(f"{module}.{name}")
-            return getattr(importlib.import_module(private, "metanmf_lab"), name)
+            package = module.rpartition(".")[0]
+            return getattr(importlib.import_module(private, package), name)
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
 
     def __dir__():

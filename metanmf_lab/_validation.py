@@ -215,6 +215,7 @@ def ldexp_as(A, e):
 
 # -- degenerate results -----------------------------------------------------------------------
 
+
 class DegenerateFitError(FloatingPointError):
     """A fit, transform or evaluation ended with NaN/infinite or all-zero factors.
 

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from metanmf_lab import datasets
+from metanmf_lab.data import datasets
 from metanmf_lab._config import DATA_ENV
 
 #: Whether the data folder was named explicitly (captured before any test changes it).
@@ -20,7 +20,7 @@ ENV_SET = bool(os.environ.get(DATA_ENV, "").strip())
 
 def require_data(*names):
     """Skip the calling test (fail it where ``METANMF_DATA`` is set) unless the files of the
-    datasets ``names`` (keys of :data:`metanmf_lab.datasets.DATA_FILES`) are all here."""
+    datasets ``names`` (keys of :data:`metanmf_lab.data.datasets.DATA_FILES`) are all here."""
     missing = datasets.missing_files(names)
     if not missing:
         return

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from metanmf_lab.altbi import PenalizedNMF, bunch, data_term, penalty_term, run_benchmark
-from metanmf_lab.evaluation import match_components, sir
-from metanmf_lab.synthetic import BENCHMARKS, make_benchmark
+from metanmf_lab.related.altbi import PenalizedNMF, bunch, data_term, penalty_term, run_benchmark
+from metanmf_lab.core.evaluation import match_components, sir
+from metanmf_lab.data.synthetic import BENCHMARKS, make_benchmark
 
 
 def _small(seed=0, n=7, m=6, r=3):
@@ -180,7 +180,7 @@ def test_run_benchmark_rows_and_curves():
     assert (mu.lam == 0).all() and (mu.lam_final == 0).all()
     assert res.sir_W.notna().all() and (res.seconds > 0).all()
     assert (res[res.method == "MU-P (bunched)"].lam_final == 1.0).all()
-    from metanmf_lab.altbi import comparisons, summary_table
+    from metanmf_lab.related.altbi import comparisons, summary_table
     cmp = comparisons(res)
     assert len(cmp) == 3 * 2 and set(cmp.verdict) <= {"better", "worse", "undecided"}
     table = summary_table(res)
@@ -190,7 +190,7 @@ def test_run_benchmark_rows_and_curves():
 # -- the chapter's parameters -------------------------------------------------------------------
 
 def _params(**kw):
-    from metanmf_lab import notebook as nb
+    from metanmf_lab.book import notebook as nb
 
     ann = {"profile": str, "benchmarks": list, "bench_seeds": list, "lam_grid": list,
            "lam0": float, "lam_lr": float, "inner_iter": int, "max_iter": int}

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from metanmf_lab import analysis
-from metanmf_lab.experiments import Cell, Settings
+from metanmf_lab.grid import analysis
+from metanmf_lab.grid.cells import Cell, Settings
 
 TINY = Settings(n_epochs=2, inner_iter=5, baseline_iter=10)
 
@@ -53,7 +53,7 @@ def test_basis_spread_table_and_part_measures_from_cells(tmp_path):
     assert ((parts.hoyer >= 0) & (parts.hoyer <= 1)).all()
     assert ((parts.spread > 0) & (parts.spread < 0.3)).all()
     # the components are those of fit_cell (the cache returns the same array)
-    from metanmf_lab.experiments import fit_cell
+    from metanmf_lab.grid.models import fit_cell
     comps = [fit_cell(c, TINY).H for c in cells[:2]]
     np.testing.assert_array_equal(analysis.fit_components(cells[:1], TINY, cache=False)[0],
                                   comps[0])
@@ -69,7 +69,7 @@ def test_basis_spread_table_and_part_measures_from_cells(tmp_path):
 
 
 def test_basis_measures_reuse_the_store_and_keep_provenance(tmp_path, monkeypatch):
-    from metanmf_lab.store import MeasureStore
+    from metanmf_lab.grid.store import MeasureStore
 
     cells = [Cell("digits", 0.0, "NMF", 2, s) for s in range(2)]
     store = MeasureStore(tmp_path / "m.csv")
@@ -117,7 +117,7 @@ import itertools  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from metanmf_lab.experiments import FAIR_BASELINES, HEADLINE_PAIRS, MODELS, PAIRS  # noqa: E402
+from metanmf_lab.grid.catalogue import FAIR_BASELINES, HEADLINE_PAIRS, MODELS, PAIRS  # noqa: E402
 
 
 def _synthetic(models, seeds=6, ranks=(2, 5), sd_of=None, value=None, noises=(0.0,)):
@@ -191,7 +191,7 @@ def test_cell_builders():
 
 
 def test_clustering_cells_pairs_and_fair_baselines():
-    from metanmf_lab.experiments import FAIR_BASELINES, HEADLINE_PAIRS
+    from metanmf_lab.grid.catalogue import FAIR_BASELINES, HEADLINE_PAIRS
 
     cells = analysis.clustering_cells(["digits"], [2, 5], range(4), range(2))
     by_model = {}

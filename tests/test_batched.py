@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from metanmf_lab._graph import block_diagonal, knn_graph, rbf_graph
-from metanmf_lab._solvers import mu_batched, solve_mu
+from metanmf_lab.core._graph import block_diagonal, knn_graph, rbf_graph
+from metanmf_lab.core._solvers import mu_batched, solve_mu
 
 
 @pytest.mark.parametrize("loss,kl_update", [("frobenius", "mm"), ("kl", "mm"), ("kl", "split")])

@@ -4,8 +4,9 @@ nothing: each chapter's measurements run here with computing forbidden."""
 
 import pytest
 
-from metanmf_lab import analysis, experiments
-from metanmf_lab import notebook as nb
+from metanmf_lab.grid import analysis
+from metanmf_lab import grid
+from metanmf_lab.book import notebook as nb
 
 
 def _forbid(*args, **kwargs):
@@ -28,7 +29,7 @@ NOTES = dict(profile="full", datasets=[], ranks=[], seeds=[], ablation_datasets=
 
 @pytest.fixture
 def no_compute(monkeypatch):
-    monkeypatch.setattr(experiments, "run_cell", _forbid)
+    monkeypatch.setattr(grid.runner, "run_cell", _forbid)
     monkeypatch.setattr(analysis, "fit_components", _forbid)
 
 
@@ -61,7 +62,7 @@ ROBUSTNESS = dict(profile="full", datasets=[], ranks=[], seeds=[], fair_datasets
 
 def test_full_profile_robustness_is_all_stored(no_compute):
     """The robustness chapter's replications are committed: every design of the full plan."""
-    from metanmf_lab.chapters import robustness
+    from metanmf_lab.book.chapters import robustness
 
     V = robustness.values(_params(**ROBUSTNESS))
     plan = nb.PROFILES["full"].extra["plan"]

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metanmf_lab import display, plotting, reporting
-from metanmf_lab.chapters import faces, notes
-from metanmf_lab.experiments import PAIRS
+from metanmf_lab.book import display, plotting
+from metanmf_lab.grid import reporting
+from metanmf_lab.book.chapters import faces, notes
+from metanmf_lab.grid.catalogue import PAIRS
 
 matplotlib.use("Agg")
 
@@ -247,10 +248,10 @@ def test_reference_summary_and_sentence_against_a_hand_count():
 
 
 def test_values_of_the_notes_from_their_measurements(tmp_path, monkeypatch):
-    """:func:`notes.values` on a hand-made :class:`~metanmf_lab.notebook.Notes`: every field
+    """:func:`notes.values` on a hand-made :class:`~metanmf_lab.book.notebook.Notes`: every field
     display-ready, counts whole, the three CSV files written beside the executed chapter."""
-    from metanmf_lab import pipeline
-    from metanmf_lab.notebook import Notes
+    from metanmf_lab.book import pipeline
+    from metanmf_lab.book.notebook import Notes
 
     monkeypatch.setenv(pipeline.EXECUTED_ENV, str(tmp_path))
     eff, ex = _effects(), _explained()

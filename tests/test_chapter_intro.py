@@ -1,5 +1,5 @@
 """The introduction's values (metanmf_lab.chapters.intro) and the book's one verdict rule
-(metanmf_lab.chapters.verdicts)."""
+(metanmf_lab.book.chapters.verdicts)."""
 
 import matplotlib
 
@@ -9,12 +9,13 @@ import pandas as pd
 import papermill
 import pytest
 
-from metanmf_lab import display
-from metanmf_lab.analysis import REFERENCE_KINDS
-from metanmf_lab.chapters import Prose, intro, verdicts
-from metanmf_lab.experiments import FAIR_BASELINES, PAIRS
-from metanmf_lab.notebook import PROFILES, check_parameters
-from metanmf_lab.plotting import headline_differences
+from metanmf_lab.book import display
+from metanmf_lab.grid.catalogue import REFERENCE_KINDS
+from metanmf_lab.book.chapters import Prose
+from metanmf_lab.book.chapters import intro, verdicts
+from metanmf_lab.grid.catalogue import FAIR_BASELINES, PAIRS
+from metanmf_lab.book.notebook import PROFILES, check_parameters
+from metanmf_lab.book.plotting import headline_differences
 
 from metanmf_lab._config import PROJECT_ROOT
 

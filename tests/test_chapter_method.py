@@ -8,11 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metanmf_lab import MetaNMF, display, load_dataset, make_tasks
-from metanmf_lab import notebook as nb
-from metanmf_lab.chapters import algorithm, data, derivation, performance, status
-from metanmf_lab.diagrams import (image_table, meta_epoch_flowchart, split_protocol,
-                                  split_sizes)
+from metanmf_lab.core._meta import MetaNMF
+from metanmf_lab.book import display
+from metanmf_lab.data.datasets import load_dataset
+from metanmf_lab.core.splits import make_tasks
+from metanmf_lab.book import notebook as nb
+from metanmf_lab.book.chapters import algorithm, data, derivation, performance, status
+from metanmf_lab.book.diagrams import (image_table, meta_epoch_flowchart, split_protocol,
+                                       split_sizes)
 
 
 def params(**given):
@@ -156,7 +159,7 @@ def test_one_epoch_is_metanmfs_first_epoch():
 
 
 def test_protocol_table_reads_the_presets_in_words():
-    from metanmf_lab.protocols import FIELDS, get_protocol
+    from metanmf_lab.core.protocols import FIELDS, get_protocol
 
     table = algorithm.protocol_table()
     assert len(table) == len(FIELDS) and list(table.columns) == ["what", "thesis", "reference"]
@@ -267,7 +270,7 @@ def test_bench_mode(tmp_path):
 
 
 def test_bench_table_and_findings_from_the_committed_run():
-    from metanmf_lab.bench import BENCH_DIR
+    from metanmf_lab.grid.bench import BENCH_DIR
 
     bench = pd.read_csv(BENCH_DIR / "bench-quick.csv", keep_default_na=False)
     goals = performance.bench_table(bench)

@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metanmf_lab import display, published
+from metanmf_lab.book import display
+from metanmf_lab.grid import published
 from metanmf_lab._config import PROJECT_ROOT
-from metanmf_lab.chapters import Prose
-from metanmf_lab.chapters import altbi as ch_altbi
-from metanmf_lab.chapters import metaprior as ch_metaprior
-from metanmf_lab.chapters import mlam as ch_mlam
+from metanmf_lab.book.chapters import Prose
+from metanmf_lab.book.chapters import altbi as ch_altbi
+from metanmf_lab.book.chapters import metaprior as ch_metaprior
+from metanmf_lab.book.chapters import mlam as ch_mlam
 
 
 def _cells(styler):
@@ -69,7 +70,7 @@ def test_metaprior_ml100k_table_keeps_the_papers_cells_whole():
 
 def _nmf_rows(datasets=("digits", "faces"), ranks=(2, 3, 5, 10), seeds=tuple(range(5)),
               iters=(0, 10, 100)):
-    from metanmf_lab.metaprior import NMF_STARTS
+    from metanmf_lab.related.metaprior import NMF_STARTS
 
     rng = np.random.default_rng(0)
     rows = []
@@ -89,7 +90,7 @@ def _nmf_rows(datasets=("digits", "faces"), ranks=(2, 3, 5, 10), seeds=tuple(ran
 
 
 def test_metaprior_nmf_tables_and_sentence():
-    from metanmf_lab.metaprior import NMF_STARTS, nmf_prior_comparisons
+    from metanmf_lab.related.metaprior import NMF_STARTS, nmf_prior_comparisons
 
     rows = _nmf_rows()
     err, nmi = (nmf_prior_comparisons(rows, v) for v in ("recon_error", "nmi"))
@@ -114,7 +115,7 @@ def test_metaprior_nmf_tables_and_sentence():
 @pytest.mark.parametrize("datasets", [("digits",), ("blobs", "digits", "fmnist", "faces",
                                                      "coil20")])
 def test_metaprior_figures_are_readable(datasets):
-    from metanmf_lab.metaprior import NMF_STARTS
+    from metanmf_lab.related.metaprior import NMF_STARTS
 
     rows = _nmf_rows(datasets=datasets, ranks=(2,), seeds=(0,))
     for value in ("nmi", "recon_error"):
@@ -184,7 +185,7 @@ def _completion_rows():
 
 
 def test_mlam_completion_sentence_follows_the_numbers():
-    from metanmf_lab import mlam
+    from metanmf_lab.related import mlam
 
     rows = _completion_rows()
     cmp = mlam.comparisons(rows, "rmse", "rate")
@@ -245,7 +246,7 @@ def test_mlam_loss_figure_is_readable():
 
 @pytest.fixture(scope="module")
 def altbi_runs():
-    from metanmf_lab import altbi
+    from metanmf_lab.related import altbi
 
     results, curves = [], []
     for bench in ("A", "B"):
@@ -350,7 +351,7 @@ def test_full_profile_chapter_values_need_no_torch():
         import json, sys
 
         from metanmf_lab import notebook as nb
-        from metanmf_lab.chapters import metaprior, mlam
+        from metanmf_lab.book.chapters import metaprior, mlam
 
         out = {}
         for name, module in (("metaprior", metaprior), ("mlam", mlam)):

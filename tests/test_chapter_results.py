@@ -13,13 +13,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from metanmf_lab import display, plotting, reporting  # noqa: E402
-from metanmf_lab import experiments as ex  # noqa: E402
-from metanmf_lab import notebook as nb  # noqa: E402
-from metanmf_lab.analysis import REFERENCE_KINDS  # noqa: E402
-from metanmf_lab.chapters import Prose  # noqa: E402
-from metanmf_lab.chapters import results as R  # noqa: E402
-from metanmf_lab.datasets import DATASETS, DatasetInfo  # noqa: E402
+from metanmf_lab.book import display, plotting  # noqa: E402
+from metanmf_lab.grid import reporting  # noqa: E402
+from metanmf_lab import grid as ex  # noqa: E402
+from metanmf_lab.book import notebook as nb  # noqa: E402
+from metanmf_lab.grid.catalogue import REFERENCE_KINDS  # noqa: E402
+from metanmf_lab.book.chapters import Prose  # noqa: E402
+from metanmf_lab.book.chapters import results as R  # noqa: E402
+from metanmf_lab.data.datasets import DATASETS, DatasetInfo  # noqa: E402
 
 RANKS = (2, 3, 5, 10, 14, 18)
 

@@ -1,5 +1,5 @@
 """One verdict per comparison: the hypotheses, tables, conclusions and statistics chapters read
-their verdicts from one computation (:func:`metanmf_lab.chapters.verdicts.clustering_verdicts`),
+their verdicts from one computation (:func:`metanmf_lab.book.chapters.verdicts.clustering_verdicts`),
 the rule states the real counts, and the chapters' sentences, tables and figures say what
 their data say (smoke profile: the stores under _build/, computed where missing)."""
 
@@ -11,13 +11,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from metanmf_lab import display  # noqa: E402
-from metanmf_lab import notebook as nb  # noqa: E402
-from metanmf_lab.chapters import Prose, conclusions, hypotheses, statistics, tables  # noqa: E402
-from metanmf_lab.chapters import verdicts as V  # noqa: E402
-from metanmf_lab.datasets import DATASETS  # noqa: E402
-from metanmf_lab.experiments import PAIRS  # noqa: E402
-from metanmf_lab.reporting import THESIS_TABLES  # noqa: E402
+from metanmf_lab.book import display  # noqa: E402
+from metanmf_lab.book import notebook as nb  # noqa: E402
+from metanmf_lab.book.chapters import (Prose, conclusions, hypotheses, statistics, tables)  # noqa: E402
+from metanmf_lab.book.chapters import verdicts as V  # noqa: E402
+from metanmf_lab.data.datasets import DATASETS  # noqa: E402
+from metanmf_lab.grid.catalogue import PAIRS  # noqa: E402
+from metanmf_lab.grid.reporting import THESIS_TABLES  # noqa: E402
 
 KEY = ["model", "reference", "dataset", "condition"]
 

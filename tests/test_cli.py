@@ -13,10 +13,12 @@ import os
 
 import pytest
 
-from metanmf_lab import bench, datasets, pipeline
-from metanmf_lab import experiments as ex
+from metanmf_lab.grid import bench
+from metanmf_lab.data import datasets
+from metanmf_lab.book import pipeline
+from metanmf_lab import grid as ex
 from metanmf_lab._config import DATA_ENV, PROJECT_ROOT
-from metanmf_lab.store import ResultStore
+from metanmf_lab.grid.store import ResultStore
 
 ROOT = os.geteuid() == 0  # root writes into read-only files and folders
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
@@ -32,7 +34,7 @@ def nothing_computed(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a cell was computed although the arguments are bad")
 
-    monkeypatch.setattr(ex, "run_cell", refuse)
+    monkeypatch.setattr(ex.runner, "run_cell", refuse)
 
 
 @pytest.fixture
@@ -93,7 +95,7 @@ def test_experiments_refuses_bad_arguments_before_any_work(args, message, tmp_pa
 
 
 def test_experiments_accepts_every_good_jobs_value():
-    parse = ex._int_option("--jobs", 1, allowed=(-1,))
+    parse = ex.cli.int_option("--jobs", 1, allowed=(-1,))
     assert [parse(v) for v in ("-1", "1", "2", "64")] == [-1, 1, 2, 64]
 
 
@@ -151,11 +153,11 @@ def test_experiments_damaged_store_is_named_and_repaired(tmp_path, monkeypatch, 
     store.write_text(good + last.replace(",0,thesis,", ",1,thesis,")[:40])
     argv = ONE_CELL + ["--seeds", "0", "1", "--store", "r.csv"]
     real = ex.run_cell
-    monkeypatch.setattr(ex, "run_cell", lambda *a: pytest.fail("computed with a bad store"))
+    monkeypatch.setattr(ex.runner, "run_cell", lambda *a: pytest.fail("computed with a bad store"))
     assert ex.main(argv) == 2
     err = capsys.readouterr().err
     assert_clean_error(err, "r.csv", "line 3")
-    monkeypatch.setattr(ex, "run_cell", real)
+    monkeypatch.setattr(ex.runner, "run_cell", real)
     assert ex.main(argv + ["--repair"]) == 0
     out = capsys.readouterr().out
     assert "repaired r.csv: dropped line(s) 3" in out and "2 of 2 cells in r.csv" in out
@@ -192,7 +194,7 @@ def test_experiments_genuine_bugs_keep_their_traceback(tmp_path, monkeypatch):
     def bug(*args):
         raise ValueError("a bug deep inside, not the user's mistake")
 
-    monkeypatch.setattr(ex, "run_cell", bug)
+    monkeypatch.setattr(ex.runner, "run_cell", bug)
     with pytest.raises(ValueError, match="a bug deep inside"):
         ex.main(ONE_CELL + ["--store", str(tmp_path / "r.csv")])
 

@@ -4,8 +4,8 @@ the rows of a serial run."""
 import pandas as pd
 import pytest
 
-from metanmf_lab import experiments as ex
-from metanmf_lab.store import COLUMNS, RUN_COLUMNS
+from metanmf_lab import grid as ex
+from metanmf_lab.grid.store import COLUMNS, RUN_COLUMNS
 
 distributed = pytest.importorskip("dask.distributed")
 

@@ -1,4 +1,4 @@
-"""Tests of metanmf_lab.datasets: shapes, scaling, noise, errors, verification and downloads.
+"""Tests of metanmf_lab.data.datasets: shapes, scaling, noise, errors, verification and downloads.
 
 File-backed datasets are read from ``data_dir()``. When ``METANMF_DATA`` is not set and a file is
 absent, the tests that need it are skipped; when it is set (CI points it at a folder of the files),
@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from sklearn.preprocessing import MinMaxScaler
 
-from metanmf_lab import datasets as ds
+from metanmf_lab.data import datasets as ds
 from metanmf_lab._config import DATA_ENV, data_dir
 
 # The real environment, captured before any test monkeypatches it.

@@ -1,4 +1,4 @@
-"""Drawn figures (metanmf_lab.diagrams): they return Figures with the expected labels and
+"""Drawn figures (metanmf_lab.book.diagrams): they return Figures with the expected labels and
 shapes, handle the infeasible split loudly, and are deterministic to the byte."""
 
 import io
@@ -10,9 +10,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.text import Text
 
-from metanmf_lab import TaskSplitWarning
-from metanmf_lab.diagrams import meta_epoch_flowchart, split_protocol, split_sizes
-from metanmf_lab.plotting import image_grid
+from metanmf_lab.core.splits import TaskSplitWarning
+from metanmf_lab.book.diagrams import meta_epoch_flowchart, split_protocol, split_sizes
+from metanmf_lab.book.plotting import image_grid
 
 
 def texts(fig):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
-from metanmf_lab.evaluation import cluster_nmi, hoyer_sparsity
+from metanmf_lab.core.evaluation import cluster_nmi, hoyer_sparsity
 
 
 def test_nmi_perfect_and_random():
@@ -48,7 +48,7 @@ def test_hoyer_extremes_and_scale_invariance():
 
 # -- subspace distance ---------------------------------------------------------------------
 
-from metanmf_lab.evaluation import subspace_distance  # noqa: E402
+from metanmf_lab.core.evaluation import subspace_distance  # noqa: E402
 
 
 def _projection(a):

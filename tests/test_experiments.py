@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metanmf_lab import experiments as ex
-from metanmf_lab._meta import MetaNMF
-from metanmf_lab._nmf import GNMF, NMF
-from metanmf_lab.store import COLUMNS, RUN_COLUMNS, ResultStore
+from metanmf_lab import grid as ex
+from metanmf_lab.core._meta import MetaNMF
+from metanmf_lab.core._nmf import GNMF, NMF
+from metanmf_lab.grid.store import COLUMNS, RUN_COLUMNS, ResultStore
 
 TINY = ex.Settings(n_epochs=2, inner_iter=5, baseline_iter=10)
 
@@ -97,7 +97,7 @@ def test_run_grid_stores_resumes_and_skips(tmp_path, monkeypatch):
 
     calls = []
     real = ex.run_cell
-    monkeypatch.setattr(ex, "run_cell", lambda c, s: calls.append(c) or real(c, s))
+    monkeypatch.setattr(ex.runner, "run_cell", lambda c, s: calls.append(c) or real(c, s))
     df2 = ex.run_grid(cells + [ex.Cell("digits", 0.0, "NMF", 3, 0)], TINY, store=store,
                       progress=False)
     assert calls == [ex.Cell("digits", 0.0, "NMF", 3, 0)]  # only the new cell is computed
@@ -130,11 +130,11 @@ def test_interrupted_run_keeps_complete_rows(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(cell, settings)
 
-    monkeypatch.setattr(ex, "run_cell", flaky)
+    monkeypatch.setattr(ex.runner, "run_cell", flaky)
     with pytest.raises(KeyboardInterrupt):
         ex.run_grid(cells, TINY, store=store, progress=False, flush_every=1)
     assert sorted(store.load()["rank"]) == [2, 3]
-    monkeypatch.setattr(ex, "run_cell", real)
+    monkeypatch.setattr(ex.runner, "run_cell", real)
     assert len(ex.run_grid(cells, TINY, store=store, progress=False)) == 3
 
 
@@ -196,7 +196,7 @@ def test_fair_baselines_run_and_spend_what_they_claim():
 
 
 def test_warm_start_uses_the_evaluation_phase_of_meta_nmf():
-    from metanmf_lab._meta import WarmStartNMF
+    from metanmf_lab.core._meta import WarmStartNMF
 
     X_learn, X_eval, _, _ = ex.load_cell_data("digits", 0.0, TINY)
     ws = WarmStartNMF(4, base=NMF(), learn_iter=30, inner_iter=7, random_state=0).fit(X_learn)
@@ -210,8 +210,10 @@ def test_warm_start_uses_the_evaluation_phase_of_meta_nmf():
 
 # -- one-at-a-time ablations -----------------------------------------------------------------
 
-from metanmf_lab.experiments import ABLATIONS, Settings, ablation_settings  # noqa: E402
-from metanmf_lab.protocols import FIELDS, get_protocol  # noqa: E402
+from metanmf_lab.grid.catalogue import ABLATIONS  # noqa: E402
+from metanmf_lab.grid.cells import Settings  # noqa: E402
+from metanmf_lab.grid.ablations import ablation_settings  # noqa: E402
+from metanmf_lab.core.protocols import FIELDS, get_protocol  # noqa: E402
 
 
 def test_each_ablation_changes_one_thing():
@@ -241,7 +243,9 @@ def test_ablation_unknown_name():
 def test_ablation_applies_exactly_where_it_changes_results():
     """Where an ablation is said not to apply, the result is bit-identical to the thesis
     settings; where it applies, at least one model's result changes."""
-    from metanmf_lab.experiments import Cell, ablation_applies, run_cell
+    from metanmf_lab.grid.cells import Cell
+    from metanmf_lab.grid.ablations import ablation_applies
+    from metanmf_lab.grid.runner import run_cell
 
     tiny = Settings(n_epochs=3, inner_iter=6, baseline_iter=100)
     cells = [Cell("digits", 0.0, m, 3, 1) for m in ex.MODELS]
@@ -296,7 +300,7 @@ def test_ablation_applies_exactly_where_it_changes_results():
 def test_settings_added_later_keep_the_stored_hashes():
     """Fields added to Settings after the store began leave the hash of default settings
     unchanged (the committed store's rows stay valid) and enter it when set."""
-    from metanmf_lab.experiments import LATER_FIELDS
+    from metanmf_lab.grid.cells import LATER_FIELDS
 
     base = Settings()
     assert set(LATER_FIELDS) <= set(base.__dataclass_fields__)
@@ -319,7 +323,8 @@ def test_settings_added_later_keep_the_stored_hashes():
 def test_faces_eval_all_factorises_and_scores_every_face():
     """The ablation's cells cluster all 400 faces; Meta models still learn on the learning
     half only, and the equal-compute budget counts the larger evaluation set."""
-    from metanmf_lab.experiments import Cell, equal_compute_iterations, fit_cell, load_cell_data
+    from metanmf_lab.grid.cells import Cell, equal_compute_iterations
+    from metanmf_lab.grid.models import fit_cell, load_cell_data
 
     tiny = Settings(n_epochs=2, inner_iter=5, baseline_iter=5)
     every = tiny.replace(faces_eval_all=True)
@@ -364,8 +369,9 @@ def test_command_line_runs_an_ablation(tmp_path, capsys):
 def test_stored_rows_are_exactly_the_cells_asked_for(tmp_path):
     """Rows of other noise levels, seeds or models in the store (e.g. the noise sweep) never
     leak into a grid's rows."""
-    from metanmf_lab.experiments import Cell, run_grid, stored_rows
-    from metanmf_lab.store import ResultStore
+    from metanmf_lab.grid.cells import Cell
+    from metanmf_lab.grid.runner import run_grid, stored_rows
+    from metanmf_lab.grid.store import ResultStore
 
     tiny = Settings(n_epochs=2, inner_iter=3, baseline_iter=5)
     store = ResultStore(tmp_path / "r.csv")
@@ -379,7 +385,8 @@ def test_stored_rows_are_exactly_the_cells_asked_for(tmp_path):
 
 
 def test_ablation_cells_cover_every_rank_and_seed_of_the_entries_it_can_change():
-    from metanmf_lab.experiments import THESIS_RANKS, ablation_cells, ablation_grid
+    from metanmf_lab.grid.catalogue import THESIS_RANKS
+    from metanmf_lab.grid.ablations import ablation_cells, ablation_grid
 
     entries = [("digits", "none", "NMF"), ("digits", "added", "Meta-NMF"),
                ("faces", "none", "GNMF")]
@@ -407,7 +414,7 @@ def test_ablation_cells_cover_every_rank_and_seed_of_the_entries_it_can_change()
 def test_ablation_cost_sums_the_thesis_seconds():
     import pandas as pd
 
-    from metanmf_lab.experiments import ablation_cost, ablation_grid
+    from metanmf_lab.grid.ablations import ablation_cost, ablation_grid
 
     grid = ablation_grid([("digits", "none", "Meta-NMF"), ("digits", "none", "NMF")],
                          ranks=(2, 3), names=("task size 100", "another learning/evaluation split"))
@@ -419,7 +426,7 @@ def test_ablation_cost_sums_the_thesis_seconds():
 def test_command_line_runs_the_ablations_of_the_entries_beyond(tmp_path, monkeypatch, capsys):
     """--beyond restricts each --ablation to the table entries that differ from the thesis
     (as the reproduction notes read them) and to the cells it can change."""
-    from metanmf_lab import reporting
+    from metanmf_lab.grid import reporting
 
     seen = {}
 
@@ -452,7 +459,7 @@ def test_command_line_runs_the_ablations_of_the_entries_beyond(tmp_path, monkeyp
 
 
 def test_entry_cells_map_conditions_to_noise_levels():
-    from metanmf_lab.experiments import entry_cells
+    from metanmf_lab.grid.ablations import entry_cells
 
     cells = entry_cells([("faces", "added", "GNMF"), ("digits", "none", "NMF")], ranks=(2,),
                         seeds=(0, 3), protocol="reference")

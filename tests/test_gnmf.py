@@ -12,8 +12,8 @@ import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import clone
 
-from metanmf_lab._graph import Graph, build_graph, knn_graph, rbf_graph
-from metanmf_lab._nmf import GNMF, NMF
+from metanmf_lab.core._graph import Graph, build_graph, knn_graph, rbf_graph
+from metanmf_lab.core._nmf import GNMF, NMF
 
 EPS32 = np.finfo(np.float32).eps
 
@@ -458,8 +458,8 @@ def test_rbf_graph_drops_only_negligible_weights():
     the exact dense affinity to rounding."""
     import scipy.sparse as sp_
 
-    from metanmf_lab._graph import Graph, rbf_graph
-    from metanmf_lab._solvers import solve_mu
+    from metanmf_lab.core._graph import Graph, rbf_graph
+    from metanmf_lab.core._solvers import solve_mu
 
     rng = np.random.default_rng(0)
     X = np.vstack([2 * rng.random((20, 30)) + 4 * c for c in range(3)])
@@ -488,7 +488,7 @@ def test_rbf_graph_drops_only_negligible_weights():
 def test_kl_without_history_gives_the_same_factors_and_final_objective(graph, kl_update,
                                                                        stopping, tol, max_iter):
     """Meta-learning's base calls skip the per-iteration KL objective (a log per entry)."""
-    from metanmf_lab._solvers import solve_mu
+    from metanmf_lab.core._solvers import solve_mu
 
     rng = np.random.default_rng(5)
     X = rng.random((40, 15)) * (rng.random((40, 15)) > 0.3)  # zeros, as in images

@@ -8,9 +8,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from metanmf_lab import notebook as nb  # noqa: E402
-from metanmf_lab import plotting  # noqa: E402
-from metanmf_lab.experiments import FAIR_BASELINES, MODELS, model_kind, parse_model  # noqa
+from metanmf_lab.book import notebook as nb  # noqa: E402
+from metanmf_lab.book import plotting  # noqa: E402
+from metanmf_lab.grid.catalogue import FAIR_BASELINES, MODELS, model_kind, parse_model  # noqa
 
 
 def _ns(**kw):
@@ -86,7 +86,7 @@ def test_ablation_heatmap_cells():
 
 
 def test_store_rows_computes_and_selects(tmp_path, monkeypatch):
-    from metanmf_lab.experiments import Cell
+    from metanmf_lab.grid.cells import Cell
 
     p = nb.check_parameters({"__annotations__": {"profile": str, "n_jobs": int},
                              "profile": "smoke", "n_jobs": 1})

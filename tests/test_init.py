@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.decomposition._nmf import _initialize_nmf  # test-only reference
 
-from metanmf_lab._init import (INITS, initialize, nndsvd, random_factors, truncated_svd)
+from metanmf_lab.core._init import INITS, initialize, nndsvd, random_factors, truncated_svd
 
 
 def nndsvd_reference(X, k, variant="nndsvd", eps=1e-6):
@@ -127,7 +127,7 @@ def test_nndsvd_matches_sklearn(variant, seed):
 
 @pytest.mark.parametrize("flip", [[1, 1, 1, 1], [-1, 1, -1, 1], [1, -1, -1, -1]])
 def test_nndsvd_invariant_to_singular_vector_signs(monkeypatch, flip):
-    import metanmf_lab._init as init_mod
+    import metanmf_lab.core._init as init_mod
 
     X = data((20, 15), 4)
     W, H = nndsvd(X, 4)

@@ -22,10 +22,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from metanmf_lab import experiments as ex
-from metanmf_lab import pipeline
+from metanmf_lab import grid as ex
+from metanmf_lab.book import pipeline
 from metanmf_lab._config import PROJECT_ROOT
-from metanmf_lab.store import KEY, ResultStore
+from metanmf_lab.grid.store import KEY, ResultStore
 
 TINY = ex.Settings(n_epochs=2, inner_iter=5, baseline_iter=10)
 
@@ -87,7 +87,7 @@ def start_grid(tmp_path):
     reaches the whole group); returns the process once the store holds its first rows, and
     the process ids of its workers then."""
     err = open(tmp_path / "err.txt", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "metanmf_lab.experiments", *GRID,
+    proc = subprocess.Popen([sys.executable, "-m", "metanmf_lab.grid", *GRID,
                              "--jobs", "2", "--store", "r.csv"], cwd=tmp_path, env=_env(),
                             stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     store = tmp_path / "r.csv"
@@ -115,10 +115,10 @@ def check_store_and_rerun(tmp_path, kept=None):
     real = ex.run_cell
     os.chdir(tmp_path)
     try:
-        ex.run_cell = lambda c, s: computed.append(c.seed) or real(c, s)
+        ex.runner.run_cell = lambda c, s: computed.append(c.seed) or real(c, s)
         assert ex.main(GRID + ["--jobs", "1", "--store", "r.csv"]) == 0
     finally:
-        ex.run_cell = real
+        ex.runner.run_cell = real
         os.chdir(PROJECT_ROOT)
     assert sorted(computed) == sorted(set(range(len(SEEDS))) - done)
     assert sorted(store.load()["seed"]) == list(range(len(SEEDS)))
@@ -167,7 +167,7 @@ def _failing_at(monkeypatch, seed, exc):
             raise exc
         return real(cell, settings)
 
-    monkeypatch.setattr(ex, "run_cell", run_cell)
+    monkeypatch.setattr(ex.runner, "run_cell", run_cell)
 
 
 @pytest.mark.parametrize("exc", [KeyboardInterrupt, RuntimeError("a cell failed")],
@@ -231,7 +231,7 @@ def _start_run(tmp_path):
     tmp, out = tmp_path / "tmp", tmp_path / "out"
     tmp.mkdir()
     out.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "metanmf_lab.pipeline", "run", str(source),
+    proc = subprocess.Popen([sys.executable, "-m", "metanmf_lab.book.pipeline", "run", str(source),
                              str(out / "result.ipynb")], cwd=tmp_path, env=_env(TMPDIR=str(tmp)),
                             stdout=subprocess.DEVNULL, stderr=open(tmp_path / "err.txt", "w"),
                             start_new_session=True)

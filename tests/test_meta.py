@@ -6,10 +6,10 @@ import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
-from metanmf_lab._meta import MetaNMF
-from metanmf_lab._nmf import GNMF, NMF
-from metanmf_lab._solvers import solve_mu
-from metanmf_lab.splits import TaskSplitWarning, make_tasks
+from metanmf_lab.core._meta import MetaNMF
+from metanmf_lab.core._nmf import GNMF, NMF
+from metanmf_lab.core._solvers import solve_mu
+from metanmf_lab.core.splits import TaskSplitWarning, make_tasks
 
 
 @pytest.fixture(scope="module")

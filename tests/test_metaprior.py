@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from metanmf_lab.metaprior import (Episodes, ExchangeableLayer, MetaPriorMF, PriorNet,  # noqa
-                                   evaluate, gd_steps, masked_mse, meta_train, mu_steps)
+from metanmf_lab.related.metaprior import (Episodes, ExchangeableLayer, MetaPriorMF, PriorNet,
+                                           evaluate, gd_steps, masked_mse, meta_train, mu_steps)
 
 
 def _matrix(n=7, m=5, seed=0, dtype=torch.float64):
@@ -181,7 +181,7 @@ def _ratings(seed=0, n_users=40, n_items=50, n=600):
 
 
 def test_standardized_ratings_and_disjoint_split():
-    from metanmf_lab.metaprior import split_users_items, standardized_ratings
+    from metanmf_lab.related.metaprior import split_users_items, standardized_ratings
 
     r = _ratings()
     A = standardized_ratings(r)
@@ -197,7 +197,7 @@ def test_standardized_ratings_and_disjoint_split():
 
 
 def test_test_matrices_hold_out_half_of_the_ratings():
-    from metanmf_lab.metaprior import meta_test_matrices, standardized_ratings
+    from metanmf_lab.related.metaprior import meta_test_matrices, standardized_ratings
 
     A = standardized_ratings(_ratings(n=1500))
     mats = meta_test_matrices(A, 5, random_state=1, n_rows=10, n_cols=10)
@@ -209,7 +209,7 @@ def test_test_matrices_hold_out_half_of_the_ratings():
 
 
 def test_baselines_fit_their_own_matrix():
-    from metanmf_lab.metaprior import matrix_mse, mean_prediction, mf_prediction
+    from metanmf_lab.related.metaprior import matrix_mse, mean_prediction, mf_prediction
 
     rng = np.random.default_rng(0)
     full = rng.normal(size=(20, 2)) @ rng.normal(size=(2, 15))
@@ -228,8 +228,8 @@ TINY = dict(rank=3, channels=4, n_layers=2, hidden=4, ff_layers=2, n_steps=2, si
 
 
 def test_run_ml100k_rows_resume_and_determinism(tmp_path, monkeypatch):
-    from metanmf_lab import metaprior as mp
-    from metanmf_lab.store import ML100KStore
+    from metanmf_lab.related import metaprior as mp
+    from metanmf_lab.grid.store import ML100KStore
 
     settings = mp.ML100KSettings(**TINY)
     ratings = _ratings(n_users=100, n_items=120, n=5000)
@@ -264,8 +264,8 @@ def test_a_new_mf_grid_recomputes_the_baselines_alone(tmp_path, monkeypatch):
     the prior's rows bit for bit."""
     import json
 
-    from metanmf_lab import metaprior as mp
-    from metanmf_lab.store import ML100KStore
+    from metanmf_lab.related import metaprior as mp
+    from metanmf_lab.grid.store import ML100KStore
 
     ratings = _ratings(n_users=100, n_items=120, n=5000)
     one = mp.ML100KSettings(**TINY)
@@ -296,7 +296,7 @@ def test_a_new_mf_grid_recomputes_the_baselines_alone(tmp_path, monkeypatch):
 def test_mf_choice_finds_the_zero_fit_and_prefers_the_smaller_weight():
     """From the largest singular value of the observed matrix on, MF's best fit is zero (its
     penalty is a nuclear norm's); validation ties go to the smaller weight."""
-    from metanmf_lab.metaprior import mf_choice
+    from metanmf_lab.related.metaprior import mf_choice
 
     rng = np.random.default_rng(0)
     mats = []
@@ -319,7 +319,7 @@ def _ml100k_settings(text):
     """:class:`ML100KSettings` from a stored settings text of the baselines."""
     import json
 
-    from metanmf_lab.metaprior import ML100KSettings
+    from metanmf_lab.related.metaprior import ML100KSettings
 
     return ML100KSettings(**{k: tuple(v) if isinstance(v, list) else v
                              for k, v in json.loads(text).items()})
@@ -332,9 +332,9 @@ def test_stored_mf_rows_recompute_exactly():
     (its environment), else to the last bits (see tests/test_store_recompute.py)."""
     from conftest import require_data
 
-    from metanmf_lab import metaprior as mp
-    from metanmf_lab.experiments import _environment
-    from metanmf_lab.store import ML100KStore
+    from metanmf_lab.related import metaprior as mp
+    from metanmf_lab.grid.runner import _environment
+    from metanmf_lab.grid.store import ML100KStore
 
     require_data("movielens")
     full = mp.PROFILE_SETTINGS["full"]
@@ -355,7 +355,7 @@ def test_stored_mf_rows_recompute_exactly():
 def test_chapter_reads_mfs_choice_from_its_rows():
     """The chapter's sentence and table of MF's ridge weights come from the rows' details:
     the weight chosen, the zero-fit point, and whether the weight is interior."""
-    from metanmf_lab.chapters import metaprior as chapter
+    from metanmf_lab.book.chapters import metaprior as chapter
 
     regs = (0.1, 1.0, 2.0, 5.0, 10.0)
     rows = pd.DataFrame({
@@ -384,7 +384,7 @@ def test_chapter_reads_mfs_choice_from_its_rows():
 def test_seed_table_comes_from_the_published_file():
     """The seed's Table 1 beside ours is the project's published file (its shape and sources
     are tested in test_published.py)."""
-    from metanmf_lab.published import metaprior_table1
+    from metanmf_lab.grid.published import metaprior_table1
 
     table = metaprior_table1()
     ml = table[table.dataset == "ML100K"].set_index("method")
@@ -400,9 +400,9 @@ TINY_NMF = dict(channels=4, n_layers=2, hidden=4, ff_layers=2, n_steps=3, size=1
 
 
 def test_nmf_prior_cells_compare_every_start(tmp_path, monkeypatch):
-    from metanmf_lab import metaprior as mp
-    from metanmf_lab.experiments import Settings
-    from metanmf_lab.store import NMFPriorStore
+    from metanmf_lab.related import metaprior as mp
+    from metanmf_lab.grid.cells import Settings
+    from metanmf_lab.grid.store import NMFPriorStore
 
     settings = mp.NMFPriorSettings(**TINY_NMF)
     tiny_thesis = Settings(n_epochs=2, inner_iter=5, baseline_iter=10)
@@ -424,8 +424,9 @@ def test_nmf_prior_cells_compare_every_start(tmp_path, monkeypatch):
 
 
 def test_nmf_prior_start_is_the_networks_nonnegative_prior():
-    from metanmf_lab import metaprior as mp
-    from metanmf_lab.experiments import Settings, load_cell_data
+    from metanmf_lab.related import metaprior as mp
+    from metanmf_lab.grid.cells import Settings
+    from metanmf_lab.grid.models import load_cell_data
 
     settings = mp.NMFPriorSettings(**TINY_NMF)
     X_learn, X_eval, _, _ = load_cell_data("digits", 0.0, Settings())
@@ -439,10 +440,10 @@ def test_nmf_prior_start_is_the_networks_nonnegative_prior():
 def test_committed_stores_hold_the_full_profile():
     """The book's full profile reads these stores; a settings change that orphaned their rows
     would make `make book` retrain every model."""
-    from metanmf_lab import metaprior as mp
-    from metanmf_lab.experiments import Settings
-    from metanmf_lab.notebook import PROFILES
-    from metanmf_lab.store import ML100KStore, NMFPriorStore
+    from metanmf_lab.related import metaprior as mp
+    from metanmf_lab.grid.cells import Settings
+    from metanmf_lab.book.notebook import PROFILES
+    from metanmf_lab.grid.store import ML100KStore, NMFPriorStore
 
     extra = PROFILES["full"].extra
     full = mp.PROFILE_SETTINGS["full"]
@@ -462,7 +463,7 @@ def test_committed_stores_hold_the_full_profile():
 def test_nmf_prior_comparisons_pair_cells_and_orient_verdicts():
     import pandas as pd
 
-    from metanmf_lab import metaprior as mp
+    from metanmf_lab.related import metaprior as mp
 
     rng = np.random.default_rng(0)
     rows = []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from metanmf_lab import mlam as ml  # noqa: E402
+from metanmf_lab.related import mlam as ml  # noqa: E402
 
 
 def _completion(n=6, size=12, rank=2, rate=0.5, seed=0, lam=0.01):
@@ -172,7 +172,7 @@ def test_settings_text_round_trips_and_rejects_bad_experiments():
 
 
 def test_run_mlam_stores_cells_whole_and_reuses_them(tmp_path, monkeypatch):
-    from metanmf_lab.store import MLAMStore
+    from metanmf_lab.grid.store import MLAMStore
 
     settings = ml.PROFILE_SETTINGS["smoke"]
     cells = [c for c in ml.profile_cells("smoke") if c[0] != "nmf"]
@@ -200,7 +200,7 @@ def test_stored_rows_are_recomputed():
     Intel AVX-512 one: 0.9% and 0.1%)."""
     import pandas as pd
 
-    from metanmf_lab.store import MLAMStore
+    from metanmf_lab.grid.store import MLAMStore
 
     settings = ml.PROFILE_SETTINGS["full"]
     df = MLAMStore().load()
@@ -231,7 +231,7 @@ def test_stored_rows_are_recomputed():
 def test_seed_tables_come_from_the_published_file():
     """The seed's tables beside ours are the project's published file (its shape and sources
     are tested in test_published.py)."""
-    from metanmf_lab.published import mlam_tables
+    from metanmf_lab.grid.published import mlam_tables
 
     tables = mlam_tables()
     assert set(tables.table) == {"I", "II", "III", "VI"}
@@ -244,7 +244,7 @@ def test_seed_tables_come_from_the_published_file():
 def test_committed_store_holds_the_full_profile():
     """The book's full profile reads this store; a settings change that orphaned its rows
     would make `make book` retrain every network."""
-    from metanmf_lab.store import MLAMStore
+    from metanmf_lab.grid.store import MLAMStore
 
     settings = ml.PROFILE_SETTINGS["full"]
     df = MLAMStore().load()

@@ -12,8 +12,8 @@ from sklearn.base import clone
 from sklearn.decomposition import NMF as SkNMF
 from sklearn.exceptions import NotFittedError
 
-from metanmf_lab._init import random_factors
-from metanmf_lab._nmf import NMF
+from metanmf_lab.core._init import random_factors
+from metanmf_lab.core._nmf import NMF
 
 EPS32 = np.finfo(np.float32).eps
 
@@ -294,7 +294,7 @@ def test_tol_zero_runs_exactly_max_iter(stopping, max_iter):
 @pytest.mark.parametrize("loss", ["frobenius", "kl"])
 @pytest.mark.parametrize("init", ["random", "nndsvd", "custom"])
 def test_max_iter_zero_returns_init(loss, init):
-    from metanmf_lab._init import initialize
+    from metanmf_lab.core._init import initialize
 
     X = data((12, 9), 3)
     W0, H0 = custom_start(12, 9, 3)

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from conftest import require_data
 
-from metanmf_lab import pipeline
+from metanmf_lab.book import pipeline
 from metanmf_lab._config import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -104,9 +104,9 @@ def test_toc_lists_the_plan_in_order():
 
 
 def test_unknown_chapter_and_missing_source_are_named(tmp_path):
-    proc = run("-m", "metanmf_lab.pipeline", "execute", "--only", "nope")
+    proc = run("-m", "metanmf_lab.book.pipeline", "execute", "--only", "nope")
     assert proc.returncode == 2 and "Unknown chapter(s) nope" in proc.stderr
-    proc = run("-m", "metanmf_lab.pipeline", "execute", "--only", "derivation", "results_faces",
+    proc = run("-m", "metanmf_lab.book.pipeline", "execute", "--only", "derivation", "results_faces",
                "--notebooks", str(tmp_path), "--book-root", str(tmp_path))
     assert proc.returncode == 1
     assert "derivation.ipynb (for derivation)" in proc.stderr
@@ -117,7 +117,7 @@ def test_unknown_chapter_and_missing_source_are_named(tmp_path):
 def test_missing_data_stops_the_book_before_it_starts(tmp_path, monkeypatch, capsys):
     """No data files and no network: ``make book`` (the pipeline's execute) exits 1 with one
     message naming every missing file and how to get it, before any notebook runs."""
-    from metanmf_lab import datasets
+    from metanmf_lab.data import datasets
 
     monkeypatch.setenv("METANMF_DATA", str(tmp_path / "empty"))
     monkeypatch.setattr(datasets, "URLS", {k: f"file:///nonexistent-metanmf-test/{k}"
@@ -177,7 +177,7 @@ def smoke_book(tmp_path_factory):
     """A copy of the book with every available chapter executed in the smoke profile."""
     require_data(*pipeline.needed_data(AVAILABLE, "smoke"))
     root = copy_book(tmp_path_factory.mktemp("smoke-book"))
-    proc = run("-m", "metanmf_lab.pipeline", "execute", "--profile", "smoke", "--no-progress",
+    proc = run("-m", "metanmf_lab.book.pipeline", "execute", "--profile", "smoke", "--no-progress",
                "--book-root", str(root), "--only", *[c.name for c in AVAILABLE])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return root
@@ -238,7 +238,7 @@ def _toc_without_missing(root):
 def test_smoke_book_builds_without_warnings(smoke_book):
     if len(AVAILABLE) < len(pipeline.PLAN):
         _toc_without_missing(smoke_book)
-    proc = run("-m", "metanmf_lab.pipeline", "build", "--book-root", str(smoke_book))
+    proc = run("-m", "metanmf_lab.book.pipeline", "build", "--book-root", str(smoke_book))
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
     html = smoke_book / "_build" / "html"
     assert (html / "index.html").exists()
@@ -253,7 +253,7 @@ def test_figures_are_deterministic(smoke_book, tmp_path):
         pytest.skip("no chapter with figures written yet")
     chapter = with_images[0]
     again = copy_book(tmp_path)
-    proc = run("-m", "metanmf_lab.pipeline", "execute", "--profile", "smoke", "--no-progress",
+    proc = run("-m", "metanmf_lab.book.pipeline", "execute", "--profile", "smoke", "--no-progress",
                "--book-root", str(again), "--only", chapter.name)
     assert proc.returncode == 0, proc.stderr
     assert images(executed(again, chapter.name)) == images(executed(smoke_book, chapter.name))
@@ -298,7 +298,7 @@ def test_goldens_hold_no_thesis_numbers():
     the dataset or the model of its row, as any table of thesis numbers does; a smoke-profile
     number that happens to equal some thesis value elsewhere is not flagged.
     """
-    from metanmf_lab.published import thesis_nmi_tables
+    from metanmf_lab.grid.published import thesis_nmi_tables
 
     thesis = thesis_nmi_tables()
     for path in GOLDENS:
@@ -347,7 +347,7 @@ BAD_PARAMETERS = [
 @pytest.mark.parametrize("args, message", BAD_PARAMETERS, ids=["unknown", "type", "value"])
 def test_pipeline_run_rejects_bad_parameters(tmp_path, args, message):
     out = tmp_path / "out.ipynb"
-    proc = run("-m", "metanmf_lab.pipeline", "run", str(STATUS), str(out), *args)
+    proc = run("-m", "metanmf_lab.book.pipeline", "run", str(STATUS), str(out), *args)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert not out.exists()
@@ -379,7 +379,7 @@ def test_failure_leaves_no_partial_output(tmp_path):
     out_dir = tmp_path / pipeline.EXECUTED
     out_dir.mkdir(parents=True)
     (out_dir / "status.ipynb").write_text("previous build")
-    proc = run("-m", "metanmf_lab.pipeline", "execute", "--only", "status", "--no-progress",
+    proc = run("-m", "metanmf_lab.book.pipeline", "execute", "--only", "status", "--no-progress",
                "--notebooks", str(sources), "--book-root", str(tmp_path))
     assert proc.returncode == 1
     assert "status (status.ipynb" in proc.stderr and "RuntimeError: boom" in proc.stderr
@@ -401,7 +401,7 @@ def test_relative_data_folder_reaches_the_kernels_absolute(tmp_path):
         "os.environ['METANMF_DATA']\n"
         "assert str(data_dir()) == os.environ['METANMF_DATA']"))
     nbformat.write(nb, sources / "status.ipynb")
-    proc = run("-m", "metanmf_lab.pipeline", "execute", "--only", "status", "--no-progress",
+    proc = run("-m", "metanmf_lab.book.pipeline", "execute", "--only", "status", "--no-progress",
                "--notebooks", str(sources), "--book-root", str(tmp_path),
                env={"METANMF_DATA": os.path.join("somewhere", "data")}, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

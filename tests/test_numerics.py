@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from metanmf_lab import GNMF, NMF, MetaNMF, knn_graph, rbf_graph
-from metanmf_lab._meta import WarmStartNMF
+from metanmf_lab.core._nmf import GNMF, NMF
+from metanmf_lab.core._meta import MetaNMF
+from metanmf_lab.core._graph import knn_graph, rbf_graph
+from metanmf_lab.core._meta import WarmStartNMF
 from metanmf_lab._validation import (DegenerateFitError, check_coefficients_sound,
                                      check_factors_sound, scale_exponent)
 
-pytestmark = pytest.mark.filterwarnings("ignore::metanmf_lab.splits.TaskSplitWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::metanmf_lab.core.splits.TaskSplitWarning")
 
 # Out of the safe range [2^-50, 2^50] (KL: [2^-10, 2^50]), and inside it.
 SCALES = [1e-200, 1e-60, 1e150, 1e155, 1e300, 1e-5, 1e3]

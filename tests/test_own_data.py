@@ -22,11 +22,12 @@ import pytest
 from sklearn.datasets import load_digits, make_blobs
 from sklearn.preprocessing import MinMaxScaler
 
-from metanmf_lab import datasets as ds
-from metanmf_lab import experiments as ex
-from metanmf_lab import notebook, pipeline, reporting
+from metanmf_lab.data import datasets as ds
+from metanmf_lab import grid as ex
+from metanmf_lab.book import notebook, pipeline
+from metanmf_lab.grid import reporting
 from metanmf_lab._config import PROJECT_ROOT
-from metanmf_lab.store import COLUMNS, DEFAULT_STORE, RUN_COLUMNS, ResultStore
+from metanmf_lab.grid.store import COLUMNS, DEFAULT_STORE, RUN_COLUMNS, ResultStore
 
 RESULTS = pipeline.NOTEBOOKS_DIR / "results.ipynb"
 NAME = re.compile(r"^mine-[0-9a-f]{12}$")
@@ -335,7 +336,7 @@ def test_reporting_shows_ours_without_thesis_numbers(tmp_path):
 # ------------------------------------------------------------------------------------------
 
 def run(*args, cwd, env=None):
-    return subprocess.run([sys.executable, "-m", "metanmf_lab.pipeline", *args],
+    return subprocess.run([sys.executable, "-m", "metanmf_lab.book.pipeline", *args],
                           capture_output=True, text=True, cwd=cwd, check=False,
                           env={**os.environ, **(env or {})})
 

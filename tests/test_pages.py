@@ -5,7 +5,7 @@ import nbformat
 import numpy as np
 import pandas as pd
 
-from metanmf_lab import display, pipeline
+from metanmf_lab.book import display, pipeline
 
 
 def _nb():
@@ -46,7 +46,7 @@ def test_rerun_note_names_the_notebook_and_its_parameters():
     assert note.startswith(":::{admonition} Rerun this chapter\n:class: dropdown")
     assert '`dataset = "faces"`' in note and "make lab" in note
     command = " ".join(note.split("```bash")[1].split("```")[0].replace("\\\n", " ").split())
-    assert command == (".venv/bin/python -m metanmf_lab.pipeline run notebooks/results.ipynb "
+    assert command == (".venv/bin/python -m metanmf_lab.book.pipeline run notebooks/results.ipynb "
                        "results-faces.ipynb -p dataset faces --html")
     block = note.split("```bash")[1].split("```")[0]
     assert max(len(line) for line in block.splitlines()) <= 70  # not clipped on the page

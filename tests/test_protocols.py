@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from metanmf_lab._meta import MetaNMF
-from metanmf_lab._nmf import NMF
-from metanmf_lab.protocols import FIELDS, REFERENCE, THESIS, Protocol, get_protocol
+from metanmf_lab.core._meta import MetaNMF
+from metanmf_lab.core._nmf import NMF
+from metanmf_lab.core.protocols import FIELDS, REFERENCE, THESIS, Protocol, get_protocol
 
 
 def test_presets_differ_in_every_field():

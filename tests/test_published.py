@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metanmf_lab import published, reporting
+from metanmf_lab.grid import published, reporting
 from metanmf_lab._config import PROJECT_ROOT
-from metanmf_lab.datasets import DATASETS
-from metanmf_lab.experiments import MODELS, THESIS_RANKS, Settings
+from metanmf_lab.data.datasets import DATASETS
+from metanmf_lab.grid.catalogue import MODELS, THESIS_RANKS
+from metanmf_lab.grid.cells import Settings
 
 LOADERS = {name: getattr(published, name) for name in published.FILES}
 
@@ -287,7 +288,7 @@ def test_side_by_side_thesis_column_is_the_file():
 
 
 def test_headline_and_claims_take_the_thesis_from_the_file():
-    from metanmf_lab import stats
+    from metanmf_lab.grid import stats
 
     rows = pd.DataFrame([dict(dataset=d, condition=c, model=m, seed=s, rank=r, noise=0.0,
                               nmi=0.5 + 0.001 * s)
@@ -320,7 +321,7 @@ def _notebook_cell(notebook, marker):
 
 def test_metaprior_chapter_sets_the_files_table_1_beside_ours():
     """The chapter's table on made-up results: its published column is the file's."""
-    from metanmf_lab.chapters import metaprior as chapter
+    from metanmf_lab.book.chapters import metaprior as chapter
 
     rows = pd.DataFrame([dict(method=m, split=s, n_steps=10, mse=0.9 + 0.01 * s)
                          for m in ("ours", "MF", "Mean") for s in range(3)])
@@ -336,7 +337,7 @@ def test_metaprior_chapter_sets_the_files_table_1_beside_ours():
 
 def test_mlam_chapter_sets_the_files_tables_beside_ours():
     """The chapter's side_by_side on made-up results: the paper's rows are the file's."""
-    from metanmf_lab.chapters import mlam as chapter
+    from metanmf_lab.book.chapters import mlam as chapter
 
     summary = pd.DataFrame([dict(method=m, rate=r, mean=0.1) for m in ("MLAM", "ALS")
                             for r in (0.2, 0.4)])
@@ -410,7 +411,7 @@ def test_related_chapters_take_the_papers_settings_from_the_files(notebook, load
     import dataclasses
     import importlib
 
-    chapter = importlib.import_module(f"metanmf_lab.chapters.{notebook}")
+    chapter = importlib.import_module(f"metanmf_lab.book.chapters.{notebook}")
     assert f"published.{loader}()[\"value\"]" in inspect.getsource(chapter.values)
     found = _settings_typed(_prose(notebook), LOADERS[loader]()["value"], notebook)
     assert not found, f"{notebook}: the paper's settings typed by hand:\n" + "\n".join(found)
@@ -446,7 +447,7 @@ def test_the_settings_scan_finds_a_typed_setting():
 
 
 def test_power_of_ten_reads_as_the_papers_print_it():
-    from metanmf_lab.notebook import power_of_ten
+    from metanmf_lab.book.notebook import power_of_ten
 
     assert power_of_ten(1e-4) == "$10^{-4}$"
     assert power_of_ten(published.mlam_settings().loc["adam_lr", "value"]) == "$10^{-3}$"
@@ -458,7 +459,7 @@ def test_power_of_ten_reads_as_the_papers_print_it():
 
 def test_notes_and_captions_say_where_the_numbers_come_from():
     """The chapters that set our numbers beside the thesis' name the file they come from
-    (in the notebook, or in the chapter's module of ``metanmf_lab.chapters``)."""
+    (in the notebook, or in the chapter's module of ``metanmf_lab.book.chapters``)."""
     assert reporting.thesis_tables is not None
     for chapter, extra in (("tables", ()), ("results", ()), ("notes", ("notebook.py",))):
         sources = [PROJECT_ROOT / "notebooks" / f"{chapter}.ipynb",
@@ -585,8 +586,8 @@ def test_datasets_agree_with_thesis_table_4_1():
 
 
 def test_settings_agree_with_thesis_table_4_2():
-    from metanmf_lab.protocols import THESIS
-    from metanmf_lab.splits import learning_evaluation_split
+    from metanmf_lab.core.protocols import THESIS
+    from metanmf_lab.core.splits import learning_evaluation_split
 
     t42 = published.thesis_settings()["value"]
     s = Settings()
@@ -638,8 +639,8 @@ NMF_PRIOR_OWN = {"size": "sub-matrices of samples x pixels of the thesis' datase
 
 
 def test_metaprior_settings_follow_or_depart_from_iwata_2021():
-    from metanmf_lab import metaprior
-    from metanmf_lab.notebook import PROFILES
+    from metanmf_lab.related import metaprior
+    from metanmf_lab.book.notebook import PROFILES
 
     paper = published.metaprior_settings()["value"]
     s = metaprior.ML100KSettings()
@@ -705,7 +706,7 @@ MLAM_NOT_IN_XIA = {
 
 
 def test_mlam_settings_follow_or_depart_from_xia_2023():
-    from metanmf_lab import mlam
+    from metanmf_lab.related import mlam
 
     paper = published.mlam_settings()["value"]
     s = mlam.MLAMSettings()

@@ -5,9 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metanmf_lab import NMF, GNMF, MetaNMF, replication as R
-from metanmf_lab.chapters import verdicts as V
-from metanmf_lab.experiments import Settings, ablation_applies
+from metanmf_lab.core._nmf import NMF, GNMF
+from metanmf_lab.core._meta import MetaNMF
+from metanmf_lab.grid import replication as R
+from metanmf_lab.book.chapters import verdicts as V
+from metanmf_lab.grid.cells import Settings
+from metanmf_lab.grid.ablations import ablation_applies
 
 EPS32 = float(np.finfo(np.float32).eps)
 
@@ -71,7 +74,7 @@ def test_raw_algorithm_needs_eps_to_differ_from_the_rescaled_one():
 
 
 def test_settings_denominator_eps_keeps_old_hashes_and_reaches_the_base():
-    from metanmf_lab.experiments import make_model
+    from metanmf_lab.grid.models import make_model
 
     assert Settings(denominator_eps=0.0).hash == Settings().hash
     s = R.raw_settings(True)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metanmf_lab import reporting
+from metanmf_lab.grid import reporting
 
 
 def _sbs():
@@ -47,7 +47,7 @@ def test_ablation_effects_empty():
 
 
 def test_fair_baseline_table_layout_and_means():
-    from metanmf_lab.experiments import FAIR_BASELINES
+    from metanmf_lab.grid.catalogue import FAIR_BASELINES
 
     models = ["Meta-NMF", "NMF"] + list(FAIR_BASELINES["Meta-NMF"])
     rows = pd.DataFrame([dict(dataset="faces", condition=c, noise=float(c == "added"),
@@ -115,7 +115,7 @@ def test_explain_entries_classifies_by_what_is_left():
 
 
 def test_headline_table_puts_the_fair_baselines_beside_each_pair():
-    from metanmf_lab.experiments import FAIR_BASELINES, HEADLINE_PAIRS
+    from metanmf_lab.grid.catalogue import FAIR_BASELINES, HEADLINE_PAIRS
 
     base, meta = HEADLINE_PAIRS[0]
     models = {base: 0.5, meta: 0.6}
@@ -154,9 +154,10 @@ def test_ablation_summary_counts_per_ablation():
 def test_stored_entries_beyond_reads_only_the_thesis_grid(tmp_path):
     """Other noise levels (the noise sweep) and other seeds in the store must not enter the
     table entries whose differences the notes ablate."""
-    from metanmf_lab import ALGORITHM_VERSION
-    from metanmf_lab.experiments import THESIS_RANKS, Settings
-    from metanmf_lab.store import COLUMNS, ResultStore
+    from metanmf_lab._config import ALGORITHM_VERSION
+    from metanmf_lab.grid.catalogue import THESIS_RANKS
+    from metanmf_lab.grid.cells import Settings
+    from metanmf_lab.grid.store import COLUMNS, ResultStore
 
     thesis = reporting.thesis_tables()
     t = thesis.set_index(["dataset", "noise", "model"])["thesis_nmi"]
@@ -257,8 +258,8 @@ def test_reference_pending_phrase_names_each_dataset_its_count_and_the_command()
 
 def test_store_cost_puts_each_row_in_its_first_part_and_sums_its_seconds():
     from metanmf_lab._config import ALGORITHM_VERSION
-    from metanmf_lab.datasets import DATASETS
-    from metanmf_lab.experiments import Settings
+    from metanmf_lab.data.datasets import DATASETS
+    from metanmf_lab.grid.cells import Settings
 
     s = Settings()
     other = s.replace(n_epochs=s.n_epochs + 1).hash

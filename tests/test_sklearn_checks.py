@@ -4,10 +4,11 @@ settings). Every check expected to fail is listed below with its reason."""
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from metanmf_lab import GNMF, NMF, MetaNMF
-from metanmf_lab._meta import WarmStartNMF
+from metanmf_lab.core._nmf import GNMF, NMF
+from metanmf_lab.core._meta import MetaNMF
+from metanmf_lab.core._meta import WarmStartNMF
 
-pytestmark = pytest.mark.filterwarnings("ignore::metanmf_lab.splits.TaskSplitWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::metanmf_lab.core.splits.TaskSplitWarning")
 
 ESTIMATORS = [
     NMF(2, max_iter=20),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
-from metanmf_lab.splits import (TaskSplitWarning, learning_evaluation_split, make_tasks)
+from metanmf_lab.core.splits import TaskSplitWarning, learning_evaluation_split, make_tasks
 
 
 def test_learning_evaluation_split_is_the_reference_split():

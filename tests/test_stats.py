@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from metanmf_lab.stats import (claims, compare, compare_over_pairs, holm, mean_interval,
-                               significant_sign, signed_rank_direction, signed_rank_p,
-                               split_variance)
+from metanmf_lab.grid.stats import (claims, compare, compare_over_pairs, holm, mean_interval,
+                                    significant_sign, signed_rank_direction, signed_rank_p,
+                                    split_variance)
 
 
 def holm_by_definition(p):
@@ -140,7 +140,7 @@ def test_compare_pairs_only_common_cells():
 
 
 def test_noise_robustness_detects_smaller_drop():
-    from metanmf_lab.stats import noise_robustness
+    from metanmf_lab.grid.stats import noise_robustness
     rng = np.random.default_rng(3)
     recs = []
     for r, s in itertools.product((5, 10), range(8)):
@@ -180,7 +180,7 @@ def test_spread_comparison_detects_a_tighter_model_and_pairs_seeds():
     import pandas as pd
     from scipy import stats as st
 
-    from metanmf_lab import stats
+    from metanmf_lab.grid import stats
 
     rng = np.random.default_rng(0)
     rows = []
@@ -207,7 +207,7 @@ def test_spread_comparison_detects_a_tighter_model_and_pairs_seeds():
 def test_spread_comparison_of_identical_constant_models_is_undecided():
     import pandas as pd
 
-    from metanmf_lab import stats
+    from metanmf_lab.grid import stats
 
     rows = pd.DataFrame([dict(dataset="d", condition="none", model=m, rank=2, seed=s, nmi=0.4)
                          for m in ("A", "B") for s in range(4)])
@@ -220,7 +220,7 @@ def test_spread_comparison_without_a_defined_statistic_gives_nan_not_a_warning()
 
     import pandas as pd
 
-    from metanmf_lab import stats
+    from metanmf_lab.grid import stats
 
     # two seeds each: the absolute deviations from the median are equal within each group
     rows = pd.DataFrame([dict(dataset="d", condition="none", model=m, rank=2, seed=s, nmi=v)

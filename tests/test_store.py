@@ -5,8 +5,7 @@ import stat
 import numpy as np
 import pytest
 
-from metanmf_lab.store import (COLUMNS, ResultStore, key_of, replace_atomically,
-                               settings_hash)
+from metanmf_lab.grid.store import COLUMNS, ResultStore, key_of, replace_atomically, settings_hash
 
 
 def row(**kw):
@@ -160,7 +159,7 @@ def test_a_failed_replace_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
 
 def mlam_row(**kw):
-    from metanmf_lab.store import MLAM_COLUMNS
+    from metanmf_lab.grid.store import MLAM_COLUMNS
 
     r = {c: "" for c in MLAM_COLUMNS}
     r.update(experiment="gmm", setting="dim=2", seed=0, method="EM", problem=0,
@@ -176,7 +175,7 @@ def mlam_row(**kw):
 def test_mlam_store_keeps_each_cells_provenance_once_and_loads_it_back(tmp_path):
     import pandas as pd
 
-    from metanmf_lab.store import MLAM_COLUMNS, MLAMStore
+    from metanmf_lab.grid.store import MLAM_COLUMNS, MLAMStore
 
     store = MLAMStore(tmp_path / "m.csv")
     values = np.random.default_rng(2).random(6)
@@ -201,7 +200,7 @@ def test_mlam_store_keeps_each_cells_provenance_once_and_loads_it_back(tmp_path)
 def test_mlam_store_reads_and_compacts_the_one_row_per_value_layout(tmp_path):
     import pandas as pd
 
-    from metanmf_lab.store import MLAM_COLUMNS, MLAMStore
+    from metanmf_lab.grid.store import MLAM_COLUMNS, MLAMStore
 
     path = tmp_path / "m.csv"
     rows = [mlam_row(seed=s, t=t, value=0.1 * t + s) for s in (0, 1) for t in range(4)]
@@ -214,7 +213,7 @@ def test_mlam_store_reads_and_compacts_the_one_row_per_value_layout(tmp_path):
 
 
 def test_mlam_store_refuses_a_cell_with_two_provenances_and_names_a_lost_cells_file(tmp_path):
-    from metanmf_lab.store import MLAMStore
+    from metanmf_lab.grid.store import MLAMStore
 
     store = MLAMStore(tmp_path / "m.csv")
     with pytest.raises(ValueError, match="disagree on"):

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metanmf_lab.store import (COLUMNS, MLAM_COLUMNS, ML100K_COLUMNS, ML100KStore, MLAMStore,
-                               ResultStore, StoreError, main, open_store, settings_hash)
+from metanmf_lab.grid.store import (COLUMNS, MLAM_COLUMNS, ML100K_COLUMNS, ML100KStore, MLAMStore,
+                                    ResultStore, StoreError, main, open_store, settings_hash)
 
 SETTINGS = '{"n_epochs": 3}'
 
@@ -335,7 +335,7 @@ def test_a_cut_line_that_swallowed_the_next_units_row_drops_that_unit_too(tmp_pa
 
 def test_a_grid_run_refuses_a_damaged_store_and_recomputes_only_the_repaired_rows(
         tmp_path, monkeypatch):
-    from metanmf_lab import experiments as ex
+    from metanmf_lab import grid as ex
 
     tiny = ex.Settings(n_epochs=2, inner_iter=5, baseline_iter=10)
     cells = ex.make_grid(["digits"], models=["NMF", "Meta-NMF"], ranks=[2], seeds=[0, 1],
@@ -349,7 +349,7 @@ def test_a_grid_run_refuses_a_damaged_store_and_recomputes_only_the_repaired_row
     write_lines(store, lines[:-1] + [lines[-1][:60]])  # the last line cut short
     calls = []
     real = ex.run_cell
-    monkeypatch.setattr(ex, "run_cell", lambda c, s: calls.append(c) or real(c, s))
+    monkeypatch.setattr(ex.runner, "run_cell", lambda c, s: calls.append(c) or real(c, s))
     with pytest.raises(StoreError, match=f"line {len(lines)}"):
         ex.run_grid(cells, tiny, store=store, progress=False)
     assert calls == []  # refused before computing anything

@@ -14,9 +14,12 @@ import numpy as np
 import pytest
 from conftest import require_data
 
-from metanmf_lab import ALGORITHM_VERSION, datasets
-from metanmf_lab.experiments import Cell, Settings, _environment, model_kind, run_cell
-from metanmf_lab.store import DEFAULT_STORE, ResultStore
+from metanmf_lab._config import ALGORITHM_VERSION
+from metanmf_lab.data import datasets
+from metanmf_lab.grid.cells import Cell, Settings
+from metanmf_lab.grid.runner import _environment, run_cell
+from metanmf_lab.grid.catalogue import model_kind
+from metanmf_lab.grid.store import DEFAULT_STORE, ResultStore
 
 #: Cells drawn per kind of model (the fair baselines run thousands of iterations: one each).
 N_CELLS = {"baseline": 2, "meta": 2, "equal_compute": 1, "warm_start": 1}
@@ -111,7 +114,7 @@ def test_store_rows_are_complete_and_unique():
 # -- the basis-measure store (hypotheses 2 and 4) ---------------------------------------------
 
 def _measure_draw():
-    from metanmf_lab.store import DEFAULT_MEASURE_STORE, MeasureStore
+    from metanmf_lab.grid.store import DEFAULT_MEASURE_STORE, MeasureStore
 
     assert DEFAULT_MEASURE_STORE.exists(), \
         f"the committed basis-measure store {DEFAULT_MEASURE_STORE} is missing"
@@ -126,8 +129,8 @@ def _measure_draw():
 @pytest.mark.parametrize("row", _measure_draw(), ids=lambda r: f"{r.model}-r{r['rank']}"
                          f"-s{r.other_seed}-{r.seed}-n{r.noise}")
 def test_stored_basis_measures_recompute_exactly(row):
-    from metanmf_lab import analysis
-    from metanmf_lab.store import MeasureStore
+    from metanmf_lab.grid import analysis
+    from metanmf_lab.grid.store import MeasureStore
 
     settings = Settings.from_json(row.settings)
     assert settings.hash == row.settings_hash, "stored settings do not match their hash"

@@ -96,7 +96,7 @@ def test_computing_a_missing_result_without_torch_says_how_to_install_it():
         from pathlib import Path
 
         from metanmf_lab import metaprior, mlam
-        from metanmf_lab.store import ML100KStore, MLAMStore, NMFPriorStore
+        from metanmf_lab.grid.store import ML100KStore, MLAMStore, NMFPriorStore
 
         tmp = Path(tempfile.mkdtemp())
         smoke = mlam.profile_cells("smoke")
@@ -130,8 +130,8 @@ def test_computing_a_missing_result_without_torch_says_how_to_install_it():
     assert out["nmf"].startswith("Computing 1 missing cell of the NMF-prior result store")
     assert out["no store"].startswith("Computing 1 cell needs PyTorch")
     assert out["cell"].startswith("Computing the MLAM cell completion ")
-    assert out["model"].startswith("metanmf_lab.metaprior.MetaPriorMF needs PyTorch")
-    assert out["optimiser"].startswith("metanmf_lab.mlam.MLAM needs PyTorch")
+    assert out["model"].startswith("metanmf_lab.related.metaprior.MetaPriorMF needs PyTorch")
+    assert out["optimiser"].startswith("metanmf_lab.related.mlam.MLAM needs PyTorch")
     assert all("make torch" in said for said in out.values())
 
 

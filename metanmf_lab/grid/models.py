@@ -1,0 +1,134 @@
+"""From a cell to a fitted model: the estimator of each model name, the cell's data and the fit (thesis Sec. 4.2).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..core import GNMF, MetaNMF, NMF, WarmStartNMF, reconstruction_error
+from ..core.evaluation import cluster_nmi
+from ..core.splits import TaskSplitWarning, learning_evaluation_split
+from ..data.datasets import load_dataset
+from .catalogue import model_kind, parse_model
+from .cells import Cell, Settings, equal_compute_iterations
+
+
+def make_base(family, init, protocol, settings, *, rank, seed):
+    """The base model of a family under a protocol (also the baseline of a Meta model).
+
+    ``protocol.gnmf == "cai"``: Cai et al.'s GNMF (Frobenius, kNN graph p = 5, 0-1 weights,
+    lambda = 100); ``"reference"``: the code's KL GNMF with a dense RBF graph (sigma = 0.5,
+    lambda = 0.3) and split-gradient updates. NMF: Frobenius, exactly ``baseline_iter``
+    iterations (thesis) or the reference rule (stop when both factor changes < 1e-3), with the
+    reference's max-normalised basis when ``protocol.normalize_calls``.
+    """
+    protocol = settings.protocol(protocol) if isinstance(protocol, str) else protocol
+    common = dict(n_components=rank, init=init, max_iter=settings.baseline_iter,
+                  random_state=seed)
+    if family == "nmf":
+        stop = dict(tol=1e-3, stopping="factors") if protocol.baseline_stopping == "factors" \
+            else dict(tol=0.0)
+        return NMF(loss="frobenius", normalize=protocol.normalize_calls, **stop,
+                   denominator_eps=settings.denominator_eps, **common)
+    if protocol.gnmf == "reference":
+        lam = 0.3 if settings.gnmf_lam is None else settings.gnmf_lam
+        return GNMF(lam=lam, loss="kl", graph="rbf", sigma=0.5, kl_update="split", tol=0.0,
+                    **common)
+    lam = 100.0 if settings.gnmf_lam is None else settings.gnmf_lam
+    return GNMF(lam=lam, loss="frobenius", graph="knn", n_neighbors=settings.n_neighbors,
+                weight=settings.graph_weight, tol=0.0, **common)
+
+
+def make_model(model, rank, seed, protocol="thesis", settings=None, *, equal_iter=None):
+    """The estimator for a model name: a baseline NMF/GNMF, a MetaNMF around it, or a fair
+    baseline (``equal_iter``: the equal-compute iteration budget, see
+    :func:`equal_compute_iterations`)."""
+    settings = Settings() if settings is None else settings
+    proto = settings.protocol(protocol)
+    kind = model_kind(model)
+    _, family, init = parse_model(model)
+    base = make_base(family, init, proto, settings, rank=rank, seed=seed)
+    if kind == "baseline":
+        return base
+    if kind == "equal_compute":
+        if equal_iter is None:
+            raise ValueError("An equal-compute baseline needs equal_iter (the iteration "
+                             "budget); see equal_compute_iterations.")
+        return base.set_params(max_iter=int(equal_iter), tol=0.0)
+    if kind == "warm_start":
+        return WarmStartNMF(rank, base=base, learn_iter=settings.n_epochs * settings.inner_iter,
+                            inner_iter=settings.inner_iter, protocol=proto, random_state=seed)
+    return MetaNMF(rank, base=base, n_tasks=settings.n_tasks, task_size=settings.task_size,
+                   n_epochs=settings.n_epochs, inner_iter=settings.inner_iter,
+                   protocol=proto, rescale_bases=settings.rescale_bases, random_state=seed)
+
+
+@dataclass
+class CellResult:
+    """The outcome of one cell, with the factors of the evaluation half."""
+
+    cell: Cell
+    W: np.ndarray
+    """Coefficients of the evaluation half (n_eval, rank)."""
+    H: np.ndarray
+    """Components found on the evaluation half (rank, n_features)."""
+    y_eval: np.ndarray
+    nmi: float
+    recon_error: float
+    n_iter: int
+    train_iter: int
+    task_size: Optional[int]
+    seconds: float
+    model: object = field(repr=False)
+
+
+def load_cell_data(dataset, noise, settings):
+    """Learning and evaluation sets of a dataset under ``settings`` (cached loader):
+    ``X_learn, X_eval, y_learn, y_eval``, the two halves of the split, except that with
+    ``settings.faces_eval_all`` the Faces evaluation set is all 400 images (the learning half
+    first), while the learning set stays the learning half."""
+
+    X, y = load_dataset(dataset, noise=noise * settings.noise_scale,
+                        random_state=settings.noise_seed, faces_size=settings.faces_size,
+                        dtype=settings.dtype, fmnist_subset_seed=settings.fmnist_subset_seed)
+    X_learn, X_eval, y_learn, y_eval = learning_evaluation_split(
+        X, y, random_state=settings.split_seed)
+    if settings.faces_eval_all and dataset == "faces":
+        X_eval, y_eval = np.vstack([X_learn, X_eval]), np.concatenate([y_learn, y_eval])
+    return X_learn, X_eval, y_learn, y_eval
+
+
+def fit_cell(cell, settings=None):
+    """Evaluate one cell and keep its factors (see module docstring)."""
+    settings = Settings() if settings is None else settings
+    X_learn, X_eval, y_learn, y_eval = load_cell_data(cell.dataset, cell.noise, settings)
+    equal_iter = None
+    if model_kind(cell.model) == "equal_compute":
+        equal_iter = equal_compute_iterations(settings, cell.protocol, X_learn.shape[0],
+                                              X_eval.shape[0], cell.rank)
+    est = make_model(cell.model, cell.rank, cell.seed, cell.protocol, settings,
+                     equal_iter=equal_iter)
+    with threadpool_limits(limits=1), warnings.catch_warnings():  # BLAS and OpenMP
+        warnings.simplefilter("ignore", TaskSplitWarning)  # recorded in task_size instead
+        t0 = time.perf_counter()
+        if isinstance(est, (MetaNMF, WarmStartNMF)):
+            est.fit(X_learn)
+            W, H = est.factorize(X_eval)
+            n_iter, train_iter = est.inner_iter, est.n_base_iter_
+            task_size = est.tasks_.task_size if isinstance(est, MetaNMF) else None
+        else:
+            W = est.fit_transform(X_eval)
+            H = est.components_
+            n_iter, train_iter, task_size = est.n_iter_, 0, None
+        seconds = time.perf_counter() - t0
+        nmi = cluster_nmi(W, y_eval, random_state=cell.seed, n_init=settings.kmeans_n_init)
+        loss = est.base.loss if isinstance(est, (MetaNMF, WarmStartNMF)) else est.loss
+        err = reconstruction_error(X_eval, W, H, loss)  # one thread: bit-identical sums
+    return CellResult(cell, W, H, y_eval, nmi, err, int(n_iter), int(train_iter), task_size,
+                      seconds, est)

@@ -1,0 +1,257 @@
+"""The PyTorch part of :mod:`metanmf_lab.related.metaprior`: the prior network, the unrolled steps and
+the episodic meta-training (see that module's docstring).
+
+Only computing results needs it: :mod:`metanmf_lab.related.metaprior` imports this module lazily,
+inside the functions that train or evaluate a model, and re-exports its public names, so that
+reading the stored results needs no PyTorch.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .metaprior import EPS, STEPS
+
+
+@contextmanager
+def torch_threads(n):
+    """Run torch with ``n`` intra-op threads (one thread: bit-reproducible sums)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _masked_means(Z, B):
+    """Means of Z (..., N, M, C) over the observed entries of each column, of each row and of
+    the whole matrix (B (..., N, M) in {0, 1}); empty sets give 0."""
+    Bz = B.unsqueeze(-1) * Z
+    col = Bz.sum(-3, keepdim=True) / B.sum(-2, keepdim=True).unsqueeze(-1).clamp_min(1.0)
+    row = Bz.sum(-2, keepdim=True) / B.sum(-1, keepdim=True).unsqueeze(-1).clamp_min(1.0)
+    tot = Bz.sum((-3, -2), keepdim=True) / B.sum((-2, -1), keepdim=True).unsqueeze(
+        -1).clamp_min(1.0)
+    return Bz, col, row, tot
+
+
+class ExchangeableLayer(nn.Module):
+    """Seed eq. (4): ``z' = w1 (b z) + w2 colmean + w3 rowmean + w4 mean + w5`` per channel,
+    the means over observed entries; input (..., N, M, c_in), output (..., N, M, c_out)."""
+
+    def __init__(self, c_in, c_out):
+        super().__init__()
+        self.linear = nn.Linear(4 * c_in, c_out)  # w1..w4 stacked; its bias is w5
+
+    def forward(self, Z, B):
+        Bz, col, row, tot = _masked_means(Z, B)
+        return self.linear(torch.cat([Bz, col.expand_as(Z), row.expand_as(Z),
+                                      tot.expand_as(Z)], dim=-1))
+
+
+def _mlp(c_in, hidden, c_out, n_layers, dropout):
+    layers, width = [], c_in
+    for _ in range(n_layers - 1):
+        layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
+        width = hidden
+    layers.append(nn.Linear(width, c_out))
+    return nn.Sequential(*layers)
+
+
+class PriorNet(nn.Module):
+    """Seed eqs. (4)-(5): prior means ``U0`` (..., N, K) and ``V0`` (..., M, K) of a matrix.
+
+    Parameters
+    ----------
+    rank : K
+    channels : channels of the exchangeable layers (seed: 32)
+    n_layers : exchangeable layers (seed: 3; no activation after the last)
+    hidden, ff_layers : width and depth of the feed-forward networks f_U, f_V (seed: 32, 4)
+    dropout : dropout rate inside f_U, f_V (seed: 0.1)
+    nonnegative : pass the prior means through a softplus (the NMF version)
+    """
+
+    def __init__(self, rank, channels=32, n_layers=3, hidden=32, ff_layers=4, dropout=0.1,
+                 nonnegative=False):
+        super().__init__()
+        widths = [1] + [channels] * n_layers
+        self.layers = nn.ModuleList(ExchangeableLayer(a, b)
+                                    for a, b in zip(widths[:-1], widths[1:]))
+        self.f_u = _mlp(channels, hidden, rank, ff_layers, dropout)
+        self.f_v = _mlp(channels, hidden, rank, ff_layers, dropout)
+        self.nonnegative = nonnegative
+
+    def forward(self, X, B):
+        Z = (B * X).unsqueeze(-1)
+        for i, layer in enumerate(self.layers):
+            Z = layer(Z, B)
+            if i < len(self.layers) - 1:
+                Z = torch.relu(Z)
+        U0 = self.f_u(Z.mean(dim=-2))  # mean over the columns of each row: (..., N, C)
+        V0 = self.f_v(Z.mean(dim=-3))  # mean over the rows of each column: (..., M, C)
+        if self.nonnegative:
+            U0, V0 = nn.functional.softplus(U0), nn.functional.softplus(V0)
+        return U0, V0
+
+
+def gd_steps(X, B, U0, V0, lam, eta, n_steps):
+    """Seed eqs. (6)-(7): ``n_steps`` MAP gradient steps from the prior means."""
+    U, V = U0, V0
+    for _ in range(n_steps):
+        R = B * (U @ V.transpose(-1, -2) - X)
+        U, V = (U - eta * (R @ V + lam * (U - U0)),
+                V - eta * (R.transpose(-1, -2) @ U + lam * (V - V0)))
+    return U, V
+
+
+def mu_steps(X, B, U0, V0, lam, n_steps):
+    """The NMF version: ``n_steps`` multiplicative steps (U then V) from the prior means on
+    ``||B*(X - U V^T)||^2 / 2 + lam/2 (||U - U0||^2 + ||V - V0||^2)``; X, U0, V0 >= 0."""
+    BX = B * X
+    U, V = U0, V0
+    for _ in range(n_steps):
+        U = U * (BX @ V + lam * U0) / ((B * (U @ V.transpose(-1, -2))) @ V + lam * U
+                                        ).clamp_min(EPS)
+        Vt = V.transpose(-1, -2)
+        V = V * (BX.transpose(-1, -2) @ U + lam * V0) / (
+            (B * (U @ Vt)).transpose(-1, -2) @ U + lam * V).clamp_min(EPS)
+    return U, V
+
+
+class MetaPriorMF(nn.Module):
+    """The meta-learned model: prior means from :class:`PriorNet`, then ``n_steps`` unrolled
+    steps (``step="gd"``: seed eqs. 6-7 with rate ``eta``; ``"mu"``: :func:`mu_steps`, the
+    NMF version), with a learnable ``lam`` (initial value ``lam``)."""
+
+    def __init__(self, rank, *, step="gd", n_steps=10, eta=1e-2, lam=1.0, channels=32,
+                 n_layers=3, hidden=32, ff_layers=4, dropout=0.1):
+        super().__init__()
+        if step not in STEPS:
+            raise ValueError(f"step must be one of {STEPS}, got {step!r}.")
+        if not (isinstance(n_steps, int) and n_steps >= 0):
+            raise ValueError(f"n_steps must be an int >= 0, got {n_steps!r}.")
+        if not (isinstance(rank, int) and rank >= 1):
+            raise ValueError(f"rank must be an int >= 1, got {rank!r}.")
+        if not (eta > 0 and math.isfinite(eta)):
+            raise ValueError(f"eta must be > 0, got {eta!r}.")
+        if not (lam > 0 and math.isfinite(lam)):
+            raise ValueError(f"lam must be > 0, got {lam!r}.")
+        self.step, self.n_steps, self.eta = step, n_steps, float(eta)
+        self.prior = PriorNet(rank, channels, n_layers, hidden, ff_layers, dropout,
+                              nonnegative=step == "mu")
+        self.log_lam = nn.Parameter(torch.tensor(math.log(lam)))
+
+    @property
+    def lam(self):
+        return self.log_lam.exp()
+
+    def factors(self, X, B, n_steps=None):
+        """``(U, V)`` after the unrolled steps (``n_steps``: override the trained number)."""
+        T = self.n_steps if n_steps is None else n_steps
+        U0, V0 = self.prior(X, B)
+        if self.step == "gd":
+            return gd_steps(X, B, U0, V0, self.lam, self.eta, T)
+        return mu_steps(X, B, U0, V0, self.lam, T)
+
+    def forward(self, X, B, n_steps=None):
+        """The completed matrix ``U V^T``."""
+        U, V = self.factors(X, B, n_steps)
+        return U @ V.transpose(-1, -2)
+
+
+# -- episodes (seed Algorithm 2) ----------------------------------------------------------------
+
+
+@dataclass
+class Episodes:
+    """Random N x M sub-matrices of a list of (dense, NaN = missing) matrices, their observed
+    entries split into training and test entries with ratio ``train_ratio``."""
+
+    matrices: list
+    n_rows: int = 30
+    n_cols: int = 30
+    train_ratio: float = 0.5
+
+    def sample(self, rng, batch):
+        """Tensors ``X, B, X_test, B_test`` of shape (batch, N, M) (float32)."""
+        Xs, Bs, Ts, Cs = [], [], [], []
+        for _ in range(batch):
+            A = self.matrices[rng.integers(len(self.matrices))]
+            rows = rng.choice(A.shape[0], self.n_rows, replace=A.shape[0] < self.n_rows)
+            cols = rng.choice(A.shape[1], self.n_cols, replace=A.shape[1] < self.n_cols)
+            sub = A[np.ix_(rows, cols)]
+            obs = ~np.isnan(sub)
+            train = obs & (rng.random(sub.shape) < self.train_ratio)
+            test = obs & ~train
+            filled = np.where(obs, sub, 0.0)
+            Xs.append(np.where(train, filled, 0.0))
+            Bs.append(train)
+            Ts.append(np.where(test, filled, 0.0))
+            Cs.append(test)
+        f = lambda a: torch.as_tensor(np.stack(a), dtype=torch.float32)  # noqa: E731
+        return f(Xs), f(Bs), f(Ts), f(Cs)
+
+
+def masked_mse(pred, X, B):
+    """Mean squared error over the entries with ``B == 1`` (summed over the batch)."""
+    return ((B * (pred - X)) ** 2).sum() / B.sum().clamp_min(1.0)
+
+
+def meta_train(model, train, valid=None, *, n_iter=1000, batch=16, lr=1e-3, eval_every=50,
+               n_valid=64, patience=None, random_state=0, progress=False):
+    """Meta-train ``model`` on :class:`Episodes` ``train`` (Adam on the held-out test error of
+    each episode); with ``valid`` episodes, keep the parameters of the best validation error
+    (early stopping; stop after ``patience`` evaluations without improvement).
+
+    Returns a dict with the validation curve (``iteration``, ``valid_mse``) and ``best_iter``.
+    Deterministic for a given ``random_state`` (one torch thread)."""
+    rng = np.random.default_rng(random_state)
+    torch.manual_seed(int(rng.integers(2**31)))
+    valid_set = None
+    if valid is not None:
+        valid_set = valid.sample(np.random.default_rng(int(rng.integers(2**31))), n_valid)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    curve, best, best_state, best_iter, waited = [], math.inf, None, 0, 0
+    bar = None
+    if progress:
+        bar = tqdm(total=n_iter, desc="meta-training", unit="it")
+    with torch_threads(1):
+        for it in range(1, n_iter + 1):
+            model.train()
+            X, B, Xt, Bt = train.sample(rng, batch)
+            loss = masked_mse(model(X, B), Xt, Bt)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if bar is not None:
+                bar.update()
+            if valid_set is not None and (it % eval_every == 0 or it == n_iter):
+                v = evaluate(model, *valid_set)
+                curve.append((it, v))
+                if v < best:
+                    best, best_iter, waited = v, it, 0
+                    best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
+                else:
+                    waited += 1
+                    if patience is not None and waited >= patience:
+                        break
+    if bar is not None:
+        bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return {"iteration": [c[0] for c in curve], "valid_mse": [c[1] for c in curve],
+            "best_iter": best_iter}
+
+
+def evaluate(model, X, B, Xt, Bt, n_steps=None):
+    """Test MSE of ``model`` (eval mode, no gradient) on a batch of episodes."""
+    model.eval()
+    with torch.no_grad(), torch_threads(1):
+        return float(masked_mse(model(X, B, n_steps), Xt, Bt))
