@@ -7,15 +7,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-
-from metanmf_lab.core._meta import MetaNMF
 from metanmf_lab.book import display
-from metanmf_lab.data.datasets import load_dataset
-from metanmf_lab.core.splits import make_tasks
 from metanmf_lab.book import notebook as nb
 from metanmf_lab.book.chapters import algorithm, data, derivation, performance, status
 from metanmf_lab.book.diagrams import (image_table, meta_epoch_flowchart, split_protocol,
                                        split_sizes)
+from metanmf_lab.core._meta import MetaNMF
+from metanmf_lab.core.splits import make_tasks
+from metanmf_lab.data.datasets import load_dataset
 
 
 def params(**given):
@@ -100,10 +99,8 @@ def test_gradient_check_agrees_and_a_wrong_gradient_is_caught(monkeypatch):
     out = derivation.gradient_check(Xc, coef, comp, {"Frobenius": {}, "KL": {"loss": "kl"}})
     assert list(out["objective"]) == ["Frobenius", "KL"]
     assert out[["H", "W"]].to_numpy().max() < 1e-4
-    import metanmf_lab
-
-    real = metanmf_lab.objective_gradients
-    monkeypatch.setattr(metanmf_lab, "objective_gradients",
+    real = derivation.objective_gradients
+    monkeypatch.setattr(derivation, "objective_gradients",
                         lambda *a, **k: tuple(2 * g for g in real(*a, **k)))
     wrong = derivation.gradient_check(Xc, coef, comp, {"Frobenius": {}})
     assert wrong[["H", "W"]].to_numpy().min() > 0.5
@@ -159,10 +156,15 @@ def test_one_epoch_is_metanmfs_first_epoch():
 
 
 def test_protocol_table_reads_the_presets_in_words():
-    from metanmf_lab.core.protocols import FIELDS, get_protocol
+    from metanmf_lab.core.protocols import FIELDS, PRESETS, get_protocol
 
     table = algorithm.protocol_table()
-    assert len(table) == len(FIELDS) and list(table.columns) == ["what", "thesis", "reference"]
+    assert len(table) == len(algorithm.FIELD_TEXT)
+    assert list(table.columns) == ["what", "thesis", "reference"]
+    # every field on which the presets differ has its row, or is shown in another's
+    differ = {f for f in FIELDS
+              if getattr(PRESETS["thesis"], f) != getattr(PRESETS["reference"], f)}
+    assert differ == set(algorithm.FIELD_TEXT) | set(algorithm.FOLDED)
     assert not table.isin([True, False, "True", "False"]).any().any()
     row = table.set_index("what")
     assert row.loc["meta-task size", "thesis"] == "50 samples"

@@ -3,13 +3,13 @@ the public NMF estimator, protocol differences, and input validation."""
 
 import numpy as np
 import pytest
-from sklearn.exceptions import NotFittedError
-from sklearn.utils import check_random_state
-
 from metanmf_lab.core._meta import MetaNMF
 from metanmf_lab.core._nmf import GNMF, NMF
 from metanmf_lab.core._solvers import solve_mu
+from metanmf_lab.core.protocols import get_protocol
 from metanmf_lab.core.splits import TaskSplitWarning, make_tasks
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import check_random_state
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +169,16 @@ def test_thesis_protocol_task_layout(data):
     assert np.union1d(meta, est.tasks_.target).size == X.shape[0]
 
 
+def test_task_size_none_is_the_protocols(data):
+    X, _ = data
+    proto = get_protocol("thesis", task_size=30)
+    est = MetaNMF(3, n_tasks=4, n_epochs=1, inner_iter=2, protocol=proto, random_state=0).fit(X)
+    assert est.tasks_.task_size == 30 and est.tasks_.protocol == "thesis+task_size=30"
+    given = MetaNMF(3, n_tasks=4, task_size=20, n_epochs=1, inner_iter=2, protocol=proto,
+                    random_state=0).fit(X)
+    assert given.tasks_.task_size == 20
+
+
 def test_infeasible_thesis_split_falls_back_loudly():
     X = np.random.default_rng(0).random((200, 16))  # like Faces: 200 learning samples
     with pytest.warns(TaskSplitWarning, match="only 200 samples"):
@@ -208,6 +218,7 @@ def test_determinism_and_float32(data):
 
 @pytest.mark.parametrize("params,err,match", [
     (dict(protocol="paper"), ValueError, "Unknown protocol"),
+    (dict(protocol=3), TypeError, "preset name"),
     (dict(base="nmf"), TypeError, "base must be"),
     (dict(base=NMF(init="custom")), ValueError, "custom"),
     (dict(n_tasks=0), ValueError, "n_tasks"),

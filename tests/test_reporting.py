@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from metanmf_lab.grid import reporting
 
 
@@ -170,7 +169,8 @@ def test_stored_entries_beyond_reads_only_the_thesis_grid(tmp_path):
                 for seed in seeds:
                     row = dict.fromkeys(COLUMNS, "")
                     row.update(dataset="digits", noise=noise, model=model, rank=r, seed=seed,
-                               protocol="thesis", settings_hash=s.hash,
+                               protocol="thesis", effective_protocol="thesis",
+                               settings_hash=s.hash,
                                algorithm_version=ALGORITHM_VERSION, n_iter=1, train_iter=0,
                                seconds=0.0, settings=s.to_json(), package_version="0.1.0",
                                environment="test", created_utc="2026-01-01T00:00:00Z",

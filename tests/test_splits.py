@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from sklearn.model_selection import train_test_split
-
+from metanmf_lab.core.protocols import get_protocol
 from metanmf_lab.core.splits import TaskSplitWarning, learning_evaluation_split, make_tasks
+from sklearn.model_selection import train_test_split
 
 
 def test_learning_evaluation_split_is_the_reference_split():
@@ -35,6 +35,13 @@ def test_reference_tasks_overlap_target_is_everything():
         assert np.unique(t).size == t.size  # no repeats within a task
 
 
+def test_a_protocol_brings_its_task_size():
+    s = make_tasks(898, n_tasks=5, protocol=get_protocol("reference", task_size=60),
+                   random_state=0)
+    assert [t.size for t in s.meta] == [60] * 5 and s.protocol == "reference+task_size=60"
+    assert make_tasks(898, task_size=70, protocol="reference", random_state=0).task_size == 70
+
+
 def test_tasks_are_seeded():
     a = make_tasks(500, random_state=1)
     b = make_tasks(500, random_state=1)
@@ -58,6 +65,7 @@ def test_infeasible_split_shrinks_with_warning_or_raises():
 
 @pytest.mark.parametrize("kw,err,match", [
     (dict(protocol="other"), ValueError, "protocol"),
+    (dict(protocol=None), TypeError, "protocol"),
     (dict(n_tasks=0), ValueError, "n_tasks"),
     (dict(task_size=0), ValueError, "task_size"),
     (dict(task_size=2.5), TypeError, "task_size"),

@@ -4,15 +4,15 @@ import stat
 
 import numpy as np
 import pytest
-
-from metanmf_lab.grid.store import COLUMNS, ResultStore, key_of, replace_atomically, settings_hash
+from metanmf_lab.grid.store import (COLUMNS, KEY, ResultStore, key_of, replace_atomically,
+                                    settings_hash)
 
 
 def row(**kw):
     """A valid row; its settings hash follows its settings text unless given."""
     r = {c: "" for c in COLUMNS}
     r.update(dataset="digits", noise=0.1, model="NMF", rank=2, seed=0, protocol="thesis",
-             algorithm_version="1", nmi=0.1234567890123456789,
+             effective_protocol="thesis", algorithm_version="1", nmi=0.1234567890123456789,
              recon_error=12.5, n_iter=100, train_iter=0, task_size="", seconds=0.5,
              package_version="0.1.0", environment="x", settings="{}",
              created_utc="2026-01-01T00:00:00Z")
@@ -59,6 +59,62 @@ def test_incomplete_rows_are_refused_and_nothing_is_written(tmp_path):
         store.add([row(seed=5), bad])
     assert not store.path.exists()
     assert list(tmp_path.iterdir()) == []  # refused before anything is written
+
+
+# -- the effective protocol: written, validated, the name the settings give ----------------
+
+def test_the_effective_protocol_is_written_after_the_preset_and_read_back(tmp_path):
+    from metanmf_lab.grid.store import MEASURE_COLUMNS
+
+    for columns in (COLUMNS, MEASURE_COLUMNS):
+        i = columns.index("protocol")
+        assert columns[i + 1] == "effective_protocol" and "effective_protocol" not in KEY
+    store = ResultStore(tmp_path / "r.csv")
+    name = "thesis+gnmf=reference+gnmf_lam=0.3"
+    store.add([row(seed=0), row(seed=1, effective_protocol=name)])
+    header = store.path.read_text().splitlines()[0].split(",")
+    assert header[header.index("protocol") + 1] == "effective_protocol"
+    assert list(store.load().effective_protocol) == ["thesis", name]
+    # not part of the key: a row with the same key but another name is the stored row
+    assert store.add([row(seed=1, effective_protocol="thesis")]) == 0
+
+
+def test_a_row_without_an_effective_protocol_is_refused(tmp_path):
+    store = ResultStore(tmp_path / "r.csv")
+    lacking = row()
+    del lacking["effective_protocol"]
+    with pytest.raises(ValueError, match=r"missing \['effective_protocol'\]"):
+        store.add([lacking])
+    with pytest.raises(ValueError, match="effective_protocol '', which is empty"):
+        store.add([row(effective_protocol="")])
+    with pytest.raises(ValueError, match="is empty"):
+        store.add([row(effective_protocol="  ")])
+    assert not store.path.exists()
+    store.add([row(seed=0), row(seed=1)])
+    lines = store.path.read_text().splitlines(keepends=True)
+    lines[2] = lines[2].replace(",thesis,thesis,", ",thesis,,", 1)
+    store.path.write_text("".join(lines))
+    assert store.problems() == [(3, "effective_protocol '' is empty")]
+    # a file without the column (written before it) is not read as a result store
+    store.path.write_text(store.path.read_text().replace(",effective_protocol", ""))
+    with pytest.raises(ValueError, match=r"lacks the columns \['effective_protocol'\]"):
+        store.load()
+
+
+@pytest.mark.parametrize("kind", ["ResultStore", "MeasureStore"])
+def test_every_stored_row_names_the_protocol_its_settings_give(kind):
+    from metanmf_lab.grid import store as stores
+    from metanmf_lab.grid.cells import Settings
+
+    df = getattr(stores, kind)().load()
+    assert len(df)
+    resolved = {}
+    for (text, preset), part in df.groupby(["settings", "protocol"]):
+        resolved[text, preset] = Settings.from_json(text).protocol(preset).name
+        assert set(part.effective_protocol) == {resolved[text, preset]}, (preset, text)
+    # the preset is the start of the name; a row under the preset's own values names it alone
+    assert all(name.split("+")[0] == preset for (_, preset), name in resolved.items())
+    assert {n for n in resolved.values() if "+" not in n} <= {"thesis", "reference"}
 
 
 def test_not_a_store(tmp_path):

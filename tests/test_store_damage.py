@@ -13,7 +13,6 @@ import stat
 import numpy as np
 import pandas as pd
 import pytest
-
 from metanmf_lab.grid.store import (COLUMNS, MLAM_COLUMNS, ML100K_COLUMNS, ML100KStore, MLAMStore,
                                     ResultStore, StoreError, main, open_store, settings_hash)
 
@@ -22,8 +21,8 @@ SETTINGS = '{"n_epochs": 3}'
 
 def row(**kw):
     r = dict(dataset="digits", noise=0.1, model="NMF", rank=2, seed=0, protocol="thesis",
-             algorithm_version="2", nmi=0.1234567890123456789, recon_error=12.5, n_iter=100,
-             train_iter=0, task_size="", seconds=0.5, package_version="0.1.0",
+             effective_protocol="thesis", algorithm_version="2", nmi=0.1234567890123456789,
+             recon_error=12.5, n_iter=100, train_iter=0, task_size="", seconds=0.5, package_version="0.1.0",
              environment="python=3", settings=SETTINGS, created_utc="2026-01-01T00:00:00Z")
     r.update(kw)
     r.setdefault("settings_hash", settings_hash(r["settings"], r["algorithm_version"]))
@@ -84,7 +83,7 @@ def test_the_issue_case_a_last_line_cut_inside_nmi_is_refused_not_read_as_zero(s
     fields = lines[-1].split(",")
     cut = ",".join(fields[:header.index("nmi")]) + ",0."  # nmi "0.xxxx" cut after "0."
     write_lines(store, lines[:-1] + [cut])
-    with pytest.raises(StoreError, match=rf"line {N_ROWS + 1}: 9 fields instead of 17"):
+    with pytest.raises(StoreError, match=rf"line {N_ROWS + 1}: 10 fields instead of 18"):
         store.load()
     assert store.repair() == [N_ROWS + 1]
     assert len(store.load()) == N_ROWS - 1
@@ -95,6 +94,7 @@ def test_the_issue_case_a_last_line_cut_inside_nmi_is_refused_not_read_as_zero(s
 BAD_VALUES = {
     "dataset": [""], "noise": ["abc", "nan", "inf", "-0.5"], "model": [""],
     "rank": ["0", "2.5", "x"], "seed": ["-1", "1e3"], "protocol": [""],
+    "effective_protocol": [""],
     "settings_hash": ["", "abc", "3c2e0d6ad76"], "algorithm_version": [""],
     "nmi": ["0.1.2", "nan", "-inf", "1.5", ""], "recon_error": ["-1", "nan"],
     "n_iter": ["-3", "ten"], "train_iter": ["1.0"], "task_size": ["0", "a"],
@@ -164,7 +164,7 @@ def test_a_merge_conflict_is_refused(sound):
     write_lines(store, lines[:3] + ["<<<<<<< HEAD\n", lines[3], "=======\n",
                                     lines[3].replace("2026-01-01", "2026-02-02"), ">>>>>>> other\n"]
                 + lines[4:])
-    with pytest.raises(StoreError, match="line 4: 1 fields instead of 17"):
+    with pytest.raises(StoreError, match="line 4: 1 fields instead of 18"):
         store.load()
     store.repair()
     assert len(store.load()) == N_ROWS  # the conflict lines dropped, one of the two versions

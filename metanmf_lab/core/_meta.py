@@ -40,7 +40,7 @@ from ._graph import block_diagonal, build_graph
 from ._init import nndsvd
 from ._nmf import GNMF, NMF
 from ._solvers import mu_batched, normalize_components, solve_mu
-from .protocols import Protocol, get_protocol
+from .protocols import get_protocol
 from .splits import make_tasks
 
 
@@ -74,9 +74,6 @@ class _Transfer(TransformerMixin, BaseEstimator):
             raise ValueError("base.init='custom' has no meaning here: the starting points "
                              "are the transferred bases.")
         check_int(self.inner_iter, name="inner_iter", low=1)
-        if not isinstance(self.protocol, (str, Protocol)):
-            raise TypeError(f"protocol must be 'thesis', 'reference' or a Protocol, got "
-                            f"{self.protocol!r}.")
         return k, base, get_protocol(self.protocol)
 
     def _setup_base(self, k, base, protocol):
@@ -113,7 +110,6 @@ class _Transfer(TransformerMixin, BaseEstimator):
     # -- one base call ---------------------------------------------------------------------
     def _call(self, X, B0, graph, *, override):
         """Run the base model on X from basis B0 (coefficients X B0^T); return (W, B, obj)."""
-        base = self._base
         if override:  # reference code: NNDSVD replaces the start on every call
             W, B = self._nndsvd(X)
         else:
@@ -240,7 +236,8 @@ class MetaNMF(_Transfer):
     n_tasks : int, default=5
         Number N of meta-tasks.
     task_size : int or None, default=None
-        Samples per meta-task; None uses the protocol's default (50 thesis, 100 reference).
+        Samples per meta-task; None uses the protocol's ``task_size`` (50 thesis, 100
+        reference).
     n_epochs : int, default=50
         Outer epochs of the meta-learning phase.
     inner_iter : int, default=100
@@ -251,7 +248,9 @@ class MetaNMF(_Transfer):
         otherwise). Weights of order 1 are meant: huge ones (~1e150) make the start of the
         target runs overflow, and ``fit`` raises DegenerateFitError.
     protocol : {"thesis", "reference"} or Protocol, default="thesis"
-        Follow the thesis text, or the authors' public code (see module docstring).
+        Follow the thesis text, or the authors' public code (see module docstring); a preset
+        name is resolved by :func:`metanmf_lab.core.protocols.get_protocol`. The protocol's
+        GNMF values are not read here: the base model carries its graph and weight.
     on_infeasible : {"shrink", "error"}, default="shrink"
         What to do when the thesis split does not fit the learning set (see
         :func:`metanmf_lab.core.splits.make_tasks`).
@@ -508,7 +507,8 @@ class WarmStartNMF(_Transfer):
     inner_iter : int, default=100
         Iterations of the evaluation phase.
     protocol : {"thesis", "reference"} or Protocol, default="thesis"
-        Only the fields that concern a base call apply (normalisation, NNDSVD override).
+        Only the fields that concern a base call apply (normalisation, NNDSVD override); a
+        preset name is resolved by :func:`metanmf_lab.core.protocols.get_protocol`.
     random_state : int, RandomState instance or None, default=None
 
     Attributes

@@ -26,7 +26,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from .._validation import check_choice, check_int
-from .protocols import PROTOCOLS, get_protocol  # noqa: F401  (PROTOCOLS re-exported)
+from .protocols import get_protocol
 
 #: Seed of the learning/evaluation split in the reference code.
 SPLIT_SEED = 42
@@ -79,9 +79,11 @@ def make_tasks(n_learn, *, n_tasks=5, task_size=None, protocol="thesis", random_
         Number of samples in the learning set.
     n_tasks : int, default=5
     task_size : int or None, default=None
-        Samples per meta-task; None uses the protocol's default (50 thesis, 100 reference).
+        Samples per meta-task; None uses the protocol's ``task_size`` (50 thesis, 100
+        reference).
     protocol : {"thesis", "reference"} or Protocol
-        Which tasks to draw: disjoint slices or independent draws; target = the rest or all.
+        Which tasks to draw: disjoint slices or independent draws; target = the rest or all
+        (a preset name is resolved by :func:`metanmf_lab.core.protocols.get_protocol`).
     random_state : int, RandomState or None
     on_infeasible : {"shrink", "error"}
         What to do when the thesis split does not fit (see module docstring).
@@ -113,7 +115,7 @@ def make_tasks(n_learn, *, n_tasks=5, task_size=None, protocol="thesis", random_
             size = n_learn // (2 * n_tasks)
             fallback = f"task_size shrunk from {requested} to {size}"
             if size < 1:
-                raise ValueError(msg + f" Even tasks of one sample do not fit.")
+                raise ValueError(msg + " Even tasks of one sample do not fit.")
             warnings.warn(msg + f" Falling back to meta-tasks of {size} samples (half of the "
                           f"learning set in meta-tasks, half in the target).", TaskSplitWarning,
                           stacklevel=2)

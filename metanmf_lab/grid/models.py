@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from ..core import GNMF, MetaNMF, NMF, WarmStartNMF, reconstruction_error
 from ..core.evaluation import cluster_nmi
+from ..core.protocols import Protocol
 from ..core.splits import TaskSplitWarning, learning_evaluation_split
 from ..data.datasets import load_dataset
 from .catalogue import model_kind, parse_model
@@ -22,33 +23,40 @@ from .cells import Cell, Settings, equal_compute_iterations
 def make_base(family, init, protocol, settings, *, rank, seed):
     """The base model of a family under a protocol (also the baseline of a Meta model).
 
-    ``protocol.gnmf == "cai"``: Cai et al.'s GNMF (Frobenius, kNN graph p = 5, 0-1 weights,
-    lambda = 100); ``"reference"``: the code's KL GNMF with a dense RBF graph (sigma = 0.5,
-    lambda = 0.3) and split-gradient updates. NMF: Frobenius, exactly ``baseline_iter``
-    iterations (thesis) or the reference rule (stop when both factor changes < 1e-3), with the
-    reference's max-normalised basis when ``protocol.normalize_calls``.
+    Every protocol value is read from ``protocol``, the cell's effective
+    :class:`~metanmf_lab.core.protocols.Protocol` (:meth:`Settings.protocol`); ``settings``
+    gives only the iteration budget ``baseline_iter`` and NMF's ``denominator_eps``.
+    ``protocol.gnmf == "cai"``: Cai et al.'s GNMF (Frobenius, kNN graph of
+    ``protocol.n_neighbors`` neighbours weighted ``protocol.graph_weight``);
+    ``"reference"``: the code's KL GNMF with a dense RBF graph (width ``protocol.rbf_sigma``)
+    and split-gradient updates; both with the weight ``protocol.gnmf_lam``. NMF: Frobenius,
+    exactly ``baseline_iter`` iterations (thesis) or the reference rule (stop when both factor
+    changes < ``protocol.stopping_tol``), with the reference's max-normalised basis when
+    ``protocol.normalize_calls``.
     """
-    protocol = settings.protocol(protocol) if isinstance(protocol, str) else protocol
+    if not isinstance(protocol, Protocol):
+        raise TypeError(f"make_base needs the cell's effective Protocol "
+                        f"(Settings.protocol(name)), got {protocol!r}.")
     common = dict(n_components=rank, init=init, max_iter=settings.baseline_iter,
                   random_state=seed)
     if family == "nmf":
-        stop = dict(tol=1e-3, stopping="factors") if protocol.baseline_stopping == "factors" \
-            else dict(tol=0.0)
+        stop = dict(tol=protocol.stopping_tol, stopping="factors") \
+            if protocol.baseline_stopping == "factors" else dict(tol=0.0)
         return NMF(loss="frobenius", normalize=protocol.normalize_calls, **stop,
                    denominator_eps=settings.denominator_eps, **common)
     if protocol.gnmf == "reference":
-        lam = 0.3 if settings.gnmf_lam is None else settings.gnmf_lam
-        return GNMF(lam=lam, loss="kl", graph="rbf", sigma=0.5, kl_update="split", tol=0.0,
-                    **common)
-    lam = 100.0 if settings.gnmf_lam is None else settings.gnmf_lam
-    return GNMF(lam=lam, loss="frobenius", graph="knn", n_neighbors=settings.n_neighbors,
-                weight=settings.graph_weight, tol=0.0, **common)
+        return GNMF(lam=protocol.gnmf_lam, loss="kl", graph="rbf", sigma=protocol.rbf_sigma,
+                    kl_update="split", tol=0.0, **common)
+    return GNMF(lam=protocol.gnmf_lam, loss="frobenius", graph="knn",
+                n_neighbors=protocol.n_neighbors, weight=protocol.graph_weight, tol=0.0,
+                **common)
 
 
 def make_model(model, rank, seed, protocol="thesis", settings=None, *, equal_iter=None):
     """The estimator for a model name: a baseline NMF/GNMF, a MetaNMF around it, or a fair
     baseline (``equal_iter``: the equal-compute iteration budget, see
-    :func:`equal_compute_iterations`)."""
+    :func:`equal_compute_iterations`). ``protocol`` is the cell's preset name or its
+    effective protocol (:meth:`Settings.protocol`), which every part of the model reads."""
     settings = Settings() if settings is None else settings
     proto = settings.protocol(protocol)
     kind = model_kind(model)
@@ -64,9 +72,9 @@ def make_model(model, rank, seed, protocol="thesis", settings=None, *, equal_ite
     if kind == "warm_start":
         return WarmStartNMF(rank, base=base, learn_iter=settings.n_epochs * settings.inner_iter,
                             inner_iter=settings.inner_iter, protocol=proto, random_state=seed)
-    return MetaNMF(rank, base=base, n_tasks=settings.n_tasks, task_size=settings.task_size,
-                   n_epochs=settings.n_epochs, inner_iter=settings.inner_iter,
-                   protocol=proto, rescale_bases=settings.rescale_bases, random_state=seed)
+    return MetaNMF(rank, base=base, n_tasks=settings.n_tasks, n_epochs=settings.n_epochs,
+                   inner_iter=settings.inner_iter, protocol=proto,
+                   rescale_bases=settings.rescale_bases, random_state=seed)
 
 
 @dataclass
@@ -85,6 +93,9 @@ class CellResult:
     train_iter: int
     task_size: Optional[int]
     seconds: float
+    protocol: Protocol
+    """The cell's effective protocol (:meth:`Settings.protocol`), which the model read; its
+    name is the store's ``effective_protocol``."""
     model: object = field(repr=False)
 
 
@@ -107,12 +118,13 @@ def load_cell_data(dataset, noise, settings):
 def fit_cell(cell, settings=None):
     """Evaluate one cell and keep its factors (see module docstring)."""
     settings = Settings() if settings is None else settings
+    protocol = settings.protocol(cell.protocol)
     X_learn, X_eval, y_learn, y_eval = load_cell_data(cell.dataset, cell.noise, settings)
     equal_iter = None
     if model_kind(cell.model) == "equal_compute":
-        equal_iter = equal_compute_iterations(settings, cell.protocol, X_learn.shape[0],
+        equal_iter = equal_compute_iterations(settings, protocol, X_learn.shape[0],
                                               X_eval.shape[0], cell.rank)
-    est = make_model(cell.model, cell.rank, cell.seed, cell.protocol, settings,
+    est = make_model(cell.model, cell.rank, cell.seed, protocol, settings,
                      equal_iter=equal_iter)
     with threadpool_limits(limits=1), warnings.catch_warnings():  # BLAS and OpenMP
         warnings.simplefilter("ignore", TaskSplitWarning)  # recorded in task_size instead
@@ -131,4 +143,4 @@ def fit_cell(cell, settings=None):
         loss = est.base.loss if isinstance(est, (MetaNMF, WarmStartNMF)) else est.loss
         err = reconstruction_error(X_eval, W, H, loss)  # one thread: bit-identical sums
     return CellResult(cell, W, H, y_eval, nmi, err, int(n_iter), int(train_iter), task_size,
-                      seconds, est)
+                      seconds, protocol, est)

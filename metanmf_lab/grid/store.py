@@ -3,7 +3,10 @@
 A row is identified by its *key* -- dataset, noise, model, rank, seed, protocol, the hash of
 every other setting, and the algorithm version -- so a changed setting or a changed algorithm
 makes a new cell and an old row is never silently reused. Rows are only ever added whole:
-every write goes to a temporary file that then atomically replaces the store.
+every write goes to a temporary file that then atomically replaces the store. Each row also
+names its *effective protocol* (``effective_protocol``, after ``protocol``): the preset with
+every departure the settings make, e.g. ``thesis+transfer=running_sum``
+(:meth:`metanmf_lab.grid.Settings.protocol`).
 
 Every row carries its full settings (the ``settings`` column of :meth:`ResultStore.load`), but
 the file keeps each settings text once: ``<store>.csv`` holds the rows without it and the
@@ -46,10 +49,21 @@ class StoreError(ValueError):
 KEY = ("dataset", "noise", "model", "rank", "seed", "protocol", "settings_hash",
        "algorithm_version")
 
+
+def _with_effective_protocol(columns):
+    """``columns`` with ``effective_protocol`` after ``protocol``: the name of the protocol the
+    row was computed under (``Settings.protocol(protocol).name``, e.g.
+    ``thesis+transfer=running_sum``), which the settings hash alone does not show. It is not
+    part of the key: the preset and the settings hash determine it."""
+    i = columns.index("protocol") + 1
+    return columns[:i] + ("effective_protocol",) + columns[i:]
+
+
 #: Every column of the store, in order. ``seconds`` and ``created_utc`` describe the run that
 #: produced the row, not the result, and are left out of reproducibility comparisons.
-COLUMNS = KEY + ("nmi", "recon_error", "n_iter", "train_iter", "task_size", "seconds", "package_version",
-                 "environment", "settings", "created_utc")
+COLUMNS = _with_effective_protocol(KEY + (
+    "nmi", "recon_error", "n_iter", "train_iter", "task_size", "seconds", "package_version",
+    "environment", "settings", "created_utc"))
 
 #: How a row names an environment text kept in the sidecar ``<store>.environments.json``.
 ENV_PREFIX = "env-"
@@ -59,9 +73,9 @@ RUN_COLUMNS = ("seconds", "created_utc")
 
 DEFAULT_STORE = RESULTS_DIR / "results.csv"
 
-_DTYPES = {"dataset": str, "model": str, "protocol": str, "settings_hash": str,
-           "algorithm_version": str, "package_version": str, "environment": str,
-           "settings": str, "created_utc": str}
+_DTYPES = {"dataset": str, "model": str, "protocol": str, "effective_protocol": str,
+           "settings_hash": str, "algorithm_version": str, "package_version": str,
+           "environment": str, "settings": str, "created_utc": str}
 
 
 def replace_atomically(path, write, suffix=""):
@@ -118,7 +132,7 @@ _UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 def _check_int(low):
     def check(v):
         if not _INT.match(v):
-            return f"is not an integer"
+            return "is not an integer"
         if low is not None and int(v) < low:
             return f"is below {low}"
     return check
@@ -162,10 +176,10 @@ NUMBER, NONNEG, FRACTION = _check_float(), _check_float(0), _check_float(0, 1)
 
 #: How each column of the result store is checked on load (and on add).
 _CHECKS = {"dataset": TEXT, "noise": NONNEG, "model": TEXT, "rank": POSITIVE, "seed": COUNT,
-           "protocol": TEXT, "settings_hash": TEXT, "algorithm_version": TEXT, "nmi": FRACTION,
-           "recon_error": NONNEG, "n_iter": COUNT, "train_iter": COUNT,
-           "task_size": _check_optional_count, "seconds": NONNEG, "package_version": TEXT,
-           "environment": TEXT, "settings": TEXT, "created_utc": UTC}
+           "protocol": TEXT, "effective_protocol": TEXT, "settings_hash": TEXT,
+           "algorithm_version": TEXT, "nmi": FRACTION, "recon_error": NONNEG, "n_iter": COUNT,
+           "train_iter": COUNT, "task_size": _check_optional_count, "seconds": NONNEG,
+           "package_version": TEXT, "environment": TEXT, "settings": TEXT, "created_utc": UTC}
 
 #: How many damaged lines an error message lists.
 _SHOWN_PROBLEMS = 5
@@ -248,9 +262,9 @@ class ResultStore:
     # -- checking ------------------------------------------------------------------------
     def _repair_hint(self):
         where = shown_path(self.path)
-        return (f"To repair it, drop the damaged rows with `python -m metanmf_lab.grid.store repair "
-                f"{where}` (the next run recomputes them), or restore the committed file with "
-                f"`git checkout -- {where}`.")
+        return (f"To repair it, drop the damaged rows with `python -m metanmf_lab.grid.store "
+                f"repair {where}` (the next run recomputes them), or restore the committed file "
+                f"with `git checkout -- {where}`.")
 
     def _parse(self, path, columns=None, kind=None):
         """The text, header and ``(line number, fields)`` records of a CSV file of the store,
@@ -598,8 +612,9 @@ class ResultStore:
                                                self.HASH_TAG) != str(r["settings_hash"]):
                 raise ValueError(f"A row for the {self.NAME} {shown_path(self.path)} has "
                                  f"settings_hash {r['settings_hash']!r}, which is not the hash "
-                                 f"of its settings (recipe: metanmf_lab.grid.store.settings_hash); "
-                                 f"nothing was written. Row: { {k: r[k] for k in self.KEY} }")
+                                 f"of its settings (recipe: "
+                                 f"metanmf_lab.grid.store.settings_hash); nothing was written. "
+                                 f"Row: { {k: r[k] for k in self.KEY} }")
         with self._locked():
             return self._add(rows)
 
@@ -656,8 +671,8 @@ class ResultStore:
 MEASURE_KEY = KEY + ("other_seed", "measure")
 
 #: Every column of the basis-measure store.
-MEASURE_COLUMNS = MEASURE_KEY + ("value", "package_version", "environment", "settings",
-                                 "created_utc")
+MEASURE_COLUMNS = _with_effective_protocol(MEASURE_KEY + (
+    "value", "package_version", "environment", "settings", "created_utc"))
 
 DEFAULT_MEASURE_STORE = RESULTS_DIR / "basis_measures.csv"
 
@@ -692,8 +707,9 @@ DEFAULT_ML100K_STORE = RESULTS_DIR / "metaprior_ml100k.csv"
 
 
 class ML100KStore(ResultStore):
-    """Test errors of the MovieLens 100K experiment (:func:`metanmf_lab.related.metaprior.run_ml100k`):
-    one row per (split, method, number of unrolled steps at test), with provenance."""
+    """Test errors of the MovieLens 100K experiment
+    (:func:`metanmf_lab.related.metaprior.run_ml100k`): one row per (split, method, number of
+    unrolled steps at test), with provenance."""
 
     KEY, COLUMNS = ML100K_KEY, ML100K_COLUMNS
     DTYPES = dict(_DTYPES, method=str, detail=str)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ...core import GNMF, MetaNMF, NMF
 from ...core.evaluation import cluster_nmi
-from ...core.protocols import FIELDS, PRESETS
+from ...core.protocols import PRESETS
 from ...core.splits import TaskSplitWarning, learning_evaluation_split, make_tasks
 from ...data.datasets import dataset_info, image_shape, load_dataset
 from ..diagrams import image_table, meta_epoch_flowchart
@@ -67,13 +67,19 @@ def one_epoch(X_tasks, X_target, B_tasks, B_target, rank, inner_iter):
     return tasks, nmf_from(X_target, B_target + np.mean(tasks, axis=0))
 
 
-def protocol_table(presets=None):
-    """The protocol presets side by side, one row per field of ``Protocol``, each value as the
-    prose reads it (:data:`FIELD_TEXT`); read from the ``Protocol`` objects themselves."""
+#: Protocol fields the table shows within another field's row: the GNMF weight belongs to the
+#: GNMF variant (switching the variant switches it, see :mod:`metanmf_lab.core.protocols`).
+FOLDED = {"gnmf_lam": "gnmf"}
 
+
+def protocol_table(presets=None):
+    """The protocol presets side by side, one row per field of ``Protocol`` on which the
+    thesis and the authors' code differ (:data:`FIELD_TEXT`; a field folded into another's row
+    in :data:`FOLDED`), each value as the prose reads it; read from the ``Protocol`` objects
+    themselves."""
     presets = PRESETS if presets is None else presets
     rows = []
-    for field in FIELDS:
+    for field in FIELD_TEXT:
         label, text = FIELD_TEXT[field]
         rows.append({"what": label,
                      **{name: text(getattr(p, field)) for name, p in presets.items()}})
