@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from metanmf_lab.grid import bench
-from metanmf_lab.data import datasets
-from metanmf_lab.book import pipeline
 from metanmf_lab import grid as ex
+from metanmf_lab.grid import cli, runner
 from metanmf_lab._config import DATA_ENV, PROJECT_ROOT
+from metanmf_lab.book import pipeline
+from metanmf_lab.data import datasets
+from metanmf_lab.grid import bench
 from metanmf_lab.grid.store import ResultStore
 
 ROOT = os.geteuid() == 0  # root writes into read-only files and folders
@@ -34,7 +34,7 @@ def nothing_computed(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a cell was computed although the arguments are bad")
 
-    monkeypatch.setattr(ex.runner, "run_cell", refuse)
+    monkeypatch.setattr(runner, "run_cell", refuse)
 
 
 @pytest.fixture
@@ -88,14 +88,14 @@ def test_experiments_refuses_bad_arguments_before_any_work(args, message, tmp_pa
                                                            nothing_computed):
     store = tmp_path / "r.csv"
     with pytest.raises(SystemExit) as info:
-        ex.main(with_option(*args) + ["--store", str(store)])
+        cli.main(with_option(*args) + ["--store", str(store)])
     assert info.value.code == 2
     assert_clean_error(capsys.readouterr().err, message)
     assert not store.exists()
 
 
 def test_experiments_accepts_every_good_jobs_value():
-    parse = ex.cli.int_option("--jobs", 1, allowed=(-1,))
+    parse = cli.int_option("--jobs", 1, allowed=(-1,))
     assert [parse(v) for v in ("-1", "1", "2", "64")] == [-1, 1, 2, 64]
 
 
@@ -103,7 +103,7 @@ def test_experiments_store_under_a_file_fails_before_computing(tmp_path, monkeyp
                                                                nothing_computed):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "afile").write_text("not a folder")
-    assert ex.main(ONE_CELL + ["--store", "afile/r.csv"]) == 2
+    assert cli.main(ONE_CELL + ["--store", "afile/r.csv"]) == 2
     assert_clean_error(capsys.readouterr().err, "afile/r.csv", "afile is a file")
 
 
@@ -114,20 +114,20 @@ def test_experiments_read_only_store_fails_before_computing(tmp_path, monkeypatc
     (tmp_path / "ro").mkdir()
     (tmp_path / "ro").chmod(0o555)
     try:
-        assert ex.main(ONE_CELL + ["--store", "ro/r.csv"]) == 2
+        assert cli.main(ONE_CELL + ["--store", "ro/r.csv"]) == 2
         assert_clean_error(capsys.readouterr().err, "ro/r.csv", "read-only")
     finally:
         (tmp_path / "ro").chmod(0o755)
     (tmp_path / "r.csv").write_text("")
     (tmp_path / "r.csv").chmod(0o444)
-    assert ex.main(ONE_CELL + ["--store", "r.csv"]) == 2
+    assert cli.main(ONE_CELL + ["--store", "r.csv"]) == 2
     assert "error: " in capsys.readouterr().err
 
 
 def _one_row_store(tmp_path, capsys):
     """A store holding the one cell of ONE_CELL, computed by the command line."""
     store = tmp_path / "r.csv"
-    assert ex.main(ONE_CELL + ["--store", "r.csv"]) == 0
+    assert cli.main(ONE_CELL + ["--store", "r.csv"]) == 0
     capsys.readouterr()
     assert len(ResultStore(store).load()) == 1
     return store
@@ -139,7 +139,7 @@ def test_experiments_unusable_store_is_an_error_not_a_traceback(content, tmp_pat
                                                                 capsys, nothing_computed):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "r.csv").write_bytes(content)
-    assert ex.main(ONE_CELL + ["--store", "r.csv"]) == 2
+    assert cli.main(ONE_CELL + ["--store", "r.csv"]) == 2
     assert_clean_error(capsys.readouterr().err, "r.csv")
     assert (tmp_path / "r.csv").read_bytes() == content  # left as it was
 
@@ -153,17 +153,17 @@ def test_experiments_damaged_store_is_named_and_repaired(tmp_path, monkeypatch, 
     store.write_text(good + last.replace(",0,thesis,", ",1,thesis,")[:40])
     argv = ONE_CELL + ["--seeds", "0", "1", "--store", "r.csv"]
     real = ex.run_cell
-    monkeypatch.setattr(ex.runner, "run_cell", lambda *a: pytest.fail("computed with a bad store"))
-    assert ex.main(argv) == 2
+    monkeypatch.setattr(runner, "run_cell", lambda *a: pytest.fail("computed with a bad store"))
+    assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert_clean_error(err, "r.csv", "line 3")
-    monkeypatch.setattr(ex.runner, "run_cell", real)
-    assert ex.main(argv + ["--repair"]) == 0
+    monkeypatch.setattr(runner, "run_cell", real)
+    assert cli.main(argv + ["--repair"]) == 0
     out = capsys.readouterr().out
     assert "repaired r.csv: dropped line(s) 3" in out and "2 of 2 cells in r.csv" in out
     df = ResultStore(store).load()
     assert sorted(df["seed"]) == [0, 1]
-    assert ex.main(argv + ["--repair"]) == 0
+    assert cli.main(argv + ["--repair"]) == 0
     assert "r.csv: nothing to repair" in capsys.readouterr().out
 
 
@@ -173,7 +173,7 @@ def test_experiments_data_folder_that_is_a_file(tmp_path, monkeypatch, capsys,
     (tmp_path / "afile").write_text("not a folder")
     monkeypatch.setenv(DATA_ENV, "afile")
     argv = with_option("--datasets", "fmnist") + ["--store", "r.csv"]
-    assert ex.main(argv) == 2
+    assert cli.main(argv) == 2
     assert_clean_error(capsys.readouterr().err, "METANMF_DATA='afile' is not a folder")
     assert not (tmp_path / "r.csv").exists()
 
@@ -184,7 +184,7 @@ def test_experiments_missing_data_file_is_an_error_before_computing(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(DATA_ENV, "nodata")
     argv = with_option("--datasets", "faces") + ["--store", "r.csv"]
-    assert ex.main(argv) == 2
+    assert cli.main(argv) == 2
     assert_clean_error(capsys.readouterr().err, "olivettifaces.mat", "nodata")
     assert not (tmp_path / "nodata").exists()  # the failed download left no folder
 
@@ -194,9 +194,9 @@ def test_experiments_genuine_bugs_keep_their_traceback(tmp_path, monkeypatch):
     def bug(*args):
         raise ValueError("a bug deep inside, not the user's mistake")
 
-    monkeypatch.setattr(ex.runner, "run_cell", bug)
+    monkeypatch.setattr(runner, "run_cell", bug)
     with pytest.raises(ValueError, match="a bug deep inside"):
-        ex.main(ONE_CELL + ["--store", str(tmp_path / "r.csv")])
+        cli.main(ONE_CELL + ["--store", str(tmp_path / "r.csv")])
 
 
 # ---- pipeline -----------------------------------------------------------------------------

@@ -4,8 +4,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from metanmf_lab import grid as ex
+from metanmf_lab.grid import cli, runner
 from metanmf_lab.core._meta import MetaNMF
 from metanmf_lab.core._nmf import GNMF, NMF
 from metanmf_lab.grid.store import COLUMNS, RUN_COLUMNS, ResultStore
@@ -97,7 +97,7 @@ def test_run_grid_stores_resumes_and_skips(tmp_path, monkeypatch):
 
     calls = []
     real = ex.run_cell
-    monkeypatch.setattr(ex.runner, "run_cell", lambda c, s: calls.append(c) or real(c, s))
+    monkeypatch.setattr(runner, "run_cell", lambda c, s: calls.append(c) or real(c, s))
     df2 = ex.run_grid(cells + [ex.Cell("digits", 0.0, "NMF", 3, 0)], TINY, store=store,
                       progress=False)
     assert calls == [ex.Cell("digits", 0.0, "NMF", 3, 0)]  # only the new cell is computed
@@ -130,11 +130,11 @@ def test_interrupted_run_keeps_complete_rows(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(cell, settings)
 
-    monkeypatch.setattr(ex.runner, "run_cell", flaky)
+    monkeypatch.setattr(runner, "run_cell", flaky)
     with pytest.raises(KeyboardInterrupt):
         ex.run_grid(cells, TINY, store=store, progress=False, flush_every=1)
     assert sorted(store.load()["rank"]) == [2, 3]
-    monkeypatch.setattr(ex.runner, "run_cell", real)
+    monkeypatch.setattr(runner, "run_cell", real)
     assert len(ex.run_grid(cells, TINY, store=store, progress=False)) == 3
 
 
@@ -225,8 +225,12 @@ def test_each_ablation_changes_one_thing():
         hashes.add(s.hash)
         proto = s.protocol("thesis")
         changed = {f for f in FIELDS if getattr(proto, f) != getattr(thesis, f)}
-        expected = set(changes.get("protocol_overrides", {}))
+        expected = set(changes.get("protocol_overrides", {})) | (
+            {"task_size", "gnmf_lam"} & set(changes))  # the settings' own protocol values
+        if "gnmf" in expected:
+            expected.add("gnmf_lam")  # the other GNMF variant comes with its own lambda
         assert changed == expected, name
+        assert (proto.name == "thesis") == (not expected), name
         other = {k for k in ("task_size", "faces_size", "rescale_bases", "split_seed",
                              "fmnist_subset_seed", "noise_scale", "faces_eval_all")
                  if getattr(s, k) != getattr(base, k)}
@@ -356,14 +360,14 @@ def test_command_line_runs_an_ablation(tmp_path, capsys):
     argv = ["--datasets", "digits", "--models", "NMF", "--ranks", "2", "--seeds", "0",
             "--noises", "none", "--jobs", "1", "--store", str(store),
             "--ablation", "baseline stops on factor change"]
-    assert ex.main(argv) == 0
+    assert cli.main(argv) == 0
     df = ResultStore(store).load()
     assert len(df) == 1
     want = ablation_settings("baseline stops on factor change")
     assert df.settings_hash.iloc[0] == want.hash
     assert "1 of 1 cells" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        ex.main(argv[:-1] + ["no such ablation"])
+        cli.main(argv[:-1] + ["no such ablation"])
 
 
 def test_stored_rows_are_exactly_the_cells_asked_for(tmp_path):
@@ -440,7 +444,7 @@ def test_command_line_runs_the_ablations_of_the_entries_beyond(tmp_path, monkeyp
     argv = ["--datasets", "digits", "--models", "NMF", "--ranks", "2", "--seeds", "0",
             "--jobs", "1", "--store", str(store), "--beyond",
             "--ablation", "baseline stops on factor change", "running sum never reset"]
-    assert ex.main(argv) == 0
+    assert cli.main(argv) == 0
     df = ResultStore(store).load()
     # digits NMF only (faces and Meta-NMF are filtered out); the running sum cannot change NMF
     assert list(zip(df.dataset, df.model, df["rank"].astype(int))) == [("digits", "NMF", 2)]
@@ -451,7 +455,7 @@ def test_command_line_runs_the_ablations_of_the_entries_beyond(tmp_path, monkeyp
     # without --ablation: every cell of those entries, under each protocol
     argv = argv[:argv.index("--beyond") + 1] + ["--protocols", "reference", "--models", "NMF",
                                                 "Meta-NMF"]
-    assert ex.main(argv) == 0
+    assert cli.main(argv) == 0
     df = ResultStore(store).load()
     ref = df[df.protocol == "reference"]
     assert sorted(ref.model) == ["Meta-NMF", "NMF"] and set(ref.dataset) == {"digits"}

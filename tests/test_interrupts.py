@@ -21,10 +21,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from metanmf_lab import grid as ex
-from metanmf_lab.book import pipeline
+from metanmf_lab.grid import cli, runner
 from metanmf_lab._config import PROJECT_ROOT
+from metanmf_lab.book import pipeline
 from metanmf_lab.grid.store import KEY, ResultStore
 
 TINY = ex.Settings(n_epochs=2, inner_iter=5, baseline_iter=10)
@@ -115,10 +115,10 @@ def check_store_and_rerun(tmp_path, kept=None):
     real = ex.run_cell
     os.chdir(tmp_path)
     try:
-        ex.runner.run_cell = lambda c, s: computed.append(c.seed) or real(c, s)
-        assert ex.main(GRID + ["--jobs", "1", "--store", "r.csv"]) == 0
+        runner.run_cell = lambda c, s: computed.append(c.seed) or real(c, s)
+        assert cli.main(GRID + ["--jobs", "1", "--store", "r.csv"]) == 0
     finally:
-        ex.runner.run_cell = real
+        runner.run_cell = real
         os.chdir(PROJECT_ROOT)
     assert sorted(computed) == sorted(set(range(len(SEEDS))) - done)
     assert sorted(store.load()["seed"]) == list(range(len(SEEDS)))
@@ -167,7 +167,7 @@ def _failing_at(monkeypatch, seed, exc):
             raise exc
         return real(cell, settings)
 
-    monkeypatch.setattr(ex.runner, "run_cell", run_cell)
+    monkeypatch.setattr(runner, "run_cell", run_cell)
 
 
 @pytest.mark.parametrize("exc", [KeyboardInterrupt, RuntimeError("a cell failed")],
@@ -189,7 +189,7 @@ def test_command_line_says_what_an_interrupt_kept(tmp_path, monkeypatch, capsys)
     monkeypatch.chdir(tmp_path)
     _failing_at(monkeypatch, 2, KeyboardInterrupt)
     argv = GRID[:-len(SEEDS)] + ["0", "1", "2", "3", "--jobs", "1", "--store", "r.csv"]
-    assert ex.main(argv) == 130
+    assert cli.main(argv) == 130
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1] == "interrupted: 2 rows kept in r.csv; rerun to resume"
     assert len(ResultStore(tmp_path / "r.csv").load()) == 2

@@ -333,7 +333,7 @@ def test_stored_mf_rows_recompute_exactly():
     from conftest import require_data
 
     from metanmf_lab.related import metaprior as mp
-    from metanmf_lab.grid.runner import _environment
+    from metanmf_lab.grid.spine import environment
     from metanmf_lab.grid.store import ML100KStore
 
     require_data("movielens")
@@ -347,7 +347,7 @@ def test_stored_mf_rows_recompute_exactly():
     assert settings == full and settings.to_json() == old.settings.iloc[0]
     new = pd.DataFrame(mp.ml100k_baselines(split, settings)).sort_values("method")
     assert list(new.detail) == list(old.detail)
-    exact = (old.environment == _environment()).all()
+    exact = (old.environment == environment()).all()
     np.testing.assert_allclose(new.mse, old.mse.astype(float), rtol=0 if exact else 1e-12,
                                atol=0)
 

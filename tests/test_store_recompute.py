@@ -13,12 +13,12 @@ in its last bit, which is all :data:`RTOL_PROCESSOR` allows.
 import numpy as np
 import pytest
 from conftest import require_data
-
 from metanmf_lab._config import ALGORITHM_VERSION
 from metanmf_lab.data import datasets
-from metanmf_lab.grid.cells import Cell, Settings
-from metanmf_lab.grid.runner import _environment, run_cell
 from metanmf_lab.grid.catalogue import model_kind
+from metanmf_lab.grid.spine import environment
+from metanmf_lab.grid.cells import Cell, Settings
+from metanmf_lab.grid.runner import run_cell
 from metanmf_lab.grid.store import DEFAULT_STORE, ResultStore
 
 #: Cells drawn per kind of model (the fair baselines run thousands of iterations: one each).
@@ -73,12 +73,12 @@ def test_stored_cell_recomputes_exactly(row):
 
 def _rtol(row):
     """0 (bit for bit) for a row made in this environment, else :data:`RTOL_PROCESSOR`."""
-    return 0.0 if row.environment == _environment() else RTOL_PROCESSOR
+    return 0.0 if row.environment == environment() else RTOL_PROCESSOR
 
 
 def test_a_row_made_in_this_environment_recomputes_bit_for_bit():
     df = _committed_rows()
-    here = df[(df.environment == _environment())
+    here = df[(df.environment == environment())
               & (df.algorithm_version.astype(str) == ALGORITHM_VERSION)]
     if here.empty:
         pytest.skip("no stored row was made with this machine's versions and OpenBLAS kernels")
@@ -93,7 +93,7 @@ def test_a_row_made_in_this_environment_recomputes_bit_for_bit():
 
 
 def test_environment_names_the_blas_kernels():
-    env = dict(part.split("=", 1) for part in _environment().split(";"))
+    env = dict(part.split("=", 1) for part in environment().split(";"))
     assert {"python", "numpy", "scipy", "scikit-learn", "blas"} <= set(env)
     for lib in env["blas"].split(","):  # e.g. openblas-0.3.30/Haswell
         name, arch = lib.split("/")

@@ -72,7 +72,7 @@ from .._config import ALGORITHM_VERSION, DATA_ENV, PROJECT_ROOT, __version__, da
 from ..data.datasets import (DATA_FILES, DataFolderError, FILE_SHA256, MissingDataError,
                              dataset_info, fetch, is_user_file)
 from ..data.datasets import DATASETS
-from ..grid.runner import interrupt_exit_code, sigterm_as_interrupt
+from ..grid.spine import interrupt_exit_code, sigterm_as_interrupt
 from ..grid.store import ML100KStore, MLAMStore, MeasureStore, NMFPriorStore, ResultStore
 from ..grid.store import replace_atomically
 from .display import DOWNLOADS_ENV

@@ -12,16 +12,18 @@ from .catalogue import (ABLATIONS, ALL_MODELS, FAIR_BASELINES, FAIR_MODELS, HEAD
 from .cells import (LATER_FIELDS, Cell, Settings, check_ranks, equal_compute_iterations,
                     make_grid, resolve_noise)
 from .models import CellResult, fit_cell, load_cell_data, make_base, make_model
-from .runner import (GridInterrupted, Terminated, interrupt_exit_code, run_cell, run_grid,
-                     sigterm_as_interrupt, stored_rows)
+from .runner import run_cell, run_grid, stored_rows
+from .spine import (GridInterrupted, SettingsBase, Terminated, interrupt_exit_code, provenance,
+                    run_missing, sigterm_as_interrupt)
 from .store import ResultStore, StoreError
 
 __all__ = [
     "ABLATIONS", "ALL_MODELS", "Cell", "CellResult", "FAIR_BASELINES", "FAIR_MODELS",
     "GridInterrupted", "HEADLINE_PAIRS", "LATER_FIELDS", "MODELS", "PAIRS", "ResultStore",
-    "Settings", "StoreError", "THESIS_RANKS", "Terminated", "ablation_applies",
+    "Settings", "SettingsBase", "StoreError", "THESIS_RANKS", "Terminated", "ablation_applies",
     "ablation_cells", "ablation_cost", "ablation_grid", "ablation_settings", "check_ranks",
     "entry_cells", "equal_compute_iterations", "fit_cell", "interrupt_exit_code",
     "load_cell_data", "make_base", "make_grid", "make_model", "model_kind", "parse_model",
-    "resolve_noise", "run_cell", "run_grid", "sigterm_as_interrupt", "stored_rows",
+    "provenance", "resolve_noise", "run_cell", "run_grid", "run_missing", "sigterm_as_interrupt",
+    "stored_rows",
 ]

@@ -20,15 +20,13 @@ algorithm version.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from joblib import Memory, Parallel, delayed
 
 from .._config import ALGORITHM_VERSION, PROJECT_ROOT
-from .._config import __version__
 from ..core.evaluation import hoyer_sparsity, subspace_distance
 from ..data.datasets import image_shape
 from . import stats
@@ -36,7 +34,8 @@ from .catalogue import REFERENCE_KINDS, FAIR_BASELINES, HEADLINE_PAIRS, MODELS, 
 from .cells import Cell, make_grid, resolve_noise
 from .models import fit_cell
 from .reporting import mean_over_ranks, select
-from .runner import _environment, run_grid
+from .runner import run_grid
+from .spine import provenance, run_missing
 from .store import MeasureStore
 from .verdicts import clustering_rows, compare_rows, replication_rows
 
@@ -109,16 +108,38 @@ def _single_measures(cell, components, settings):
     return out
 
 
-def _measure_row(cell, other_seed, measure, value, settings):
-
-
+def _measure_row(cell, other_seed, measure, value, settings, effective_protocol):
     return {"dataset": cell.dataset, "noise": cell.noise, "model": cell.model,
             "rank": cell.rank, "seed": cell.seed, "protocol": cell.protocol,
+            "effective_protocol": effective_protocol,
             "settings_hash": settings.hash, "algorithm_version": ALGORITHM_VERSION,
             "other_seed": other_seed, "measure": measure, "value": value,
-            "package_version": __version__, "environment": _environment(),
-            "settings": settings.to_json(),
-            "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            "settings": settings.to_json(), **provenance()}
+
+
+def _measure_rows(items, settings, n_jobs, cache):
+    """The store rows of ``items`` (``(cell, other_seed, measure)`` of one group of cells
+    that differ only in the seed): the bases each needs are refitted once
+    (:func:`fit_components`, ``n_jobs`` workers)."""
+    seeds_of = {}
+    for c, other, _ in items:
+        seeds_of.setdefault(c, set()).add(c)
+        if other >= 0:
+            seeds_of[c].add(replace(c, seed=other))
+    need = sorted({x for v in seeds_of.values() for x in v},
+                  key=lambda c: (c.dataset, c.noise, c.model, c.rank, c.seed))
+    comps = dict(zip(need, fit_components(need, settings, n_jobs=n_jobs, cache=cache)))
+    effective = settings.protocol(items[0][0].protocol).name  # one preset per group
+    singles, rows = {}, []
+    for c, other, m in items:
+        if other < 0:
+            if c not in singles:
+                singles[c] = _single_measures(c, comps[c], settings)
+            value = singles[c][m]
+        else:
+            value = float(subspace_distance(comps[c], comps[replace(c, seed=other)]))
+        rows.append(_measure_row(c, other, m, value, settings, effective))
+    return rows
 
 
 def basis_measures(cells, settings, n_jobs=1, store=None, cache=True):
@@ -151,55 +172,33 @@ def basis_measures(cells, settings, n_jobs=1, store=None, cache=True):
     groups = {}
     for c in cells:
         groups.setdefault((c.dataset, c.noise, c.model, c.rank, c.protocol), []).append(c)
-    wanted = []  # (cell, other_seed, measure)
-    for members in groups.values():
+    wanted = {}  # group -> [(cell, other_seed, measure)]
+    for g, members in groups.items():
         members = sorted(members, key=lambda c: c.seed)
-        for c in members:
-            wanted += [(c, -1, m) for m in SINGLE_MEASURES]
+        items = [(c, -1, m) for c in members for m in SINGLE_MEASURES]
         for a, b in itertools.combinations(members, 2):
-            wanted += [(b, a.seed, m) for m in PAIR_MEASURES]
+            items += [(b, a.seed, m) for m in PAIR_MEASURES]
+        # spatial spread is absent (not missing) on Blobs: only refit for what can be measured
+        wanted[g] = [w for w in items if not (w[2] == "spatial_spread"
+                                              and image_shape(w[0].dataset) is None)]
 
     def key(cell, other, measure):
         return (cell.dataset, round(float(cell.noise), 10), cell.model, int(cell.rank),
                 int(cell.seed), cell.protocol, settings.hash, ALGORITHM_VERSION, int(other),
                 measure)
 
-    have = store.keys() if store is not False else set()
-    missing = [w for w in wanted if key(*w) not in have]
-    # spatial spread is absent (not missing) on Blobs: only refit for what can be measured
-    missing = [w for w in missing if not (w[2] == "spatial_spread"
-                                          and image_shape(w[0].dataset) is None)]
-    new = []
-    if missing and store is not False:
-        store.check_writable()  # before the fits, not after them
-    if missing:
-        seeds_of = {}
-        for c, other, _ in missing:
-            seeds_of.setdefault(c, set()).add(c)
-            if other >= 0:
-                seeds_of[c].add(c.__class__(c.dataset, c.noise, c.model, c.rank, other,
-                                            c.protocol))
-        need = sorted({x for v in seeds_of.values() for x in v},
-                      key=lambda c: (c.dataset, c.noise, c.model, c.rank, c.seed))
-        comps = dict(zip(need, fit_components(need, settings, n_jobs=n_jobs, cache=cache)))
-        singles = {}
-        for c, other, m in missing:
-            if other < 0:
-                if c not in singles:
-                    singles[c] = _single_measures(c, comps[c], settings)
-                value = singles[c][m]
-            else:
-                o = c.__class__(c.dataset, c.noise, c.model, c.rank, other, c.protocol)
-                value = float(subspace_distance(comps[c], comps[o]))
-            new.append(_measure_row(c, other, m, value, settings))
-        if store is not False:
-            store.add(new)
+    stored = store.keys() if store is not False else set()
+    missing = {g: [w for w in items if key(*w) not in stored] for g, items in wanted.items()}
+    # a group of cells is the unit computed: the bases of its seeds are refitted together
+    new = run_missing(wanted, lambda g: _measure_rows(missing[g], settings, n_jobs, cache),
+                      None if store is False else store, key=lambda g: g,
+                      have={g for g, items in missing.items() if not items})
     cols = ["dataset", "noise", "model", "rank", "seed", "protocol", "other_seed", "measure",
             "value"]
     if store is False:
         return pd.DataFrame(new, columns=list(new[0]) if new else cols)[cols]
     df = store.load()
-    want = {key(*w) for w in wanted}
+    want = {key(*w) for items in wanted.values() for w in items}
     mask = [store.key_of(r) in want for r in df[list(store.KEY)].to_dict("records")]
     out = df[mask][cols].copy()
     out["noise"] = out["noise"].astype(float)

@@ -1,4 +1,5 @@
-"""Benchmarks: ``python -m metanmf_lab.grid.bench [--full] [--out DIR]``.
+"""Benchmarks of the solvers and the grid against their goals, read by the Performance page:
+``python -m metanmf_lab.grid.bench [--full] [--out DIR]``.
 
 Every figure is a ratio against a reference measured in the same run (or a time whose
 reference is printed beside it), so a noisy or slow machine shifts both sides together.
@@ -41,7 +42,8 @@ from .catalogue import MODELS, THESIS_RANKS, parse_model
 from .cells import Cell, Settings, make_grid
 from .cli import int_option, user_errors
 from .models import make_model
-from .runner import GridInterrupted, interrupt_exit_code, run_cell, run_grid, sigterm_as_interrupt
+from .runner import run_cell, run_grid
+from .spine import GridInterrupted, interrupt_exit_code, sigterm_as_interrupt
 from .store import ResultStore
 
 BENCH_DIR = PROJECT_ROOT / "data" / "benchmarks"

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Optional
 
 from .._config import ALGORITHM_VERSION
@@ -16,6 +14,7 @@ from ..core.splits import TaskSplitWarning
 from ..core.splits import make_tasks
 from ..data.datasets import DATASETS, dataset_info, is_user_dataset, user_dataset_path
 from .catalogue import ALL_MODELS, MODELS, THESIS_RANKS
+from .spine import SettingsBase
 
 #: Settings fields added after the first stored rows, with the defaults that leave the hash of
 #: those rows unchanged (see :meth:`Settings.to_json`).
@@ -24,11 +23,14 @@ LATER_FIELDS = {"fmnist_subset_seed": 42, "noise_scale": 1.0, "faces_eval_all": 
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(SettingsBase):
     """Everything that defines a result besides the cell key (thesis Table 4.2 defaults).
 
     Two results are only comparable if their settings hash is equal.
     """
+
+    VERSION, VERSION_TAG = ALGORITHM_VERSION, "algorithm"
+    LATER_FIELDS = LATER_FIELDS
 
     n_epochs: int = 50
     inner_iter: int = 100
@@ -92,35 +94,25 @@ class Settings:
         get_protocol("thesis", **dict(pairs))  # validates field names and values
 
     def protocol(self, name):
-        """The effective :class:`Protocol` of a cell of protocol ``name``."""
-        return get_protocol(name, **dict(self.protocol_overrides))
-
-    def to_json(self):
-        """The settings as canonical JSON (what :attr:`hash` hashes). Fields added after the
-        result store began (:data:`LATER_FIELDS`) are written only when they differ from their
-        default, so every stored hash stays valid."""
-        fields = asdict(self)
-        for name, default in LATER_FIELDS.items():
-            if fields[name] == default:
-                del fields[name]
-        return json.dumps(fields, sort_keys=True, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text):
-        """The settings a store row was computed with (inverse of :meth:`to_json`)."""
-        fields = json.loads(text)
-        fields["protocol_overrides"] = tuple(
-            tuple(pair) for pair in fields.get("protocol_overrides", ()))
-        return cls(**fields)
-
-    @property
-    def hash(self):
-        """Short hash of the settings and the algorithm version."""
-        payload = f"{self.to_json()}|algorithm={ALGORITHM_VERSION}".encode()
-        return hashlib.sha256(payload).hexdigest()[:12]
-
-    def replace(self, **changes):
-        return replace(self, **changes)
+        """The effective :class:`~metanmf_lab.core.protocols.Protocol` of a cell of preset
+        ``name`` under these settings: the preset, then :attr:`protocol_overrides` and the
+        protocol values these settings carry themselves (``n_neighbors``, ``graph_weight``,
+        and ``task_size`` / ``gnmf_lam`` unless None). Its name records every departure from
+        the preset (e.g. ``"thesis+task_size=100"``). Given a Protocol instead of a name, it
+        applies the same values over it, so an effective protocol comes back unchanged.
+        Raises ValueError if an override contradicts one of these settings' own protocol
+        values (set the setting instead).
+        """
+        own = {"n_neighbors": self.n_neighbors, "graph_weight": self.graph_weight}
+        own.update((k, getattr(self, k)) for k in ("task_size", "gnmf_lam")
+                   if getattr(self, k) is not None)
+        overrides = dict(self.protocol_overrides)
+        clash = sorted(k for k in own if k in overrides and overrides[k] != own[k])
+        if clash:
+            raise ValueError(f"protocol_overrides sets {clash[0]}={overrides[clash[0]]!r} but "
+                             f"the settings' {clash[0]} is {own[clash[0]]!r}: set the "
+                             f"settings' {clash[0]} instead.")
+        return get_protocol(name, **{**overrides, **own})
 
 
 @dataclass(frozen=True, order=True)
@@ -178,7 +170,8 @@ def _lower_first(text):
 def check_ranks(dataset, ranks, settings=None, protocol="thesis"):
     """Check, before anything is fitted, that every model can run at each of ``ranks`` on
     ``dataset`` (a built-in one or a reader's own, registered by
-    :func:`metanmf_lab.data.datasets.user_dataset`) under ``settings`` and ``protocol``.
+    :func:`metanmf_lab.data.datasets.user_dataset`) under ``settings`` and ``protocol`` (a
+    preset name, or the effective protocol :meth:`Settings.protocol` gives).
 
     A rank needs at most as many features as the data have and at most as many samples as
     the learning half (the smaller half of the 50/50 split: warm starts factorise it), and
@@ -207,11 +200,10 @@ def check_ranks(dataset, ranks, settings=None, protocol="thesis"):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", TaskSplitWarning)
-                split = make_tasks(n_learn, n_tasks=settings.n_tasks,
-                                   task_size=settings.task_size, protocol=proto,
+                split = make_tasks(n_learn, n_tasks=settings.n_tasks, protocol=proto,
                                    random_state=0, min_size=r)
         except ValueError as exc:
-            return (f"the {settings.n_tasks} meta-tasks of the {protocol} protocol cannot be "
+            return (f"the {settings.n_tasks} meta-tasks of the {proto.name} protocol cannot be "
                     f"drawn from its learning half: {_lower_first(str(exc).rstrip('.'))}")
         if min(split.task_size, split.target.size) < 2:
             return (f"its learning half gives meta-tasks of {split.task_size} sample(s), and "
@@ -227,7 +219,7 @@ def check_ranks(dataset, ranks, settings=None, protocol="thesis"):
             else f"Dataset {info.display_name}")
     fix = (f"The largest rank it allows is {largest}: ask for ranks up to {largest} (the "
            f"ranks parameter), or use a larger file." if largest else
-           f"No rank can run on it under the {protocol} protocol ({problem(1)}): it needs "
+           f"No rank can run on it under the {proto.name} protocol ({problem(1)}): it needs "
            f"more samples.")
     raise ValueError(f"{what} ({n} samples, {n_learn} of them in the learning half; {m} "
                      f"features) is too small for rank {bad[0]}: {problem(bad[0])}. {fix}")
@@ -241,14 +233,15 @@ def equal_compute_iterations(settings, protocol, n_learn, n_eval, rank):
     n_target) + inner_iter * n_eval`` sample-iterations (meta-tasks, target, evaluation);
     divided by ``n_eval`` this is the number of iterations on the evaluation half with the
     same arithmetic (5,100 for the thesis' settings when the learning and evaluation halves
-    are equal).
+    are equal). ``protocol`` is a preset name or the effective protocol
+    (:meth:`Settings.protocol`).
     """
 
-    proto = settings.protocol(protocol) if isinstance(protocol, str) else protocol
+    proto = settings.protocol(protocol)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TaskSplitWarning)
-        split = make_tasks(n_learn, n_tasks=settings.n_tasks, task_size=settings.task_size,
-                           protocol=proto, random_state=0, min_size=rank)
+        split = make_tasks(n_learn, n_tasks=settings.n_tasks, protocol=proto, random_state=0,
+                           min_size=rank)
     per_epoch = settings.n_tasks * split.task_size + split.target.size
     total = settings.n_epochs * settings.inner_iter * per_epoch + settings.inner_iter * n_eval
     return int(round(total / n_eval))

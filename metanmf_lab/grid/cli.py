@@ -14,7 +14,8 @@ from . import reporting
 from .ablations import ablation_cells, ablation_settings, entry_cells
 from .catalogue import ABLATIONS, ALL_MODELS, MODELS, THESIS_RANKS
 from .cells import Settings, check_ranks, make_grid
-from .runner import GridInterrupted, interrupt_exit_code, run_grid, sigterm_as_interrupt
+from .runner import run_grid
+from .spine import GridInterrupted, interrupt_exit_code, sigterm_as_interrupt
 from .store import DEFAULT_STORE, ResultStore, shown_path
 from .store import StoreError
 

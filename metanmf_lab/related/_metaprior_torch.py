@@ -17,7 +17,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .metaprior import EPS, STEPS
+#: The unrolled steps of :class:`MetaPriorMF`: gradient (the seed's) or multiplicative (NMF).
+STEPS = ("gd", "mu")
+
+#: Denominators of the multiplicative steps are floored at this value.
+EPS = 1e-12
 
 
 @contextmanager

@@ -23,7 +23,12 @@ from ..core.evaluation import cluster_nmi
 from ..grid.cells import Settings
 from ..grid.models import load_cell_data
 from ._metaprior_torch import torch_threads
-from .mlam import INNER_STARTS, LOSS_POINTS, NMF_UPDATES, _rows, completion_problems, gmm_problems
+
+#: How :meth:`MLAM.run` starts each inner loop: from the block's current value, or at random.
+INNER_STARTS = ("previous", "random")
+
+#: Outer iterations at which the global loss is kept (besides the last).
+LOSS_POINTS = (0, 1, 2, 5, 10, 20, 50)
 
 
 def _generator(seed):
@@ -403,7 +408,12 @@ def em_gmm(problems, blocks, max_iter=100, tol=1e-4):
     return [logits, mu], F, n_iter
 
 
-# -- the experiments' cells (called by metanmf_lab.related.mlam.mlam_cell) --------------------------
+# -- the experiments' cells (called by metanmf_lab.related.mlam.mlam_cell) ------------------------
+
+
+def _rows(base, method, measure, values, t):
+    return [dict(base, method=method, problem=int(i), measure=measure, t=int(t),
+                 value=float(v)) for i, v in enumerate(np.asarray(values, dtype=float))]
 
 
 def _loss_rows(base, method, losses, n_outer):
@@ -426,11 +436,10 @@ def _best_gd_lr(problems, start, settings):
     return best_lr
 
 
-def _completion_cell(params, seed, settings, base):
-
+def completion_cell(R, mask, params, seed, settings, base):
+    """Rows of a completion setting: MLAM, GD, ALS and tuned ALS on the problems ``R, mask``
+    (the first ``n_train`` to train MLAM and tune the baselines, the rest to test)."""
     n_train, n_test = params["n_train"], params["n_test"]
-    R, mask = completion_problems(n_train + n_test, rank=params["rank"], rate=params["rate"],
-                                  seed=seed)
 
     def make(idx):
         return CompletionProblems(torch.as_tensor(R[idx]), torch.as_tensor(mask[idx]),
@@ -489,11 +498,10 @@ def _completion_cell(params, seed, settings, base):
     return rows
 
 
-def _gmm_cell(params, seed, settings, base):
-
+def gmm_cell(X, params, seed, settings, base):
+    """Rows of a GMM setting: MLAM and EM on the point sets ``X`` (the first ``n_train`` to
+    train MLAM, the rest to test)."""
     n_train, n_test = params["n_train"], params["n_test"]
-    X = gmm_problems(n_train + n_test, dim=params["dim"], K=settings.gmm_k,
-                     n_points=settings.gmm_points, spread=settings.gmm_spread, seed=seed)
 
     def make(idx):
         return GMMProblems(torch.as_tensor(X[idx]), settings.gmm_k)
@@ -526,10 +534,9 @@ def _gmm_cell(params, seed, settings, base):
     return rows
 
 
-def _nmf_cell(params, seed, settings, base, thesis_settings=None):
-
-
-
+def nmf_cell(params, seed, settings, base, updates, thesis_settings=None):
+    """Rows of an NMF setting: MLAM trained on sub-matrices of the learning half, then MLAM
+    and MU on the evaluation half, compared after each number of block ``updates``."""
     thesis_settings = Settings() if thesis_settings is None else thesis_settings
     X_learn, X_eval, _, y_eval = load_cell_data(params["dataset"], 0.0, thesis_settings)
     rank, n_train = params["rank"], params["n_train"]
@@ -558,27 +565,27 @@ def _nmf_cell(params, seed, settings, base, thesis_settings=None):
             warnings.simplefilter("ignore", ConvergenceWarning)
             return cluster_nmi(np.asarray(W, dtype=np.float64), y_eval, random_state=seed)
 
-    outers = [u // settings.t_in for u in NMF_UPDATES]
+    outers = [u // settings.t_in for u in updates]
     keep = {}
     t0 = time.perf_counter()
     _, L, recs = model.solve(test, start, max(outers), settings.t_in, settings.inner_start,
                              random_state=seed, record=lambda b: b[0][0].numpy().copy())
     secs = time.perf_counter() - t0
-    for u, o in zip(NMF_UPDATES, outers):
+    for u, o in zip(updates, outers):
         keep[u] = recs[o - 1]
         rows += _rows(base, "MLAM", "error", [math.sqrt(2 * float(L[0, o]))], u)
         rows += _rows(base, "MLAM", "nmi", [nmi(keep[u])], u)
-    rows += _rows(base, "MLAM", "seconds", [secs], max(NMF_UPDATES))
-    rows += _rows(base, "MLAM", "train_seconds", [train_s], max(NMF_UPDATES))
+    rows += _rows(base, "MLAM", "seconds", [secs], max(updates))
+    rows += _rows(base, "MLAM", "train_seconds", [train_s], max(updates))
     W0, H0 = (x[0].numpy().astype(np.float64) for x in start)
     X64 = np.asarray(X_eval, dtype=np.float64)
-    for u in NMF_UPDATES:
+    for u in updates:
         t0 = time.perf_counter()
         est = NMF(rank, init="custom", max_iter=u, tol=0.0, random_state=seed)
         W = est.fit_transform(X64, W=W0.copy(), H=H0.copy())
         err = np.linalg.norm(X64 - W @ est.components_) / np.linalg.norm(X64)
         rows += _rows(base, "MU", "error", [err], u)
         rows += _rows(base, "MU", "nmi", [nmi(W)], u)
-        if u == max(NMF_UPDATES):
+        if u == max(updates):
             rows += _rows(base, "MU", "seconds", [time.perf_counter() - t0], u)
     return rows

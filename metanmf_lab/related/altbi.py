@@ -1,4 +1,5 @@
-"""Penalised NMF with per-row penalty weights: fixed (MU-P) or learned bi-level (AltBi).
+"""Penalised NMF with per-row penalty weights: fixed (MU-P) or learned bi-level (AltBi;
+Selicato's poster, Del Buono et al. 2023).
 
 The problem of Selicato's AltBi (seed 003), in our orientation -- which here is also the
 seed's: its X (n x m) = W (n x r) H (r x m) with one penalty weight per *row* of W, and our

@@ -1,4 +1,4 @@
-"""Meta-learned priors for matrix factorisation (Iwata; seed 002), and their NMF version.
+"""Meta-learned priors for matrix factorisation (Iwata 2021), and their NMF version.
 
 A network reads a matrix with missing entries ``X`` (N x M) and its indicator ``B`` and returns
 prior means ``U0`` (N x K) and ``V0`` (M x K) of its factors; the factors are then adapted to
@@ -38,21 +38,16 @@ plays our ``W`` and ``V^T`` our ``H``).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import platform
 import time
 import warnings
 from dataclasses import asdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
-from tqdm.auto import tqdm
 
-from .._config import __version__
 from .._optional import computing, lazy_torch_names, require_torch
 from ..core import NMF, initialize
 from ..core.evaluation import cluster_nmi
@@ -61,18 +56,13 @@ from ..data.datasets import load_movielens
 from ..grid import stats
 from ..grid.cells import Settings
 from ..grid.models import load_cell_data, make_model
-from ..grid.runner import _environment as numpy_environment
-from ..grid.store import ML100KStore, NMFPriorStore
-
-STEPS = ("gd", "mu")
-
-#: Denominators of the multiplicative steps are floored at this value.
-EPS = 1e-12
+from ..grid.spine import SettingsBase, canonical_json, provenance, run_missing
+from ..grid.store import ML100KStore, NMFPriorStore, settings_hash
 
 #: The PyTorch part (models, steps, training), in :mod:`metanmf_lab.related._metaprior_torch`: this
 #: module's names for it are resolved on first use, so reading the stores needs no PyTorch.
-_TORCH_NAMES = ("Episodes", "ExchangeableLayer", "MetaPriorMF", "PriorNet", "evaluate",
-                "gd_steps", "masked_mse", "meta_train", "mu_steps", "torch_threads")
+_TORCH_NAMES = ("EPS", "Episodes", "ExchangeableLayer", "MetaPriorMF", "PriorNet", "STEPS",
+                "evaluate", "gd_steps", "masked_mse", "meta_train", "mu_steps", "torch_threads")
 
 
 __getattr__, __dir__ = lazy_torch_names(__name__, _TORCH_NAMES, "._metaprior_torch")
@@ -174,17 +164,13 @@ MF_REGS = tuple(float(f"{10 ** (k / 8):.3g}") for k in range(-8, 25))
 ZERO_FIT = 1e-8
 
 
-def _settings_hash(text):
-    """The first 12 hex digits of the SHA-256 of ``"<settings>|metaprior=<version>"`` (the
-    recipe :class:`metanmf_lab.grid.store.ML100KStore` checks)."""
-    return hashlib.sha256(f"{text}|metaprior={METAPRIOR_VERSION}".encode()).hexdigest()[:12]
-
-
 @dataclass(frozen=True)
-class TrainingSettings:
+class TrainingSettings(SettingsBase):
     """What the prior network and its meta-training share in both experiments (seed Sec. 4.2:
     three exchangeable layers of 32 channels, four-layer heads of 32 units, dropout 0.1,
     T = 10 steps, batches of 16 episodes with half of their entries held out)."""
+
+    VERSION, VERSION_TAG = METAPRIOR_VERSION, "metaprior"
 
     channels: int = 32
     n_layers: int = 3
@@ -200,13 +186,6 @@ class TrainingSettings:
     n_iter: int = 2000
     eval_every: int = 100
     n_valid: int = 256
-
-    def to_json(self):
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
-
-    @property
-    def hash(self):
-        return _settings_hash(self.to_json())
 
 
 @dataclass(frozen=True)
@@ -231,24 +210,14 @@ class ML100KSettings(TrainingSettings):
     def prior_json(self):
         """The settings of the meta-learned prior's rows: every field but
         :attr:`BASELINE_ONLY`, in :meth:`to_json`'s form."""
-        prior = {k: v for k, v in asdict(self).items() if k not in self.BASELINE_ONLY}
-        return json.dumps(prior, sort_keys=True, separators=(",", ":"))
+        return canonical_json({k: v for k, v in asdict(self).items()
+                               if k not in self.BASELINE_ONLY})
 
     @property
     def prior_hash(self):
         """The settings hash of the meta-learned prior's rows (:meth:`prior_json`); the
         baselines' rows carry :attr:`hash`, that of every field."""
-        return _settings_hash(self.prior_json())
-
-
-def _environment():
-    """Versions, and the vector instructions torch's CPU kernels use: their sums differ in
-    the last bits between processors, which training amplifies (see the MLAM recompute
-    test), so a result is exactly reproducible on a processor of the same kind."""
-
-    torch = require_torch("Describing the environment of a PyTorch result")
-    return (f"python={platform.python_version()};numpy={np.__version__};"
-            f"torch={torch.__version__};cpu={torch.backends.cpu.get_cpu_capability()}")
+        return settings_hash(self.prior_json(), self.VERSION, self.VERSION_TAG)
 
 
 def _ml100k_matrices(split, settings, ratings=None):
@@ -265,17 +234,14 @@ def _ml100k_matrices(split, settings, ratings=None):
     return train, valid, valids, tests
 
 
-def _ml100k_row(split, method, n_steps, errors, detail, settings_text, environment, t0):
-    """One store row of the MovieLens experiment."""
-
-
-    return {"split": split, "method": method, "n_steps": n_steps,
-            "settings_hash": _settings_hash(settings_text),
+def _ml100k_row(split, method, n_steps, errors, detail, settings, t0, torch=False):
+    """One store row of the MovieLens experiment; ``settings``: its ``(hash, text)``,
+    ``torch``: whether PyTorch computed it (:func:`~metanmf_lab.grid.spine.provenance`)."""
+    return {"split": split, "method": method, "n_steps": n_steps, "settings_hash": settings[0],
             "algorithm_version": METAPRIOR_VERSION, "mse": float(np.mean(errors)),
             "n_matrices": len(errors), "detail": detail,
-            "seconds": round(time.perf_counter() - t0, 3), "package_version": __version__,
-            "environment": environment, "settings": settings_text,
-            "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            "seconds": round(time.perf_counter() - t0, 3), "settings": settings[1],
+            **provenance(torch)}
 
 
 def mf_choice(valids, rank, regs):
@@ -298,20 +264,18 @@ def ml100k_baselines(split, settings, ratings=None, matrices=None):
     matrices, :func:`mf_choice`) and Mean, under :attr:`ML100KSettings.hash`. NumPy only, in
     seconds; deterministic for a given split and settings. ``matrices``: the split's
     ``(valids, tests)`` if already drawn."""
-
-
     s = settings
     t0 = time.perf_counter()
     valids, tests = (_ml100k_matrices(split, s, ratings)[2:] if matrices is None
                      else matrices)
-    env, text = numpy_environment(), s.to_json()
+    own = (s.hash, s.to_json())
     reg, zero_from, _ = mf_choice(valids, s.rank, s.mf_regs)
     zero = "" if zero_from is None else f"; MF predicts 0 from reg={zero_from:g}"
     mf = [matrix_mse(mf_prediction(X, B, s.rank, reg), Xt, Bt) for X, B, Xt, Bt in tests]
     rows = [_ml100k_row(split, "MF", -1, mf, f"reg={reg:g} (chosen on validation{zero})",
-                        text, env, t0)]
+                        own, t0)]
     rows.append(_ml100k_row(split, "Mean", -1, [matrix_mse(mean_prediction(X, B), Xt, Bt)
-                                                for X, B, Xt, Bt in tests], "", text, env, t0))
+                                                for X, B, Xt, Bt in tests], "", own, t0))
     return rows
 
 
@@ -338,14 +302,14 @@ def ml100k_split(split, settings, ratings=None):
     rows = []
     as_t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     model.eval()
-    env, text = _environment(), s.prior_json()
+    prior = (s.prior_hash, s.prior_json())
     for T in sorted(set(s.eval_steps) | {s.n_steps}):
         with torch.no_grad(), torch_threads(1):
             errs = [matrix_mse(model(as_t(X), as_t(B), n_steps=T).numpy(), Xt, Bt)
                     for X, B, Xt, Bt in tests]
         detail = (f"trained with T={s.n_steps}; best validation at iteration "
                   f"{info['best_iter']}; lambda={float(model.lam.detach()):.4g}")
-        rows.append(_ml100k_row(split, "ours", T, errs, detail, text, env, t0))
+        rows.append(_ml100k_row(split, "ours", T, errs, detail, prior, t0, torch=True))
     return rows + ml100k_baselines(split, s, matrices=(valids, tests))
 
 
@@ -367,34 +331,28 @@ def run_ml100k(splits, settings=None, store=None, progress=False, ratings=None):
     run keeps every finished split. Returns the rows of the requested splits under
     ``settings`` as a DataFrame. ``ratings``: another ratings dict in ``load_movielens``'s
     format (the tests use a small synthetic one)."""
-
-
     settings = ML100KSettings() if settings is None else settings
     if store is not False and not isinstance(store, ML100KStore):
         store = ML100KStore(store)
-    rows = []
     have_prior, have_baselines = set(), set()
     if store is not False:
         df = store.load()
         df = df[_ml100k_parts(df, settings)]
         have_prior = {int(v) for v in df.split[df.method == "ours"]}
         have_baselines = {int(v) for v in df.split[df.method != "ours"]}
-    train = [sp for sp in splits if sp not in have_prior]
-    todo = [sp for sp in splits if sp not in have_prior or sp not in have_baselines]
-    if train:
-        require_torch(computing(len(train), "split", store))
-    if todo and store is not False:
-        store.check_writable()
-    it = todo
-    if progress and todo:
-        it = tqdm(todo, desc="MovieLens splits", unit="split")
-    for sp in it:
-        new = (ml100k_split(sp, settings, ratings) if sp in train
-               else ml100k_baselines(sp, settings, ratings))
-        if store is False:
-            rows += new
-        else:
-            store.add(new)
+
+    def compute(split):
+        return (ml100k_baselines(split, settings, ratings) if split in have_prior
+                else ml100k_split(split, settings, ratings))
+
+    def check(todo):
+        train = [sp for sp in todo if sp not in have_prior]
+        if train:
+            require_torch(computing(len(train), "split", store))
+
+    rows = run_missing(splits, compute, None if store is False else store, key=int,
+                       have=have_prior & have_baselines, check=check, progress=progress,
+                       desc="MovieLens splits", unit="split", flush_every=1)
     if store is not False:
         df = store.load()
         df = df[_ml100k_parts(df, settings) & df.split.astype(int).isin(list(splits))]
@@ -487,20 +445,15 @@ def _nmi_quiet(W, y, seed):
 
 def _nmf_provenance(settings, thesis_settings):
     """Hash and JSON of the two settings an NMF-prior row depends on."""
-
-    text = json.dumps({"prior": json.loads(settings.to_json()),
-                       "thesis": json.loads(thesis_settings.to_json())}, sort_keys=True,
-                      separators=(",", ":"))
-    payload = f"{text}|metaprior={METAPRIOR_VERSION}".encode()
-    return hashlib.sha256(payload).hexdigest()[:12], text
+    text = canonical_json({"prior": json.loads(settings.to_json()),
+                           "thesis": json.loads(thesis_settings.to_json())})
+    return settings_hash(text, settings.VERSION, settings.VERSION_TAG), text
 
 
 def nmf_prior_cell(dataset, rank, seed, settings, thesis_settings=None):
     """Rows of one (dataset, rank, seed): for every start of :data:`NMF_STARTS` and every
     number of MU iterations t in ``settings.eval_iters``, the relative reconstruction error
     ``||X - W H|| / ||X||`` of the evaluation half and the NMI of k-means on W."""
-
-
     thesis_settings = Settings() if thesis_settings is None else thesis_settings
     h, text = _nmf_provenance(settings, thesis_settings)
     X_learn, X_eval, _, y_eval = load_cell_data(dataset, 0.0, thesis_settings)
@@ -518,9 +471,8 @@ def nmf_prior_cell(dataset, rank, seed, settings, thesis_settings=None):
                 "settings_hash": h, "algorithm_version": METAPRIOR_VERSION,
                 "recon_error": float(np.linalg.norm(X_eval - W @ H) / norm),
                 "nmi": _nmi_quiet(W, y_eval, seed),
-                "seconds": round(time.perf_counter() - t0, 3), "package_version": __version__,
-                "environment": _environment(), "settings": text,
-                "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
+                "seconds": round(time.perf_counter() - t0, 3), "settings": text,
+                **provenance(torch=True)})
     return rows
 
 
@@ -530,8 +482,6 @@ def run_nmf_prior(datasets, ranks, seeds, settings=None, store=None, progress=Fa
     is computed and added to ``store`` whole (default ``data/results/metaprior_nmf.csv``;
     False: keep nothing). ``thesis_settings`` (default: the thesis') define the data split and
     Meta-NMF. Returns the rows of the grid under both settings."""
-
-
     settings = NMFPriorSettings() if settings is None else settings
     thesis_settings = Settings() if thesis_settings is None else thesis_settings
     h, _ = _nmf_provenance(settings, thesis_settings)
@@ -543,21 +493,11 @@ def run_nmf_prior(datasets, ranks, seeds, settings=None, store=None, progress=Fa
         df = store.load()
         ok = (df.settings_hash == h) & (df.algorithm_version == METAPRIOR_VERSION)
         have = set(zip(df.dataset[ok], df["rank"][ok].astype(int), df.seed[ok].astype(int)))
-    todo = [g for g in grid if g not in have]
-    if todo:
-        require_torch(computing(len(todo), "cell", store))
-        if store is not False:
-            store.check_writable()
-    it = todo
-    if progress and todo:
-        it = tqdm(todo, desc="NMF-prior cells", unit="cell")
-    rows = []
-    for d, r, s in it:
-        new = nmf_prior_cell(d, r, s, settings, thesis_settings)
-        if store is False:
-            rows += new
-        else:
-            store.add(new)
+    rows = run_missing(
+        grid, lambda g: nmf_prior_cell(*g, settings, thesis_settings),
+        None if store is False else store, key=tuple, have=have,
+        check=lambda todo: require_torch(computing(len(todo), "cell", store)),
+        progress=progress, desc="NMF-prior cells", unit="cell", flush_every=1)
     if store is False:
         df = pd.DataFrame(rows)
     else:

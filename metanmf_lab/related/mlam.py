@@ -1,4 +1,4 @@
-"""MLAM: meta-learned alternating minimisation (Xia et al.; seed 004), and its NMF version.
+"""MLAM: meta-learned alternating minimisation (Xia et al. 2023), and its NMF version.
 
 An alternating-minimisation (AM) method splits ``min F(X, W)`` into two sub-problems and
 solves them in turn with a fixed rule (gradient steps, or an exact solve). MLAM keeps the
@@ -46,33 +46,26 @@ available here, and reading the store, summaries and comparisons need no PyTorch
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from .._config import __version__
 from .._optional import computing, lazy_torch_names, require_torch
+from ..grid.spine import SettingsBase, provenance, run_missing
 from ..grid.stats import (holm, mean_interval, signed_rank_direction, signed_rank_p,
                           significant_sign)
 from ..grid.store import MLAMStore
-from .metaprior import _environment
 
 #: Version of this module's numerical method; part of the key of every stored row.
 MLAM_VERSION = "1"
 
-INNER_STARTS = ("previous", "random")
-
 #: The PyTorch part (optimiser, problems, MLAM, baselines, cells), in
 #: :mod:`metanmf_lab.related._mlam_torch`: this module's names for it are resolved on first use, so
 #: reading the store needs no PyTorch.
-_TORCH_NAMES = ("CompletionProblems", "CoordinateLSTM", "GMMProblems", "MLAM", "NMFProblems",
-                "_generator", "als_completion", "alternating_gd", "em_gmm")
+_TORCH_NAMES = ("CompletionProblems", "CoordinateLSTM", "GMMProblems", "INNER_STARTS",
+                "LOSS_POINTS", "MLAM", "NMFProblems", "_generator", "als_completion",
+                "alternating_gd", "em_gmm")
 
 
 __getattr__, __dir__ = lazy_torch_names(__name__, _TORCH_NAMES, "._mlam_torch")
@@ -111,7 +104,7 @@ def gmm_problems(n_problems, n_points=500, K=4, dim=2, spread=2.0, seed=0, dtype
 
 
 @dataclass(frozen=True)
-class MLAMSettings:
+class MLAMSettings(SettingsBase):
     """Everything that defines an MLAM result besides the experiment's setting and seed.
 
     Seed Sec. V: T = ``n_outer`` = 100 outer iterations, ``t_in`` = ``t_out`` = 10, Adam,
@@ -154,13 +147,7 @@ class MLAMSettings:
     nmf_rows: int = 100
     nmf_train_outer: int = 20
 
-    def to_json(self):
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
-
-    @property
-    def hash(self):
-        payload = f"{self.to_json()}|mlam={MLAM_VERSION}".encode()
-        return hashlib.sha256(payload).hexdigest()[:12]
+    VERSION, VERSION_TAG = MLAM_VERSION, "mlam"
 
 
 # -- the experiments ------------------------------------------------------------------------------
@@ -168,9 +155,6 @@ class MLAMSettings:
 #: Experiments of :func:`mlam_cell` and the parameters of their settings.
 EXPERIMENTS = {"completion": ("rate", "rank", "p"), "gmm": ("dim",),
                "nmf": ("dataset", "rank", "train_batch")}
-
-#: Outer iterations at which the global loss is kept (besides the last).
-LOSS_POINTS = (0, 1, 2, 5, 10, 20, 50)
 
 #: NMF: numbers of block updates at which MLAM (t_in per outer iteration) and MU are compared.
 NMF_UPDATES = (10, 100, 1000)
@@ -203,35 +187,33 @@ def parse_setting(text):
     return out
 
 
-def _rows(base, method, measure, values, t):
-    return [dict(base, method=method, problem=int(i), measure=measure, t=int(t),
-                 value=float(v)) for i, v in enumerate(np.asarray(values, dtype=float))]
-
-
 def mlam_cell(experiment, params, seed, settings=None, thesis_settings=None):
     """Rows of one experiment setting and seed: MLAM trained on ``params["n_train"]``
     problems, then MLAM and the baselines on ``params["n_test"]`` test problems from the
-    same starts (``problem`` indexes the test problems; NMF has one, the evaluation half)."""
-
-
+    same starts (``problem`` indexes the test problems; NMF has one, the evaluation half).
+    The test problems are drawn here (:func:`completion_problems`, :func:`gmm_problems`), the
+    rest runs in :mod:`metanmf_lab.related._mlam_torch`."""
     settings = MLAMSettings() if settings is None else settings
     key = setting_key(experiment, **params)
     base = {"experiment": experiment, "setting": key, "seed": int(seed),
             "settings_hash": settings.hash, "algorithm_version": MLAM_VERSION}
     require_torch(f"Computing the MLAM cell {experiment} {key} seed {seed}")
     # lazy: PyTorch is a heavy optional dependency (requirements-torch.txt)
-    from ._mlam_torch import _completion_cell, _gmm_cell, _nmf_cell, torch_threads
+    from ._mlam_torch import completion_cell, gmm_cell, nmf_cell, torch_threads
 
+    n = params["n_train"] + params["n_test"]
     with torch_threads(1):
         if experiment == "completion":
-            rows = _completion_cell(params, seed, settings, base)
+            R, mask = completion_problems(n, rank=params["rank"], rate=params["rate"], seed=seed)
+            rows = completion_cell(R, mask, params, seed, settings, base)
         elif experiment == "gmm":
-            rows = _gmm_cell(params, seed, settings, base)
+            X = gmm_problems(n, dim=params["dim"], K=settings.gmm_k,
+                             n_points=settings.gmm_points, spread=settings.gmm_spread,
+                             seed=seed)
+            rows = gmm_cell(X, params, seed, settings, base)
         else:
-            rows = _nmf_cell(params, seed, settings, base, thesis_settings)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    extra = {"package_version": __version__, "environment": _environment(),
-             "settings": settings.to_json(), "created_utc": stamp}
+            rows = nmf_cell(params, seed, settings, base, NMF_UPDATES, thesis_settings)
+    extra = {"settings": settings.to_json(), **provenance(torch=True)}
     return [dict(r, **extra) for r in rows]
 
 
@@ -239,36 +221,29 @@ def run_mlam(cells, settings=None, store=None, progress=False, thesis_settings=N
     """Every ``(experiment, params, seed)`` of ``cells`` not yet in ``store`` (default
     ``data/results/mlam.csv``; False: keep nothing) is computed whole and added. Returns the
     rows of the given cells (with the parsed setting columns)."""
-
-
     settings = MLAMSettings() if settings is None else settings
     if store is not False and not isinstance(store, MLAMStore):
         store = MLAMStore(store)
-    wanted = [(e, setting_key(e, **p), int(s)) for e, p, s in cells]
+    cells = list(cells)
+
+    def key(cell):
+        experiment, params, seed = cell
+        return experiment, setting_key(experiment, **params), int(seed)
+
+    wanted = {key(c) for c in cells}
     have = set()
     if store is not False:
         df = store.load()
         ok = (df.settings_hash == settings.hash) & (df.algorithm_version == MLAM_VERSION)
         have = set(zip(df.experiment[ok], df.setting[ok], df.seed[ok].astype(int)))
-    todo = [(c, w) for c, w in zip(cells, wanted) if w not in have]
-    if todo:
-        require_torch(computing(len(todo), "cell", store))
-        if store is not False:
-            store.check_writable()
-    it = todo
-    if progress and todo:
-        it = tqdm(todo, desc="MLAM cells", unit="cell")
-    rows = []
-    for (e, p, s), _ in it:
-        new = mlam_cell(e, p, s, settings, thesis_settings)
-        if store is False:
-            rows += new
-        else:
-            store.add(new)
+    rows = run_missing(
+        cells, lambda c: mlam_cell(*c, settings, thesis_settings),
+        None if store is False else store, key=key, have=have,
+        check=lambda todo: require_torch(computing(len(todo), "cell", store)),
+        progress=progress, desc="MLAM cells", unit="cell", flush_every=1)
     df = pd.DataFrame(rows) if store is False else store.load()
     df = df[(df.settings_hash == settings.hash) & (df.algorithm_version == MLAM_VERSION)]
-    keys = set(wanted)
-    df = df[[k in keys for k in zip(df.experiment, df.setting, df.seed.astype(int))]].copy()
+    df = df[[k in wanted for k in zip(df.experiment, df.setting, df.seed.astype(int))]].copy()
     for c in ("seed", "problem", "t"):
         df[c] = df[c].astype(int)
     df["value"] = df["value"].astype(float)
