@@ -7,7 +7,6 @@ matplotlib.use("Agg")
 
 import pandas as pd
 import papermill
-import pytest
 
 from metanmf_lab.book import display
 from metanmf_lab.grid.catalogue import REFERENCE_KINDS
@@ -124,3 +123,9 @@ def test_headline_figure_is_readable():
     faces = {matplotlib.colors.to_rgba(line.get_markerfacecolor()) == (1.0, 1.0, 1.0, 1.0)
              for line in ax.lines if line.get_marker() not in ("None", None, "")}
     assert faces == {True, False}
+
+
+def test_implemented_table_is_shown_as_the_book_shows_tables():
+    styler = intro.implemented_table()
+    assert list(styler.data.columns) == ["What", "Implementation", "Measured in"]
+    assert "Meta-GNMF NNDSVD" in styler.to_html()

@@ -162,15 +162,6 @@ class DatasetInfo:
     image_shape: tuple[int, int] | None
 
 
-#: Ordered mapping ``name -> DatasetInfo``, in the order of the thesis tables.
-DATASETS = MappingProxyType(OrderedDict((info.name, info) for info in (
-    DatasetInfo("blobs", "Blobs", 10000, 500, 5, 0.1, None),
-    DatasetInfo("digits", "Digits", 1797, 64, 10, 0.4, (8, 8)),
-    DatasetInfo("fmnist", "FMNIST", 6000, 784, 10, 0.4, (28, 28)),
-    DatasetInfo("faces", "Faces", 400, 1024, 40, 0.6, (32, 32)),
-    DatasetInfo("coil20", "COIL20", 1440, 1024, 20, 0.4, (32, 32)),
-)))
-
 FACES_SIZES = (32, 64)
 
 
@@ -634,14 +625,26 @@ def _coil20(arrays, faces_size, subset_seed):
 #: Seed of the stratified draw of the 6000 Fashion-MNIST images (the reference code's 42).
 FMNIST_SUBSET_SEED = 42
 
+#: The built-in datasets, one entry each, in the order of the thesis tables: its
+#: :class:`DatasetInfo`, its data files in order of preference (``()``: the data come with
+#: scikit-learn) and the function that builds its unscaled ``(X, y)``. Adding a dataset is one
+#: entry here (and, for a new data file, its :class:`_DataFile` in ``_FILES``).
+_BUILT_IN = (
+    (DatasetInfo("blobs", "Blobs", 10000, 500, 5, 0.1, None), (), _blobs),
+    (DatasetInfo("digits", "Digits", 1797, 64, 10, 0.4, (8, 8)), (), _digits),
+    (DatasetInfo("fmnist", "FMNIST", 6000, 784, 10, 0.4, (28, 28)),
+     ("fashion_mnist_train_first8226.npz",), _fmnist),
+    (DatasetInfo("faces", "Faces", 400, 1024, 40, 0.6, (32, 32)), ("olivettifaces.mat",),
+     _faces),
+    (DatasetInfo("coil20", "COIL20", 1440, 1024, 20, 0.4, (32, 32)),
+     ("coil20_32x32.npz", COIL20_CAVE_FILE), _coil20),
+)
+
+#: Ordered mapping ``name -> DatasetInfo``, in the order of the thesis tables.
+DATASETS = MappingProxyType(OrderedDict((info.name, info) for info, _, _ in _BUILT_IN))
+
 #: name -> (data files in order of preference, or () for built-in data; builder)
-_REGISTRY = {
-    "blobs": ((), _blobs),
-    "digits": ((), _digits),
-    "fmnist": (("fashion_mnist_train_first8226.npz",), _fmnist),
-    "faces": (("olivettifaces.mat",), _faces),
-    "coil20": (("coil20_32x32.npz", COIL20_CAVE_FILE), _coil20),
-}
+_REGISTRY = {info.name: (files, build) for info, files, build in _BUILT_IN}
 
 
 @lru_cache(maxsize=8)

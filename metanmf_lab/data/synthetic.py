@@ -1,4 +1,5 @@
-"""Synthetic factorisation benchmarks with known factors (the AltBi chapter, seed 003).
+"""Synthetic factorisation benchmarks with known factors (the AltBi chapter, after Selicato's
+poster).
 
 Each benchmark returns ``X = W H`` exactly (no noise, as in the seed) with the true factors,
 in the seed's orientation, which is also ours: X (n, m), W (n, r), H (r, m).

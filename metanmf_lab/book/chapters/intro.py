@@ -1,4 +1,5 @@
-"""The introduction: the verdict first (abstract, headline figure, the four hypotheses)."""
+"""The introduction: the verdict first (abstract, headline figure, the four hypotheses), and
+what the package implements and where the book measures it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ...grid.catalogue import HEADLINE_PAIRS
 from ...grid.catalogue import REFERENCE_KINDS
 from ...grid.stats import VERDICTS
 from .. import display, plotting
+from ..catalogue import implemented
 from ..notebook import Params, hypotheses
 from . import Prose
 from .verdicts import clustering_verdicts
@@ -137,6 +139,7 @@ class Intro:
     fig_headline: object
     headline_models: Prose
     table_hypotheses: object
+    table_implemented: object
     n_better_base: int
     n_better_warm: int
     n_beats_all: int
@@ -168,6 +171,13 @@ def hypotheses_params(params):
     return out
 
 
+def implemented_table():
+    """What the package implements and where the book measures it
+    (:func:`metanmf_lab.book.catalogue.implemented`), as the book shows a table."""
+    return display.table(implemented(), headers={
+        "what": "What", "implementation": "Implementation", "chapters": "Measured in"})
+
+
 def intro(params):
     """The introduction's values, for the notebook's checked parameters."""
 
@@ -185,6 +195,7 @@ def intro(params):
                  found=found(verdicts, len(rows)), sure=sure(verdicts),
                  fig_headline=plotting.headline_differences(verdicts, models),
                  headline_models=Prose(" and ".join(models)), table_hypotheses=table,
+                 table_implemented=implemented_table(),
                  n_better_base=int(c.loc["thesis baseline", "better"]),
                  n_better_warm=int(c.loc["warm start", "better"]),
                  n_beats_all=len(beats_all(verdicts)))
