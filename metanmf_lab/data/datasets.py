@@ -151,6 +151,10 @@ class DatasetInfo:
         thesis names none for COIL20 and FMNIST, and 0.4 is **our choice** for both.
     image_shape : tuple of int or None
         Shape of one image (``None`` for Blobs, which are not images).
+    description : str
+        What the data are, in a few words (a results chapter's first sentence).
+    noise_from_authors : bool
+        Whether ``default_noise`` is the level the authors' code uses (else it is ours).
     """
 
     name: str
@@ -160,6 +164,8 @@ class DatasetInfo:
     n_classes: int
     default_noise: float
     image_shape: tuple[int, int] | None
+    description: str = ""
+    noise_from_authors: bool = False
 
 
 FACES_SIZES = (32, 64)
@@ -630,13 +636,17 @@ FMNIST_SUBSET_SEED = 42
 #: scikit-learn) and the function that builds its unscaled ``(X, y)``. Adding a dataset is one
 #: entry here (and, for a new data file, its :class:`_DataFile` in ``_FILES``).
 _BUILT_IN = (
-    (DatasetInfo("blobs", "Blobs", 10000, 500, 5, 0.1, None), (), _blobs),
-    (DatasetInfo("digits", "Digits", 1797, 64, 10, 0.4, (8, 8)), (), _digits),
-    (DatasetInfo("fmnist", "FMNIST", 6000, 784, 10, 0.4, (28, 28)),
+    (DatasetInfo("blobs", "Blobs", 10000, 500, 5, 0.1, None,
+                 "synthetic points drawn around Gaussian centres", True), (), _blobs),
+    (DatasetInfo("digits", "Digits", 1797, 64, 10, 0.4, (8, 8),
+                 "images of handwritten digits", True), (), _digits),
+    (DatasetInfo("fmnist", "FMNIST", 6000, 784, 10, 0.4, (28, 28),
+                 "Fashion-MNIST images of clothing"),
      ("fashion_mnist_train_first8226.npz",), _fmnist),
-    (DatasetInfo("faces", "Faces", 400, 1024, 40, 0.6, (32, 32)), ("olivettifaces.mat",),
-     _faces),
-    (DatasetInfo("coil20", "COIL20", 1440, 1024, 20, 0.4, (32, 32)),
+    (DatasetInfo("faces", "Faces", 400, 1024, 40, 0.6, (32, 32),
+                 "Olivetti photographs of faces", True), ("olivettifaces.mat",), _faces),
+    (DatasetInfo("coil20", "COIL20", 1440, 1024, 20, 0.4, (32, 32),
+                 "COIL-20 photographs of objects on a turntable"),
      ("coil20_32x32.npz", COIL20_CAVE_FILE), _coil20),
 )
 

@@ -39,9 +39,6 @@ FIGURE_NAMES = {
     "bench_seconds": "the benchmark itself (s)",
 }
 
-_DATASET_NAMES = {"fmnist": "FMNIST", "digits": "Digits", "faces": "Faces", "blobs": "Blobs",
-                  "coil20": "COIL20"}
-
 
 def describe_figure(name):
     """A benchmark figure's name as a reader reads it: ``(what, problem)``, e.g.
@@ -64,7 +61,7 @@ def describe_figure(name):
         elif m := re.fullmatch(r"([nm])(\d+)", token):
             parts.append(f"{m[1]} = {int(m[2]):,}")
         else:
-            parts.append(_DATASET_NAMES.get(token, token))
+            parts.append(DATASETS[token].display_name if token in DATASETS else token)
     if stem.startswith("grid_full_minutes") and not parts:
         parts.append("float64")
     return what, ", ".join(parts)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ...data.datasets import dataset_info, is_user_dataset
+from ...data.datasets import DATASETS, dataset_info, is_user_dataset
 from ...grid import reporting
 from ...grid.catalogue import ALL_MODELS, FAIR_BASELINES, MODELS, PAIRS
 from ...grid.cells import make_grid, resolve_noise
@@ -24,17 +24,6 @@ from .. import plotting
 from ..display import table
 from ..notebook import store_rows as read
 from . import Prose
-
-#: What each built-in dataset holds, for the page's first sentence.
-WHAT = {"blobs": "synthetic points drawn around Gaussian centres",
-        "digits": "images of handwritten digits",
-        "fmnist": "Fashion-MNIST images of clothing",
-        "faces": "Olivetti photographs of faces",
-        "coil20": "COIL-20 photographs of objects on a turntable"}
-
-#: Datasets whose default noise level is the one the authors' code uses; the thesis names
-#: none for the others, and the level is our choice (:class:`~metanmf_lab.data.datasets.DatasetInfo`).
-NOISE_FROM_AUTHORS = ("blobs", "digits", "faces")
 
 #: Headers of the references of a Meta model in the fair-baselines table, in the order of
 #: :data:`metanmf_lab.grid.catalogue.REFERENCE_KINDS`.
@@ -81,14 +70,14 @@ def noise_origin(dataset, noise, own=False):
         return "set by the parameter `noise`"
     if own:
         return "our choice for a dataset of your own"
-    if dataset in NOISE_FROM_AUTHORS:
+    if dataset in DATASETS and DATASETS[dataset].noise_from_authors:
         return "the level of the authors' code"
     return "our choice: the thesis names none"
 
 
 def context(info, *, level, origin, n_cells, n_seeds, ranks, own=False):
     """The page's first sentence: what the dataset is and what the page rests on."""
-    what = "samples of your file" if own else WHAT.get(info.name, "samples")
+    what = "samples of your file" if own else (info.description or "samples")
     size = (f"{' × '.join(map(str, info.image_shape))} pixels" if info.image_shape
             else f"{info.n_features:,} features")
     seeds = "seed" if n_seeds == 1 else "seeds"
