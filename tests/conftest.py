@@ -10,9 +10,8 @@ file fails the test instead, so that CI can never pass by skipping. No test down
 import os
 
 import pytest
-
-from metanmf_lab.data import datasets
 from metanmf_lab._config import DATA_ENV
+from metanmf_lab.data import datasets
 
 #: Whether the data folder was named explicitly (captured before any test changes it).
 ENV_SET = bool(os.environ.get(DATA_ENV, "").strip())

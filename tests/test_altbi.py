@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-
-from metanmf_lab.related.altbi import PenalizedNMF, bunch, data_term, penalty_term, run_benchmark
 from metanmf_lab.core.evaluation import match_components, sir
 from metanmf_lab.data.synthetic import BENCHMARKS, make_benchmark
+from metanmf_lab.related.altbi import PenalizedNMF, bunch, data_term, penalty_term, run_benchmark
 
 
 def _small(seed=0, n=7, m=6, r=3):
@@ -59,9 +58,10 @@ def test_mu_p_objective_never_increases(loss, penalty):
     assert (model.lam_ == 0.5).all()
 
 
-def test_altbi_behaves_as_the_seeds_figure_1():
-    """Response and objective fall over the iterations (seed Fig. 1), the weights move and
-    stay non-negative, and a large step drives some weights to exactly zero (projection)."""
+def test_altbi_behaves_as_the_sources_figure_1():
+    """Response and objective fall over the iterations (Del Buono et al. 2023, Fig. 1), the
+    weights move and stay non-negative, and a large step drives some weights to exactly zero
+    (projection)."""
     X, _, _ = make_benchmark("B", random_state=0)
     model = PenalizedNMF(4, solver="altbi", lam=1.0, lam_lr=100.0, inner_iter=5, max_iter=100,
                          random_state=0).fit(X)

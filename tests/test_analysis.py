@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from metanmf_lab.grid import analysis
 from metanmf_lab.grid.cells import Cell, Settings
 

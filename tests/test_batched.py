@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from metanmf_lab.core._graph import block_diagonal, knn_graph, rbf_graph
 from metanmf_lab.core._solvers import mu_batched, solve_mu
 

@@ -3,10 +3,10 @@ notes, the hypotheses and the conclusions, so that `make book` on a fresh clone 
 nothing: each chapter's measurements run here with computing forbidden."""
 
 import pytest
-
-from metanmf_lab.grid import analysis
 from metanmf_lab import grid
 from metanmf_lab.book import notebook as nb
+from metanmf_lab.book.profiles import PROFILES
+from metanmf_lab.grid import analysis
 
 
 def _forbid(*args, **kwargs):
@@ -45,13 +45,13 @@ def test_full_profile_notes_are_all_stored(no_compute):
     assert N.entries and N.n_ablation_cells > 0
     measured = N.explained[N.explained["explanation"] != "not measured"]
     assert len(measured) > 0
-    ref_on = nb.PROFILES["full"].extra["reference_datasets"]
+    ref_on = PROFILES["full"].reference_datasets
     if ref_on:  # every entry of those datasets, under the authors' code in full
         assert N.reference is not None and set(N.reference["dataset"]) == set(ref_on)
         assert N.reference["reference"].notna().all()
     # the datasets not run in full are named, with what the store holds of them (a dataset
     # the store holds in full belongs in the profile's reference_datasets)
-    others = [d for d in nb.PROFILES["full"].datasets if d not in ref_on]
+    others = [d for d in PROFILES["full"].datasets if d not in ref_on]
     assert [d for d, _, _ in N.reference_pending] == others
     assert all(0 <= stored < total for _, stored, total in N.reference_pending)
 
@@ -65,7 +65,7 @@ def test_full_profile_robustness_is_all_stored(no_compute):
     from metanmf_lab.book.chapters import robustness
 
     V = robustness.values(_params(**ROBUSTNESS))
-    plan = nb.PROFILES["full"].extra["plan"]
+    plan = PROFILES["full"].plan
     assert V.n_replications == len(plan.splits) + 1 >= 5
     assert set(V._splits["replication"]) == set(range(len(plan.splits) + 1))
     # every headline comparison measured on every split, on every dataset and condition

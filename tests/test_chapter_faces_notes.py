@@ -9,10 +9,9 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-
 from metanmf_lab.book import display, plotting
-from metanmf_lab.grid import reporting
 from metanmf_lab.book.chapters import faces, notes
+from metanmf_lab.grid import reporting
 from metanmf_lab.grid.catalogue import PAIRS
 
 matplotlib.use("Agg")

@@ -13,7 +13,8 @@ from metanmf_lab.grid.catalogue import REFERENCE_KINDS
 from metanmf_lab.book.chapters import Prose
 from metanmf_lab.book.chapters import intro, verdicts
 from metanmf_lab.grid.catalogue import FAIR_BASELINES, PAIRS
-from metanmf_lab.book.notebook import PROFILES, check_parameters
+from metanmf_lab.book.notebook import check_parameters
+from metanmf_lab.book.profiles import PROFILES
 from metanmf_lab.book.plotting import headline_differences
 
 from metanmf_lab._config import PROJECT_ROOT
@@ -104,7 +105,7 @@ def test_hypotheses_params_take_the_profiles_values():
     P = check_parameters(dict(__annotations__={"profile": str}, profile="smoke"))
     full = intro.hypotheses_params(P)
     smoke = PROFILES["smoke"]
-    assert full.pair_seeds == list(smoke.extra["pair_seeds"])
+    assert full.pair_seeds == list(smoke.pair_seeds)
     assert full.datasets == list(smoke.datasets) and full.seeds == list(smoke.seeds)
     assert full.face_rank == intro.HYPOTHESES_DEFAULTS["face_rank"]
 

@@ -85,24 +85,24 @@ def test_sci_writes_powers_of_ten():
 
 def test_check_problem_is_positive_and_seeded():
     P = params(profile="smoke", dataset="digits", rank=4, lam=100.0, seed=3)
-    Xc, coef, comp = derivation.check_problem(P)
+    Xc, coef, components = derivation.check_problem(P)
     assert Xc.shape == (derivation.N_CHECK["smoke"], 64)
-    assert coef.shape == (len(Xc), 4) and comp.shape == (4, 64)
-    assert coef.min() > 0 and comp.min() > 0
+    assert coef.shape == (len(Xc), 4) and components.shape == (4, 64)
+    assert coef.min() > 0 and components.min() > 0
     again = derivation.check_problem(P)
-    assert all(np.array_equal(a, b) for a, b in zip((Xc, coef, comp), again))
+    assert all(np.array_equal(a, b) for a, b in zip((Xc, coef, components), again))
 
 
 def test_gradient_check_agrees_and_a_wrong_gradient_is_caught(monkeypatch):
     P = params(profile="smoke", dataset="digits", rank=3, lam=10.0, seed=0)
-    Xc, coef, comp = derivation.check_problem(P)
-    out = derivation.gradient_check(Xc, coef, comp, {"Frobenius": {}, "KL": {"loss": "kl"}})
+    Xc, coef, components = derivation.check_problem(P)
+    out = derivation.gradient_check(Xc, coef, components, {"Frobenius": {}, "KL": {"loss": "kl"}})
     assert list(out["objective"]) == ["Frobenius", "KL"]
     assert out[["H", "W"]].to_numpy().max() < 1e-4
     real = derivation.objective_gradients
     monkeypatch.setattr(derivation, "objective_gradients",
                         lambda *a, **k: tuple(2 * g for g in real(*a, **k)))
-    wrong = derivation.gradient_check(Xc, coef, comp, {"Frobenius": {}})
+    wrong = derivation.gradient_check(Xc, coef, components, {"Frobenius": {}})
     assert wrong[["H", "W"]].to_numpy().min() > 0.5
 
 
@@ -143,10 +143,10 @@ def test_one_epoch_is_metanmfs_first_epoch():
     rank, inner = 3, 5
     rng = np.random.RandomState(7)
     split = make_tasks(len(X), n_tasks=3, task_size=40, random_state=rng, min_size=rank)
-    B_tasks = [rng.uniform(0, 1, (rank, 64)) for _ in split.meta]
-    B_target = rng.uniform(0, 1, (rank, 64))
-    tasks, target = algorithm.one_epoch([X[i] for i in split.meta], X[split.target], B_tasks,
-                                        B_target, rank, inner)
+    H_tasks = [rng.uniform(0, 1, (rank, 64)) for _ in split.meta]
+    H_target = rng.uniform(0, 1, (rank, 64))
+    tasks, target = algorithm.one_epoch([X[i] for i in split.meta], X[split.target], H_tasks,
+                                        H_target, rank, inner)
     assert len(tasks) == 3 and target.shape == (rank, 64)
     meta = MetaNMF(rank, n_tasks=3, task_size=40, n_epochs=1, inner_iter=inner,
                    random_state=7).fit(X)

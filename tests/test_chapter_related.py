@@ -12,14 +12,13 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-
-from metanmf_lab.book import display
-from metanmf_lab.grid import published
 from metanmf_lab._config import PROJECT_ROOT
-from metanmf_lab.book.chapters import Prose
+from metanmf_lab.book import display
 from metanmf_lab.book.chapters import altbi as ch_altbi
 from metanmf_lab.book.chapters import metaprior as ch_metaprior
 from metanmf_lab.book.chapters import mlam as ch_mlam
+from metanmf_lab.book.chapters import Prose
+from metanmf_lab.grid import published
 
 
 def _cells(styler):
@@ -350,7 +349,7 @@ def test_full_profile_chapter_values_need_no_torch():
     code = NO_TORCH + textwrap.dedent("""
         import json, sys
 
-        from metanmf_lab import notebook as nb
+        from metanmf_lab.book import notebook as nb
         from metanmf_lab.book.chapters import metaprior, mlam
 
         out = {}

@@ -40,7 +40,7 @@ def rows_of(dataset="digits", models=ex.ALL_MODELS, ranks=RANKS, seeds=range(3),
     return pd.DataFrame(out)
 
 
-def params(dataset="digits", noise="default"):
+def params(dataset="digits", noise="added"):
     return nb.check_parameters({"__annotations__": {"profile": str, "dataset": str,
                                                     "protocol": str, "noise": object,
                                                     "ranks": list, "seeds": list,
@@ -57,11 +57,11 @@ def test_listing_names_the_ranks():
 
 
 def test_noise_origin_says_who_chose_the_level():
-    assert R.noise_origin("digits", "default") == "the level of the authors' code"
-    assert R.noise_origin("faces", "default") == "the level of the authors' code"
-    assert R.noise_origin("fmnist", "default") == "our choice: the thesis names none"
-    assert R.noise_origin("coil20", "default") == "our choice: the thesis names none"
-    assert R.noise_origin("mine-0123456789ab", "default", own=True).startswith("our choice")
+    assert R.noise_origin("digits", "added") == "the level of the authors' code"
+    assert R.noise_origin("faces", "added") == "the level of the authors' code"
+    assert R.noise_origin("fmnist", "added") == "our choice: the thesis names none"
+    assert R.noise_origin("coil20", "added") == "our choice: the thesis names none"
+    assert R.noise_origin("mine-0123456789ab", "added", own=True).startswith("our choice")
     assert "parameter" in R.noise_origin("digits", 0.2)
 
 

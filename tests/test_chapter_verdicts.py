@@ -1,6 +1,7 @@
 """One verdict per comparison: the hypotheses, tables, conclusions and statistics chapters read
-their verdicts from one computation (:func:`metanmf_lab.book.chapters.verdicts.clustering_verdicts`),
-the rule states the real counts, and the chapters' sentences, tables and figures say what
+their verdicts from one computation
+(:func:`metanmf_lab.book.chapters.verdicts.clustering_verdicts`), the rule states the real counts,
+and the chapters' sentences, tables and figures say what
 their data say (smoke profile: the stores under _build/, computed where missing)."""
 
 import matplotlib

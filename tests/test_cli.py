@@ -69,8 +69,10 @@ BAD_EXPERIMENT_ARGS = [
     (("--ranks", "0"), "argument --ranks: a rank must be an integer >= 1, got '0'"),
     (("--ranks", "-3"), "argument --ranks: a rank must be an integer >= 1, got '-3'"),
     (("--ranks", "2.5"), "argument --ranks: a rank must be an integer >= 1, got '2.5'"),
-    (("--noises", "abc"), "argument --noises: a noise level must be \"none\", \"default\" or "
+    (("--noises", "abc"), "argument --noises: a noise level must be \"none\", \"added\" or "
                           "a finite number >= 0, got 'abc'"),
+    (("--noises", "default"), "a noise level must be \"none\", \"added\" or a finite number >= 0, "
+                              "got 'default'"),
     (("--noises", "-1"), "got '-1'"),
     (("--noises", "inf"), "got 'inf'"),
     (("--noises", "nan"), "got 'nan'"),
@@ -212,8 +214,9 @@ def no_kernel(monkeypatch):
 
 BAD_RUN_PARAMETERS = [
     ("results", ["-p", "noise", "1e999"], "Parameter noise must be finite, got inf"),
-    ("results", ["-p", "noise", "nan"], 'noise must be "none", "default" or a number >= 0'),
-    ("results", ["-p", "noise", "-1"], 'noise must be "none", "default" or a number >= 0'),
+    ("results", ["-p", "noise", "nan"], 'noise must be "none", "added" or a number >= 0'),
+    ("results", ["-p", "noise", "-1"], 'noise must be "none", "added" or a number >= 0'),
+    ("results", ["-p", "noise", "default"], 'noise must be "none", "added" or a number >= 0'),
     ("results", ["-p", "nosuch", "1"], "Unknown parameter(s) nosuch"),
     ("results", ["-p", "ranks", "abc"], "Parameter ranks must be of type list"),
     ("results", ["-p", "ranks", "[0]"], "ranks must be a list of integers >= 1"),

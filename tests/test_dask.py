@@ -3,7 +3,6 @@ the rows of a serial run."""
 
 import pandas as pd
 import pytest
-
 from metanmf_lab import grid as ex
 from metanmf_lab.grid.store import COLUMNS, RUN_COLUMNS
 
@@ -22,7 +21,7 @@ def client():
 
 def test_dask_grid_equals_serial_grid(client, tmp_path):
     cells = ex.make_grid(["digits"], models=["NMF", "Meta-NMF", "GNMF", "Meta-GNMF NNDSVD"],
-                         ranks=[2, 5], seeds=[0, 1], noises=["none", "default"])
+                         ranks=[2, 5], seeds=[0, 1], noises=["none", "added"])
     serial = ex.run_grid(cells, TINY, store=tmp_path / "serial.csv", progress=False)
     with distributed.get_task_stream(client) as tasks:
         remote = ex.run_grid(cells, TINY, store=tmp_path / "dask.csv", backend="dask",

@@ -22,10 +22,9 @@ import zipfile
 
 import numpy as np
 import pytest
-from sklearn.preprocessing import MinMaxScaler
-
-from metanmf_lab.data import datasets as ds
 from metanmf_lab._config import DATA_ENV, data_dir
+from metanmf_lab.data import datasets as ds
+from sklearn.preprocessing import MinMaxScaler
 
 # The real environment, captured before any test monkeypatches it.
 ENV_SET = bool(os.environ.get(DATA_ENV, "").strip())

@@ -9,10 +9,9 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.text import Text
-
-from metanmf_lab.core.splits import TaskSplitWarning
 from metanmf_lab.book.diagrams import meta_epoch_flowchart, split_protocol, split_sizes
 from metanmf_lab.book.plotting import image_grid
+from metanmf_lab.core.splits import TaskSplitWarning
 
 
 def texts(fig):

@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-from sklearn.metrics import normalized_mutual_info_score
-
 from metanmf_lab.core.evaluation import cluster_nmi, hoyer_sparsity
+from sklearn.metrics import normalized_mutual_info_score
 
 
 def test_nmi_perfect_and_random():

@@ -66,9 +66,12 @@ def test_cells_validate_and_grid_is_factorial():
     grid = ex.make_grid(["digits", "blobs"], ranks=[2, 3], seeds=range(2))
     assert len(grid) == 2 * 2 * 8 * 2 * 2
     assert {c.noise for c in grid if c.dataset == "blobs"} == {0.0, 0.1}
-    assert ex.resolve_noise("digits", "default") == 0.4
+    assert ex.resolve_noise("digits", "added") == 0.4
     with pytest.raises(ValueError, match="noise"):
         ex.resolve_noise("digits", "loud")
+    # one vocabulary: the codes of CONDITIONS; the former "default" names them
+    with pytest.raises(ValueError, match="allowed values are 'none', 'added'"):
+        ex.resolve_noise("digits", "default")
 
 
 def test_run_cell_row_is_complete_and_reproducible():

@@ -9,11 +9,10 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.optimize import linear_sum_assignment
-from sklearn.base import clone
-
 from metanmf_lab.core._graph import Graph, build_graph, knn_graph, rbf_graph
 from metanmf_lab.core._nmf import GNMF, NMF
+from scipy.optimize import linear_sum_assignment
+from sklearn.base import clone
 
 EPS32 = np.finfo(np.float32).eps
 

@@ -1,15 +1,15 @@
-"""Analytic gradients of the objectives (metanmf_lab.core._losses): finite differences, stationarity
-at an exact fit, the graph term's identities, and the multiplicative updates as rescaled
+"""Analytic gradients of the objectives (metanmf_lab.core._losses): finite differences,
+stationarity at an exact fit, the graph term's identities, and the multiplicative updates as
+rescaled
 gradient steps (thesis eqs. 2.28-2.33)."""
 
 import numpy as np
 import pytest
-from scipy.optimize import approx_fprime
-
 from metanmf_lab.core._graph import knn_graph, rbf_graph
 from metanmf_lab.core._losses import (frobenius_gradients, graph_penalty, graph_penalty_gradient,
                                       kl_gradients, objective, objective_gradients)
 from metanmf_lab.core._nmf import GNMF, NMF
+from scipy.optimize import approx_fprime
 
 
 def problem(n=12, m=7, k=3, seed=0):

@@ -1,5 +1,7 @@
 """Parameters and figures of the hypotheses measurements (no notebook execution)."""
 
+import dataclasses
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,6 +12,7 @@ import pytest  # noqa: E402
 
 from metanmf_lab.book import notebook as nb  # noqa: E402
 from metanmf_lab.book import plotting  # noqa: E402
+from metanmf_lab.book.profiles import PROFILES  # noqa: E402
 from metanmf_lab.grid.catalogue import FAIR_BASELINES, MODELS, model_kind, parse_model  # noqa
 
 
@@ -22,10 +25,10 @@ def _ns(**kw):
     return ns
 
 
-def test_profile_extras_fill_empty_lists():
+def test_profile_fields_fill_empty_lists():
     p = nb.check_parameters(_ns())
-    assert p.pair_seeds == list(nb.PROFILES["smoke"].extra["pair_seeds"])
-    assert p.noise_datasets == list(nb.PROFILES["smoke"].extra["noise_datasets"])
+    assert p.pair_seeds == list(PROFILES["smoke"].pair_seeds)
+    assert p.noise_datasets == list(PROFILES["smoke"].noise_datasets)
     assert p.noise_levels == [0.0, 0.2]
     full = nb.check_parameters(_ns(profile="full"))
     assert full.pair_seeds == list(range(10))
@@ -90,8 +93,8 @@ def test_store_rows_computes_and_selects(tmp_path, monkeypatch):
 
     p = nb.check_parameters({"__annotations__": {"profile": str, "n_jobs": int},
                              "profile": "smoke", "n_jobs": 1})
-    monkeypatch.setitem(p, "profile_", nb.Profile("smoke", p.settings, (2,), (0,),
-                                                  tmp_path / "s.csv"))
+    monkeypatch.setitem(p, "profile_", dataclasses.replace(PROFILES["smoke"], ranks=(2,),
+                                                           seeds=(0,), store=tmp_path / "s.csv"))
     rows = nb.store_rows(p, [Cell("digits", 0.0, "NMF", 2, 0)])
     assert len(rows) == 1 and rows.condition.iloc[0] == "none"
     assert len(nb.store_rows(p, [Cell("digits", 0.0, "NMF", 2, 0)])) == 1  # read back

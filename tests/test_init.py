@@ -3,9 +3,8 @@ custom. The NNDSVD reference below is a loop-based transcription of the paper's 
 
 import numpy as np
 import pytest
-from sklearn.decomposition._nmf import _initialize_nmf  # test-only reference
-
 from metanmf_lab.core._init import INITS, initialize, nndsvd, random_factors, truncated_svd
+from sklearn.decomposition._nmf import _initialize_nmf  # test-only reference
 
 
 def nndsvd_reference(X, k, variant="nndsvd", eps=1e-6):

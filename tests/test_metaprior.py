@@ -1,4 +1,4 @@
-"""Meta-learned priors for matrix factorisation (seed 002): symmetry, gradients, training."""
+"""Meta-learned priors for matrix factorisation (Iwata 2021): symmetry, gradients, training."""
 
 import numpy as np
 import pandas as pd
@@ -6,8 +6,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from metanmf_lab.book.profiles import PROFILES  # noqa: E402
 from metanmf_lab.related.metaprior import (Episodes, ExchangeableLayer, MetaPriorMF, PriorNet,
-                                           evaluate, gd_steps, masked_mse, meta_train, mu_steps)
+                                           evaluate, gd_steps, masked_mse, meta_train, mu_steps,
+                                           torch_generator)
 
 
 def _matrix(n=7, m=5, seed=0, dtype=torch.float64):
@@ -18,8 +20,7 @@ def _matrix(n=7, m=5, seed=0, dtype=torch.float64):
 
 
 def test_exchangeable_layer_is_permutation_equivariant():
-    torch.manual_seed(0)
-    layer = ExchangeableLayer(3, 4).double()
+    layer = ExchangeableLayer(3, 4, torch_generator(0)).double()
     X, B = _matrix()
     Z = torch.randn(7, 5, 3, dtype=torch.float64)
     pr, pc = torch.randperm(7), torch.randperm(5)
@@ -34,8 +35,8 @@ def test_exchangeable_layer_is_permutation_equivariant():
 
 
 def test_prior_net_is_invariant_and_equivariant():
-    torch.manual_seed(1)
-    net = PriorNet(rank=3, channels=8, hidden=8).double().eval()
+    net = PriorNet(rank=3, channels=8, hidden=8,
+                   generator=torch_generator(1)).double().eval()
     X, B = _matrix(seed=2)
     U0, V0 = net(X, B)
     assert U0.shape == (7, 3) and V0.shape == (5, 3)
@@ -51,7 +52,7 @@ def test_prior_net_is_invariant_and_equivariant():
     torch.testing.assert_close(Ub[0], U0)
     torch.testing.assert_close(Ub[1], U0[pr])
     nn_net = PriorNet(rank=3, channels=8, hidden=8, nonnegative=True).double()
-    assert (nn_net(X, B)[0] > 0).all()
+    assert (nn_net(X, B, torch_generator(0))[0] > 0).all()
 
 
 @pytest.mark.parametrize("step", ["gd", "mu"])
@@ -127,8 +128,8 @@ def _low_rank_matrices(n_mats=6, size=40, rank=3, seed=0, offset=2.0):
 def test_a_short_meta_training_reduces_the_held_out_error():
     train = Episodes(_low_rank_matrices(seed=0), n_rows=12, n_cols=12)
     valid = Episodes(_low_rank_matrices(seed=1), n_rows=12, n_cols=12)
-    torch.manual_seed(0)
-    model = MetaPriorMF(4, n_steps=5, eta=0.05, channels=8, hidden=8, dropout=0.0)
+    model = MetaPriorMF(4, n_steps=5, eta=0.05, channels=8, hidden=8, dropout=0.0,
+                        generator=torch_generator(0))
     held = valid.sample(np.random.default_rng(9), 64)
     before = evaluate(model, *held)
     info = meta_train(model, train, valid, n_iter=150, batch=8, lr=3e-3, eval_every=25,
@@ -142,13 +143,34 @@ def test_meta_training_is_deterministic_with_a_seed():
     train = Episodes(_low_rank_matrices(seed=2), n_rows=8, n_cols=8)
 
     def run():
-        torch.manual_seed(123)
-        model = MetaPriorMF(3, n_steps=2, channels=4, hidden=4)
+        model = MetaPriorMF(3, n_steps=2, channels=4, hidden=4,
+                            generator=torch_generator(123))
         meta_train(model, train, n_iter=10, batch=4, random_state=5)
         return [p.detach().clone() for p in model.parameters()]
 
     for a, b in zip(run(), run()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_runs_draw_from_their_own_generators_only():
+    """Parameters are PyTorch's default initialisation drawn from the run's generator, dropout
+    masks come from the generator of the call, and torch's global generator is never touched."""
+    from metanmf_lab.related.metaprior import linear
+
+    torch.manual_seed(5)
+    default = torch.nn.Linear(6, 3)
+    layer = linear(6, 3, torch_generator(5))
+    assert torch.equal(layer.weight, default.weight) and torch.equal(layer.bias, default.bias)
+    state = torch.get_rng_state()
+    model = MetaPriorMF(3, n_steps=2, channels=4, hidden=4, generator=torch_generator(1))
+    X, B = _matrix(8, 8, dtype=torch.float32)
+    with pytest.raises(ValueError, match="generator"):
+        model.train()(X, B)
+    masked = [model(X, B, generator=torch_generator(2)) for _ in range(2)]
+    assert torch.equal(*masked) and not torch.equal(masked[0], model.eval()(X, B))
+    meta_train(model, Episodes(_low_rank_matrices(seed=2), n_rows=8, n_cols=8), n_iter=3,
+               batch=2, random_state=5)
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_episodes_split_observed_entries():
@@ -206,6 +228,14 @@ def test_test_matrices_hold_out_half_of_the_ratings():
         assert X.shape == (10, 10) and (B * Bt == 0).all()
         n_obs = B.sum() + Bt.sum()
         assert abs(Bt.sum() - 0.5 * n_obs) <= 0.5
+
+
+def test_split_streams_keep_their_seeds():
+    from metanmf_lab.related.metaprior import stream_seed
+
+    assert (stream_seed("meta-test", 3), stream_seed("validation", 3)) == (10_003, 20_003)
+    with pytest.raises(KeyError):
+        stream_seed("test", 0)
 
 
 def test_baselines_fit_their_own_matrix():
@@ -337,7 +367,7 @@ def test_stored_mf_rows_recompute_exactly():
     from metanmf_lab.grid.store import ML100KStore
 
     require_data("movielens")
-    full = mp.PROFILE_SETTINGS["full"]
+    full = PROFILES["full"].ml100k
     df = ML100KStore().load()
     df = df[(df.settings_hash == full.hash) & (df.method != "ours")]
     split = int(np.random.default_rng(20261123).choice(sorted(set(df.split.astype(int)))))
@@ -381,8 +411,8 @@ def test_chapter_reads_mfs_choice_from_its_rows():
     assert list(table.zero_from) == ["5", "10", "–"] and list(table.mse) == [0.9, 1.0, 1.1]
 
 
-def test_seed_table_comes_from_the_published_file():
-    """The seed's Table 1 beside ours is the project's published file (its shape and sources
+def test_published_table_comes_from_the_published_file():
+    """The source's Table 1 beside ours is the project's published file (its shape and sources
     are tested in test_published.py)."""
     from metanmf_lab.grid.published import metaprior_table1
 
@@ -390,7 +420,7 @@ def test_seed_table_comes_from_the_published_file():
     ml = table[table.dataset == "ML100K"].set_index("method")
     assert {"Ours", "MF", "Mean"} <= set(ml.index) and len(table) == 27
     assert (ml.mse > 0.5).all() and (ml.se < 0.1).all()
-    assert ml.loc["Ours", "mse"] == ml.mse.min()  # the seed's method is its best on ML100K
+    assert ml.loc["Ours", "mse"] == ml.mse.min()  # the source's method is its best on ML100K
 
 
 # -- the NMF version ----------------------------------------------------------------------------
@@ -442,22 +472,21 @@ def test_committed_stores_hold_the_full_profile():
     would make `make book` retrain every model."""
     from metanmf_lab.related import metaprior as mp
     from metanmf_lab.grid.cells import Settings
-    from metanmf_lab.book.notebook import PROFILES
     from metanmf_lab.grid.store import ML100KStore, NMFPriorStore
 
-    extra = PROFILES["full"].extra
-    full = mp.PROFILE_SETTINGS["full"]
+    profile = PROFILES["full"]
+    full = profile.ml100k
     ml = ML100KStore().load()
     for methods, h in (({"ours"}, full.prior_hash), ({"MF", "Mean"}, full.hash)):
         part = ml[ml.settings_hash == h]
         assert set(part.method) == methods
-        assert set(part.split.astype(int)) == set(extra["splits"])
-    h, _ = mp._nmf_provenance(mp.NMF_PROFILE_SETTINGS["full"], Settings())
+        assert set(part.split.astype(int)) == set(profile.splits)
+    h, _ = mp._nmf_provenance(profile.nmf_prior, Settings())
     nmf = NMFPriorStore().load()
     nmf = nmf[nmf.settings_hash == h]
     cells = set(zip(nmf.dataset, nmf["rank"].astype(int), nmf.seed.astype(int)))
-    assert cells == {(d, r, s) for d in extra["nmf_datasets"] for r in extra["nmf_ranks"]
-                     for s in extra["nmf_seeds"]}
+    assert cells == {(d, r, s) for d in profile.nmf_datasets for r in profile.nmf_ranks
+                     for s in profile.nmf_seeds}
 
 
 def test_nmf_prior_comparisons_pair_cells_and_orient_verdicts():

@@ -1,4 +1,4 @@
-"""MLAM (seed 004): the learned optimiser, the problems, the baselines and the experiments."""
+"""MLAM (Xia et al. 2023): the learned optimiser, the problems, the baselines, the experiments."""
 
 import math
 
@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+from metanmf_lab.book.profiles import PROFILES  # noqa: E402
 from metanmf_lab.related import mlam as ml  # noqa: E402
 
 
@@ -36,7 +37,7 @@ def test_losses_match_independent_computations():
     from scipy.stats import multivariate_normal
 
     P = _completion()
-    U, V = P.start(ml._generator(0))
+    U, V = P.start(ml.torch_generator(0))
     R, M = P.R.numpy(), P.mask.numpy()
     u, v = U.numpy(), V.numpy()
     want = [0.5 * np.sum((M[b] * (R[b] - u[b] @ v[b].T)) ** 2)
@@ -57,7 +58,7 @@ def test_losses_match_independent_computations():
 
 def test_block_gradient_matches_finite_differences():
     P = _completion(n=2, size=6)
-    blocks = P.start(ml._generator(3))
+    blocks = P.start(ml.torch_generator(3))
     for b in (0, 1):
         g = P.block_gradient(blocks, b)
         E = torch.zeros_like(blocks[b])
@@ -74,7 +75,7 @@ def test_run_shapes_projection_and_argument_errors():
     X = np.random.default_rng(0).random((3, 8, 5))
     P = ml.NMFProblems(torch.as_tensor(X), 2)
     model = ml.MLAM(hidden=4)
-    start = P.start(ml._generator(0))
+    start = P.start(ml.torch_generator(0))
     blocks, losses, recs = model.solve(P, start, n_outer=4, t_in=3,
                                        record=lambda b: float(b[0].sum()))
     assert [b.shape for b in blocks] == [(3, 8, 2), (3, 2, 5)]
@@ -101,9 +102,8 @@ def test_short_training_reduces_the_global_loss_on_held_out_problems():
         return ml.CompletionProblems(torch.as_tensor(R[idx]), torch.as_tensor(M[idx]), 2, 0.01)
 
     test = make(np.arange(16, 24))
-    start = test.start(ml._generator(9))
-    torch.manual_seed(0)
-    model = ml.MLAM(hidden=8)
+    start = test.start(ml.torch_generator(9))
+    model = ml.MLAM(hidden=8, generator=ml.torch_generator(0))
     _, before, _ = model.solve(test, start, n_outer=10, t_in=5)
     model.fit(make, 16, n_epochs=3, batch=4, n_outer=10, t_in=5, t_out=5, lr=1e-2,
               random_state=0)
@@ -121,8 +121,7 @@ def test_training_is_deterministic_with_a_seed():
 
     out = []
     for _ in range(2):
-        torch.manual_seed(1)
-        model = ml.MLAM(hidden=4)
+        model = ml.MLAM(hidden=4, generator=ml.torch_generator(1))
         curve = model.fit(make, 8, n_epochs=1, batch=4, n_outer=4, t_in=2, t_out=2,
                           random_state=3)
         out.append((curve, [p.detach().clone() for p in model.parameters()]))
@@ -133,7 +132,7 @@ def test_training_is_deterministic_with_a_seed():
 
 def test_als_solves_each_sub_problem_exactly_and_never_increases_the_loss():
     P = _completion(n=3, size=10, rank=2, rate=0.6, lam=0.1)
-    start = P.start(ml._generator(1))
+    start = P.start(ml.torch_generator(1))
     blocks, losses = ml.als_completion(P, start, n_outer=5)
     assert np.all(np.diff(losses.numpy(), axis=-1) <= 1e-9)
     # after the last V solve, the V sub-problem's gradient vanishes
@@ -143,7 +142,7 @@ def test_als_solves_each_sub_problem_exactly_and_never_increases_the_loss():
 def test_em_converges_to_a_stationary_point_and_never_increases_the_nll():
     X = ml.gmm_problems(3, n_points=200, K=3, dim=2, seed=6)
     G = ml.GMMProblems(torch.as_tensor(X), 3)
-    start = G.start(ml._generator(2))
+    start = G.start(ml.torch_generator(2))
     F0 = G.loss(start)
     blocks, F, n_iter = ml.em_gmm(G, start, max_iter=500, tol=1e-12)
     assert bool((F <= F0 + 1e-12).all())
@@ -155,7 +154,7 @@ def test_em_converges_to_a_stationary_point_and_never_increases_the_nll():
 
 def test_alternating_gd_lowers_the_loss_with_a_small_step():
     P = _completion(n=2)
-    start = P.start(ml._generator(0))
+    start = P.start(ml.torch_generator(0))
     _, L, _ = ml.alternating_gd(P, start, 1e-3, n_outer=5, t_in=2)
     assert np.all(np.diff(L.numpy(), axis=-1) < 0)
 
@@ -174,8 +173,8 @@ def test_settings_text_round_trips_and_rejects_bad_experiments():
 def test_run_mlam_stores_cells_whole_and_reuses_them(tmp_path, monkeypatch):
     from metanmf_lab.grid.store import MLAMStore
 
-    settings = ml.PROFILE_SETTINGS["smoke"]
-    cells = [c for c in ml.profile_cells("smoke") if c[0] != "nmf"]
+    settings = PROFILES["smoke"].mlam
+    cells = [c for c in PROFILES["smoke"].mlam_cells if c[0] != "nmf"]
     store = MLAMStore(tmp_path / "mlam.csv")
     rows = ml.run_mlam(cells, settings, store)
     assert set(rows.experiment) == {"completion", "gmm"}
@@ -202,7 +201,7 @@ def test_stored_rows_are_recomputed():
 
     from metanmf_lab.grid.store import MLAMStore
 
-    settings = ml.PROFILE_SETTINGS["full"]
+    settings = PROFILES["full"].mlam
     df = MLAMStore().load()
     cell = ("gmm", dict(dim=2, n_train=50, n_test=50), 0)
     key = ml.setting_key(cell[0], **cell[1])
@@ -228,8 +227,8 @@ def test_stored_rows_are_recomputed():
     assert abs(mlam.value.mean() / mlam.value_old.mean() - 1) < 0.005
 
 
-def test_seed_tables_come_from_the_published_file():
-    """The seed's tables beside ours are the project's published file (its shape and sources
+def test_published_tables_come_from_the_published_file():
+    """The source's tables beside ours are the project's published file (its shape and sources
     are tested in test_published.py)."""
     from metanmf_lab.grid.published import mlam_tables
 
@@ -246,11 +245,11 @@ def test_committed_store_holds_the_full_profile():
     would make `make book` retrain every network."""
     from metanmf_lab.grid.store import MLAMStore
 
-    settings = ml.PROFILE_SETTINGS["full"]
+    settings = PROFILES["full"].mlam
     df = MLAMStore().load()
     df = df[(df.settings_hash == settings.hash) & (df.algorithm_version == ml.MLAM_VERSION)]
     have = set(zip(df.experiment, df.setting, df.seed.astype(int)))
-    want = {(e, ml.setting_key(e, **p), s) for e, p, s in ml.profile_cells("full")}
+    want = {(e, ml.setting_key(e, **p), s) for e, p, s in PROFILES["full"].mlam_cells}
     assert want <= have, sorted(want - have)
     # every cell is whole: the test problems of each method and measure are all there
     final = df[df.measure.isin(["rmse", "nll"])]

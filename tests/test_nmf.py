@@ -7,13 +7,12 @@ scikit-learn), not from the package.
 
 import numpy as np
 import pytest
+from metanmf_lab.core._init import random_factors
+from metanmf_lab.core._nmf import NMF
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import clone
 from sklearn.decomposition import NMF as SkNMF
 from sklearn.exceptions import NotFittedError
-
-from metanmf_lab.core._init import random_factors
-from metanmf_lab.core._nmf import NMF
 
 EPS32 = np.finfo(np.float32).eps
 

@@ -21,9 +21,8 @@ import papermill
 import pytest
 import yaml
 from conftest import require_data
-
-from metanmf_lab.book import pipeline
 from metanmf_lab._config import PROJECT_ROOT
+from metanmf_lab.book import pipeline
 
 pytestmark = pytest.mark.slow
 

@@ -6,14 +6,13 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.exceptions import NotFittedError
-
-from metanmf_lab.core._nmf import GNMF, NMF
-from metanmf_lab.core._meta import MetaNMF
-from metanmf_lab.core._graph import knn_graph, rbf_graph
-from metanmf_lab.core._meta import WarmStartNMF
 from metanmf_lab._validation import (DegenerateFitError, check_coefficients_sound,
                                      check_factors_sound, scale_exponent)
+from metanmf_lab.core._graph import knn_graph, rbf_graph
+from metanmf_lab.core._meta import MetaNMF
+from metanmf_lab.core._meta import WarmStartNMF
+from metanmf_lab.core._nmf import GNMF, NMF
+from sklearn.exceptions import NotFittedError
 
 pytestmark = pytest.mark.filterwarnings("ignore::metanmf_lab.core.splits.TaskSplitWarning")
 

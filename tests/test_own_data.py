@@ -19,15 +19,15 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from metanmf_lab import grid as ex
+from metanmf_lab._config import PROJECT_ROOT
+from metanmf_lab.book import notebook, pipeline
+from metanmf_lab.book.profiles import PROFILES
+from metanmf_lab.data import datasets as ds
+from metanmf_lab.grid import reporting
+from metanmf_lab.grid.store import COLUMNS, DEFAULT_STORE, RUN_COLUMNS, ResultStore
 from sklearn.datasets import load_digits, make_blobs
 from sklearn.preprocessing import MinMaxScaler
-
-from metanmf_lab.data import datasets as ds
-from metanmf_lab import grid as ex
-from metanmf_lab.book import notebook, pipeline
-from metanmf_lab.grid import reporting
-from metanmf_lab._config import PROJECT_ROOT
-from metanmf_lab.grid.store import COLUMNS, DEFAULT_STORE, RUN_COLUMNS, ResultStore
 
 RESULTS = pipeline.NOTEBOOKS_DIR / "results.ipynb"
 NAME = re.compile(r"^mine-[0-9a-f]{12}$")
@@ -255,7 +255,7 @@ def test_every_model_runs_at_the_largest_rank_allowed(tmp_path, ranks):
     X, y = blobs()
     name = ds.user_dataset(write_npz(tmp_path / "mine.npz", X, y)).name
     cells = ex.make_grid([name], models=ex.ALL_MODELS, ranks=ranks, seeds=[0], noises=["none"])
-    rows = ex.run_grid(cells, notebook.PROFILES["smoke"].settings, store=None, progress=False)
+    rows = ex.run_grid(cells, PROFILES["smoke"].settings, store=None, progress=False)
     assert len(rows) == len(cells) and rows["nmi"].between(0, 1).all()
 
 
@@ -268,7 +268,7 @@ def test_cells_accept_registered_datasets_only(tmp_path):
     name = ds.user_dataset(write_npz(tmp_path / "mine.npz", X, y)).name
     cell = ex.Cell(name, 0.0, "NMF", 2, 0)
     assert cell.dataset == name
-    assert ex.resolve_noise(name, "default") == 0.4
+    assert ex.resolve_noise(name, "added") == 0.4
     with pytest.raises(ValueError, match="Unknown dataset 'mine-000000000000'"):
         ex.Cell("mine-000000000000", 0.0, "NMF", 2, 0)
 
@@ -279,7 +279,7 @@ def test_worker_processes_register_the_file_and_store_its_rows(tmp_path):
     X, y = blobs()
     name = ds.user_dataset(write_npz(tmp_path / "mine.npz", X, y)).name
     cells = ex.make_grid([name], models=["Meta-GNMF", "NMF (warm start)"], ranks=[2, 5],
-                         seeds=[0, 1], noises=["none", "default"])
+                         seeds=[0, 1], noises=["none", "added"])
     settings = ex.Settings(n_epochs=2, inner_iter=5, baseline_iter=10)
     serial = ex.run_grid(cells, settings, store=tmp_path / "a.csv", progress=False)
     parallel = ex.run_grid(cells, settings, store=tmp_path / "b.csv", n_jobs=2, progress=False)
@@ -300,14 +300,14 @@ def test_parameters_take_a_file_and_its_rows_go_to_the_own_data_store(tmp_path, 
     monkeypatch.delenv(notebook.OWN_STORE_ENV, raising=False)
     P = notebook.check_parameters(dict(ns))
     assert NAME.match(P.dataset) and P.ranks == [2, 5]
-    assert P.store.path == notebook.PROFILES["smoke"].own_store
+    assert P.store.path == PROFILES["smoke"].own_store
     monkeypatch.setenv(notebook.OWN_STORE_ENV, str(tmp_path / "own.csv"))
     assert P.store.path == tmp_path / "own.csv"
     full = notebook.check_parameters(dict(ns, profile="full", ranks=[2, 5]))
     monkeypatch.delenv(notebook.OWN_STORE_ENV)
     assert full.store.path == PROJECT_ROOT / "data" / "own-results.csv" != DEFAULT_STORE
     assert notebook.check_parameters(dict(ns, dataset="digits")).store.path \
-        == notebook.PROFILES["smoke"].store
+        == PROFILES["smoke"].store
     with pytest.raises(ValueError, match="too small for rank 10"):  # the full profile's ranks
         notebook.check_parameters(dict(ns, profile="full"))
     with pytest.raises(ValueError, match=r"dataset must be one of 'blobs'.*or the path of your "
@@ -420,7 +420,7 @@ def test_results_chapter_runs_on_your_own_npz_and_csv(tmp_path):
     rows = ResultStore(store).load()
     name = rows["dataset"].iloc[0]
     assert NAME.match(name) and set(rows["dataset"]) == {name}
-    smoke = notebook.PROFILES["smoke"]
+    smoke = PROFILES["smoke"]
     assert len(rows) == len(ex.ALL_MODELS) * len(smoke.ranks) * len(smoke.seeds) * 2
     assert set(rows["settings_hash"]) == {smoke.settings.hash}
     assert set(rows["noise"].astype(float)) == {0.0, 0.4}

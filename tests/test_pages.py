@@ -4,7 +4,6 @@ shown, a rerun note under the title; tables without index or NaN, captioned as t
 import nbformat
 import numpy as np
 import pandas as pd
-
 from metanmf_lab.book import display, pipeline
 
 

@@ -14,10 +14,10 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-
-from metanmf_lab.grid import published, reporting
 from metanmf_lab._config import PROJECT_ROOT
+from metanmf_lab.book.profiles import PROFILES
 from metanmf_lab.data.datasets import DATASETS
+from metanmf_lab.grid import published, reporting
 from metanmf_lab.grid.catalogue import MODELS, THESIS_RANKS
 from metanmf_lab.grid.cells import Settings
 
@@ -415,10 +415,10 @@ def test_related_chapters_take_the_papers_settings_from_the_files(notebook, load
     assert f"published.{loader}()[\"value\"]" in inspect.getsource(chapter.values)
     found = _settings_typed(_prose(notebook), LOADERS[loader]()["value"], notebook)
     assert not found, f"{notebook}: the paper's settings typed by hand:\n" + "\n".join(found)
-    # the prose pastes them: every seed_ key it uses is a field of the chapter's values
+    # the prose pastes them: every paper_ key it uses is a field of the chapter's values
     nb = json.loads((PROJECT_ROOT / "notebooks" / f"{notebook}.ipynb").read_text())
     markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
-    keys = set(re.findall(r"\{glue:(?:text|md)\}`(seed_\w+)(?::myst)?`", markdown))
+    keys = set(re.findall(r"\{glue:(?:text|md)\}`(paper_\w+)(?::myst)?`", markdown))
     assert len(keys) >= 2
     # a power of ten is pasted as MyST Markdown, so that its math renders
     assert all(k.endswith(":myst") for k in re.findall(r"\{glue:md\}`([^`]+)`", markdown))
@@ -433,7 +433,7 @@ def test_the_settings_scan_finds_a_typed_setting():
     """The scan is not vacuous: the settings the chapters used to type are found, numbers that
     merely contain them are not."""
     iwata = published.metaprior_settings()["value"]
-    typed = ("the seed trains with Adam at $10^{-4}$ for 1,000 epochs, 70% of the users, "
+    typed = ("the source trains with Adam at $10^{-4}$ for 1,000 epochs, 70% of the users, "
              "$30 \\times 30$ episodes")
     found = {m.split(":")[0] for m in _settings_typed(typed, iwata, "metaprior")}
     assert {"adam_lr", "epochs", "meta_training_fraction", "train_rows"} <= found
@@ -441,7 +441,7 @@ def test_the_settings_scan_finds_a_typed_setting():
                                "metaprior")
     xia = published.mlam_settings()["value"]
     found = {m.split(":")[0] for m in _settings_typed(
-        "10 units instead of the seed's 500, EM stops at $10^{-4}$", xia, "mlam")}
+        "10 units instead of the source's 500, EM stops at $10^{-4}$", xia, "mlam")}
     assert {"lstm_hidden", "em_tol", "gmm_points"} <= found
     assert not _typed_forms(4)  # single digits are not looked for
 
@@ -463,8 +463,8 @@ def test_notes_and_captions_say_where_the_numbers_come_from():
     assert reporting.thesis_tables is not None
     for chapter, extra in (("tables", ()), ("results", ()), ("notes", ("notebook.py",))):
         sources = [PROJECT_ROOT / "notebooks" / f"{chapter}.ipynb",
-                   PROJECT_ROOT / "metanmf_lab" / "chapters" / f"{chapter}.py",
-                   *(PROJECT_ROOT / "metanmf_lab" / e for e in extra)]
+                   PROJECT_ROOT / "metanmf_lab" / "book" / "chapters" / f"{chapter}.py",
+                   *(PROJECT_ROOT / "metanmf_lab" / "book" / e for e in extra)]
         text = "".join(p.read_text() for p in sources if p.exists())
         assert re.search(r"where\(['\"]thesis_nmi_tables['\"]\)", text), chapter
 
@@ -547,6 +547,8 @@ DATASET_FIELDS_NOT_IN_THE_THESIS = {
     "default_noise": "the thesis does not state its noise levels; ours are the authors' code's "
                      "or our choice (data chapter)",
     "image_shape": "not in Table 4.1; from the datasets' sources",
+    "description": "the book's words for the data (a results chapter's first sentence)",
+    "noise_from_authors": "where default_noise comes from (the authors' code or our choice)",
 }
 
 #: Fields of Settings that are not in thesis Table 4.2 / Sec. 4.2 (deliberate, with the reason).
@@ -640,11 +642,10 @@ NMF_PRIOR_OWN = {"size": "sub-matrices of samples x pixels of the thesis' datase
 
 def test_metaprior_settings_follow_or_depart_from_iwata_2021():
     from metanmf_lab.related import metaprior
-    from metanmf_lab.book.notebook import PROFILES
 
     paper = published.metaprior_settings()["value"]
     s = metaprior.ML100KSettings()
-    assert metaprior.PROFILE_SETTINGS["full"] == s  # the book's full profile: the defaults
+    assert PROFILES["full"].ml100k == s  # the book's full profile: the defaults
     for field, parameters in ML100K_FOLLOWS_IWATA.items():
         for parameter in parameters:
             assert getattr(s, field) == paper[parameter], (field, parameter)
@@ -662,7 +663,7 @@ def test_metaprior_settings_follow_or_depart_from_iwata_2021():
     assert sum(fractions) == pytest.approx(1)  # meta-test: the rest
     held_out = inspect.signature(metaprior.meta_test_matrices).parameters["held_out"].default
     assert held_out == paper["test_held_out_fraction"]
-    assert len(PROFILES["full"].extra["splits"]) == paper["n_splits"]
+    assert len(PROFILES["full"].splits) == paper["n_splits"]
     # the NMF version keeps the paper's network and episodes, and our Adam rate
     nmf = metaprior.NMFPriorSettings()
     common = set(ML100K_FOLLOWS_IWATA) & {f.name for f in dataclasses.fields(nmf)}
@@ -710,7 +711,7 @@ def test_mlam_settings_follow_or_depart_from_xia_2023():
 
     paper = published.mlam_settings()["value"]
     s = mlam.MLAMSettings()
-    assert mlam.PROFILE_SETTINGS["full"] == s
+    assert PROFILES["full"].mlam == s
     for field, parameters in MLAM_FOLLOWS_XIA.items():
         for parameter in parameters:
             assert getattr(s, field) == paper[parameter], (field, parameter)
@@ -728,7 +729,7 @@ def test_mlam_settings_follow_or_depart_from_xia_2023():
             "K"].default == paper["gmm_k"]
     tables = published.mlam_tables()
     columns = {t: set(tables[tables.table == t].value_of) for t in ("I", "II", "III", "VI")}
-    cells = mlam.profile_cells("full")
+    cells = PROFILES["full"].mlam_cells
     completion = [p for e, p, _ in cells if e == "completion"]
     table_i = [p for p in completion if p["rank"] == p["p"] == paper["table_i_rank"]]
     assert {p["rate"] for p in table_i} == columns["I"]

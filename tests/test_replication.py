@@ -4,15 +4,17 @@ authors' "+eps" denominators, against independent computations."""
 import numpy as np
 import pandas as pd
 import pytest
-
-from metanmf_lab.core._nmf import NMF, GNMF
+from metanmf_lab.book.profiles import PROFILES
 from metanmf_lab.core._meta import MetaNMF
+from metanmf_lab.core._nmf import NMF, GNMF
 from metanmf_lab.grid import replication as R
-from metanmf_lab.book.chapters import verdicts as V
-from metanmf_lab.grid.cells import Settings
+from metanmf_lab.grid import verdicts as V
 from metanmf_lab.grid.ablations import ablation_applies
+from metanmf_lab.grid.cells import Settings
 
 EPS32 = float(np.finfo(np.float32).eps)
+#: The tests' plan: the smoke profile's.
+SMOKE = PROFILES["smoke"].plan
 
 
 def _data(seed=0, shape=(40, 12)):
@@ -94,7 +96,7 @@ def test_split_settings():
     s = R.split_settings(3, base)
     assert (s.split_seed, s.noise_seed, s.fmnist_subset_seed) == (3, 3, 3)
     assert len({R.split_settings(r).hash for r in (0,) + R.SPLITS}) == len(R.SPLITS) + 1
-    assert len(R.FULL.splits) >= 4
+    assert len(R.Plan().splits) >= 4
 
 
 def test_strongest_fair_is_the_highest_mean():
@@ -121,14 +123,14 @@ def test_calibrated_levels_interpolate():
 
 def test_designs_of_the_smoke_plan(tmp_path):
     with pytest.raises(ValueError, match="Unknown design"):
-        R.design("nope", plan=R.SMOKE)
-    lam = R.design("lambda", plan=R.SMOKE)
-    assert [s.gnmf_lam for s, _ in lam] == list(R.SMOKE.lambdas)
-    assert all(len(c) == len(R.LAMBDA_MODELS) * len(R.SMOKE.lambda_ranks) for _, c in lam)
-    raw = R.design("raw scale", plan=R.SMOKE)
+        R.design("nope", plan=SMOKE)
+    lam = R.design("lambda", plan=SMOKE)
+    assert [s.gnmf_lam for s, _ in lam] == list(SMOKE.lambdas)
+    assert all(len(c) == len(R.LAMBDA_MODELS) * len(SMOKE.lambda_ranks) for _, c in lam)
+    raw = R.design("raw scale", plan=SMOKE)
     assert [s.denominator_eps > 0 for s, _ in raw] == [True, False]
-    it = R.design("iterations", plan=R.SMOKE)
-    assert [s.baseline_iter for s, _ in it] == list(R.SMOKE.iterations)
+    it = R.design("iterations", plan=SMOKE)
+    assert [s.baseline_iter for s, _ in it] == list(SMOKE.iterations)
     full_raw = R.design("raw scale")
     blobs = [c for s, cells in full_raw for c in cells if c.dataset == "blobs"]
     assert blobs and all(c.noise == 0 for c in blobs)

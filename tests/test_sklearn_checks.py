@@ -2,11 +2,10 @@
 settings). Every check expected to fail is listed below with its reason."""
 
 import pytest
-from sklearn.utils.estimator_checks import parametrize_with_checks
-
-from metanmf_lab.core._nmf import GNMF, NMF
 from metanmf_lab.core._meta import MetaNMF
 from metanmf_lab.core._meta import WarmStartNMF
+from metanmf_lab.core._nmf import GNMF, NMF
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 pytestmark = pytest.mark.filterwarnings("ignore::metanmf_lab.core.splits.TaskSplitWarning")
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import pytest
 
 from metanmf_lab._config import ALGORITHM_VERSION, RESULTS_DIR, __version__
+from metanmf_lab.book.profiles import PROFILES
 from metanmf_lab.grid.cells import Settings
 from metanmf_lab.grid.spine import (GridInterrupted, SettingsBase, environment, provenance,
                                     run_missing)
 from metanmf_lab.grid.store import COUNT, NUMBER, TEXT, UTC, ResultStore, settings_hash
 from metanmf_lab.related import metaprior as mp
-from metanmf_lab.related.metaprior import (ML100KSettings, NMFPriorSettings, PROFILE_SETTINGS,
-                                           TrainingSettings)
+from metanmf_lab.related.metaprior import ML100KSettings, NMFPriorSettings, TrainingSettings
 from metanmf_lab.related.mlam import MLAMSettings
 
 # -- settings hashes ----------------------------------------------------------------------------
@@ -33,7 +33,7 @@ DEFAULT_HASHES = {
     "Settings with later fields": (
         Settings(noise_scale=2.0, protocol_overrides=(("transfer", "running_sum"),)),
         "97e5c2e3c962"),
-    "ML100KSettings smoke": (PROFILE_SETTINGS["smoke"], "15bfab5e811c"),
+    "ML100KSettings smoke": (PROFILES["smoke"].ml100k, "15bfab5e811c"),
 }
 
 
@@ -48,7 +48,7 @@ def test_derived_hashes_are_unchanged():
     # computed before the spine existed: the keys of the stored rows of the meta-learned prior
     # (MovieLens; the smoke profile's are not stored) and of the NMF version
     assert ML100KSettings().prior_hash == "558c084a0df0"
-    assert PROFILE_SETTINGS["smoke"].prior_hash == "51a70d7ce9dc"
+    assert PROFILES["smoke"].ml100k.prior_hash == "51a70d7ce9dc"
     assert mp._nmf_provenance(NMFPriorSettings(), Settings())[0] == "8cd71dd6a690"
 
 

@@ -5,11 +5,10 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats as st
-
 from metanmf_lab.grid.stats import (claims, compare, compare_over_pairs, holm, mean_interval,
                                     significant_sign, signed_rank_direction, signed_rank_p,
                                     split_variance)
+from scipy import stats as st
 
 
 def holm_by_definition(p):

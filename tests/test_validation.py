@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
-from metanmf_lab.core._nmf import GNMF, NMF
 from metanmf_lab._validation import (check_choice, check_dtype, check_factor, check_int,
                                      check_nonnegative_data, check_rank, check_real)
+from metanmf_lab.core._nmf import GNMF, NMF
 
 ESTIMATORS = [NMF, GNMF]
 

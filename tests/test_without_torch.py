@@ -9,7 +9,6 @@ import sys
 import textwrap
 
 import pytest
-
 from metanmf_lab._config import PROJECT_ROOT
 
 NO_TORCH = """\
@@ -40,8 +39,8 @@ def test_full_profile_reads_the_related_methods_stores_without_torch():
     out = _run("""
         import json
 
-        from metanmf_lab import metaprior, mlam
-        from metanmf_lab import notebook as nb
+        from metanmf_lab.related import metaprior, mlam
+        from metanmf_lab.book import notebook as nb
         from metanmf_lab._config import PROJECT_ROOT
 
         def params(name):
@@ -54,18 +53,16 @@ def test_full_profile_reads_the_related_methods_stores_without_torch():
             return nb.check_parameters(ns)
 
         P = params("metaprior.ipynb")
-        rows = metaprior.run_ml100k(P.splits, metaprior.PROFILE_SETTINGS[P.profile],
-                                    P.ml100k_store)
+        rows = metaprior.run_ml100k(P.splits, P.profile_.ml100k, P.ml100k_store)
         nmf_rows = metaprior.run_nmf_prior(P.nmf_datasets, P.nmf_ranks, P.nmf_seeds,
-                                           metaprior.NMF_PROFILE_SETTINGS[P.profile],
-                                           P.nmf_prior_store, thesis_settings=P.settings)
+                                           P.profile_.nmf_prior, P.nmf_prior_store,
+                                           thesis_settings=P.settings)
         cmp = [metaprior.nmf_prior_comparisons(nmf_rows, v) for v in ("recon_error", "nmi")]
 
         Q = params("mlam.ipynb")
         wanted = Q.experiments or list(mlam.EXPERIMENTS)
-        cells = [c for c in mlam.profile_cells(Q.profile) if c[0] in wanted]
-        mrows = mlam.with_parameters(mlam.run_mlam(cells, mlam.PROFILE_SETTINGS[Q.profile],
-                                                   Q.mlam_store))
+        cells = [c for c in Q.profile_.mlam_cells if c[0] in wanted]
+        mrows = mlam.with_parameters(mlam.run_mlam(cells, Q.profile_.mlam, Q.mlam_store))
         rates = mrows[(mrows.experiment == "completion") & (mrows["rank"] == 5)]
         gmm = mrows[mrows.experiment == "gmm"]
         summaries = [mlam.summary(rates, "rmse", "rate"), mlam.summary(gmm, "nll", "dim")]
@@ -95,21 +92,21 @@ def test_computing_a_missing_result_without_torch_says_how_to_install_it():
         import tempfile
         from pathlib import Path
 
-        from metanmf_lab import metaprior, mlam
+        from metanmf_lab.book.profiles import PROFILES
+        from metanmf_lab.related import metaprior, mlam
         from metanmf_lab.grid.store import ML100KStore, MLAMStore, NMFPriorStore
 
         tmp = Path(tempfile.mkdtemp())
-        smoke = mlam.profile_cells("smoke")
+        smoke = PROFILES["smoke"]
+        cells = smoke.mlam_cells
         calls = {
-            "mlam": lambda: mlam.run_mlam(smoke[:3], mlam.PROFILE_SETTINGS["smoke"],
-                                          MLAMStore(tmp / "mlam.csv")),
-            "ml100k": lambda: metaprior.run_ml100k([0, 1], metaprior.PROFILE_SETTINGS["smoke"],
+            "mlam": lambda: mlam.run_mlam(cells[:3], smoke.mlam, MLAMStore(tmp / "mlam.csv")),
+            "ml100k": lambda: metaprior.run_ml100k([0, 1], smoke.ml100k,
                                                    ML100KStore(tmp / "ml.csv")),
             "nmf": lambda: metaprior.run_nmf_prior(
-                ["digits"], [3], [0], metaprior.NMF_PROFILE_SETTINGS["smoke"],
-                NMFPriorStore(tmp / "nmf.csv")),
-            "no store": lambda: mlam.run_mlam(smoke[:1], mlam.PROFILE_SETTINGS["smoke"], False),
-            "cell": lambda: mlam.mlam_cell(*smoke[0], settings=mlam.PROFILE_SETTINGS["smoke"]),
+                ["digits"], [3], [0], smoke.nmf_prior, NMFPriorStore(tmp / "nmf.csv")),
+            "no store": lambda: mlam.run_mlam(cells[:1], smoke.mlam, False),
+            "cell": lambda: mlam.mlam_cell(*cells[0], settings=smoke.mlam),
             "model": lambda: metaprior.MetaPriorMF,
             "optimiser": lambda: mlam.MLAM,
         }
@@ -140,9 +137,9 @@ def test_the_pytorch_part_is_imported_only_by_the_functions_that_compute():
     a model is asked for (the book's full profile never asks)."""
     pytest.importorskip("torch")
     code = ("import json, sys\n"
-            "from metanmf_lab import metaprior, mlam\n"
+            "from metanmf_lab.related import metaprior, mlam\n"
             "before = 'torch' in sys.modules\n"
-            "metaprior.MetaPriorMF, mlam.MLAM, mlam._generator\n"
+            "metaprior.MetaPriorMF, mlam.MLAM, mlam.torch_generator\n"
             "print(json.dumps([before, 'torch' in sys.modules, dir(mlam)]))")
     before, after, names = json.loads(subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True,

@@ -6,7 +6,11 @@ executed notebook. This script reads two folders of executed notebooks (e.g. a c
 glued value by name, chapter by chapter: text, Markdown and HTML exactly; images (PNG, SVG) by
 their bytes.
 
-    python tools/compare_glue.py BEFORE_DIR AFTER_DIR
+    python tools/compare_glue.py BEFORE_DIR AFTER_DIR [--rename OLD_PREFIX=NEW_PREFIX ...]
+
+``--rename`` maps glue names of the first run whose name starts with ``OLD_PREFIX`` to the
+second run's names (a value renamed on purpose is then compared by value, not reported as
+missing).
 
 Prints one line per chapter and, for every value that differs or exists on one side only, its
 name; exits 1 if anything differs, 0 if every glued value is identical.
@@ -36,7 +40,18 @@ def glued(path):
     return out
 
 
-def compare(before_dir, after_dir):
+def renamed(values, renames):
+    out = {}
+    for name, value in values.items():
+        for old, new in renames:
+            if name.startswith(old):
+                name = new + name[len(old):]
+                break
+        out[name] = value
+    return out
+
+
+def compare(before_dir, after_dir, renames=()):
     """Per chapter: (number of glued values, names that differ, names on one side only)."""
     before_dir, after_dir = Path(before_dir), Path(after_dir)
     names = sorted({p.name for p in before_dir.glob("*.ipynb")}
@@ -47,7 +62,7 @@ def compare(before_dir, after_dir):
         if not (a_path.exists() and b_path.exists()):
             report[name] = (0, [], ["(the whole chapter)"])
             continue
-        a, b = glued(a_path), glued(b_path)
+        a, b = renamed(glued(a_path), renames), glued(b_path)
         differ = sorted(k for k in set(a) & set(b) if a[k] != b[k])
         alone = sorted(set(a) ^ set(b))
         report[name] = (len(set(a) | set(b)), differ, alone)
@@ -58,8 +73,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("before", help="folder of executed notebooks (the reference run)")
     ap.add_argument("after", help="folder of executed notebooks (the run to check)")
+    ap.add_argument("--rename", action="append", default=[], metavar="OLD=NEW",
+                    help="compare the first run's names starting with OLD as starting with NEW")
     args = ap.parse_args(argv)
-    report = compare(args.before, args.after)
+    renames = [tuple(r.split("=", 1)) for r in args.rename]
+    report = compare(args.before, args.after, renames)
     total = same = 0
     for name, (n, differ, alone) in report.items():
         total += n

@@ -9,15 +9,16 @@ cell imports the package and validates them::
 
 :func:`check_parameters` fails with a clear message on an unknown parameter (a name papermill
 injected that the parameters cell does not declare), an ill-typed one, or a bad value, and
-returns the parameters resolved against the *profile*: ``"full"`` (the thesis settings, the
-committed result store) or ``"smoke"`` (seconds-long settings for the tests, a scratch store).
+returns the parameters resolved against the *profile* (:mod:`metanmf_lab.book.profiles`):
+``"full"`` (the thesis settings, the committed result store) or ``"smoke"`` (seconds-long
+settings for the tests, a scratch store).
 
 A notebook's ``dataset`` parameter may also be the path of a reader's own ``.npz`` or ``.csv``
-file: the check reads and checks the file (:func:`metanmf_lab.data.datasets.user_dataset`), replaces
-the path by the dataset's registered name (``<file stem>-<content hash>``), and checks that
-every rank asked for can run on it (:func:`metanmf_lab.grid.check_ranks`), so a bad file
-fails with one message before anything is fitted. Its rows go to the profile's *own-data
-store* (:func:`own_store_path`), never to the committed result store.
+file: the check reads and checks the file (:func:`metanmf_lab.data.datasets.user_dataset`),
+replaces the path by the dataset's registered name (``<file stem>-<content hash>``), and checks
+that every rank asked for can run on it (:func:`metanmf_lab.grid.check_ranks`), so a bad file fails
+with one message before anything is fitted. Its rows go to the profile's *own-data store*
+(:func:`own_store_path`), never to the committed result store.
 """
 
 from __future__ import annotations
@@ -37,43 +38,18 @@ import seaborn as sns
 from IPython.display import Markdown
 from myst_nb import glue
 
-from .._config import PROJECT_ROOT
 from ..core.protocols import PROTOCOLS
 from ..data.datasets import DATASETS, is_user_dataset, is_user_file, user_dataset
 from ..data.synthetic import BENCHMARKS
 from ..grid import published, reporting
 from ..grid.ablations import ablation_cost, ablation_grid, ablation_settings, entry_cells
 from ..grid.analysis import measure_hypotheses
-from ..grid.catalogue import ALL_MODELS
-from ..grid.catalogue import MODELS, THESIS_RANKS
-from ..grid.cells import Settings
-from ..grid.cells import check_ranks, make_grid
-from ..grid.replication import FULL as FULL_PLAN
-from ..grid.replication import SMOKE as SMOKE_PLAN
-from ..grid.reporting import fair_baseline_table, select
+from ..grid.catalogue import MODELS
+from ..grid.cells import CONDITIONS, check_ranks, make_grid
+from ..grid.reporting import select
 from ..grid.runner import run_grid, stored_rows
-from ..grid.store import (DEFAULT_MEASURE_STORE, DEFAULT_ML100K_STORE, DEFAULT_MLAM_STORE,
-                          DEFAULT_NMF_PRIOR_STORE, DEFAULT_STORE, ML100KStore, MeasureStore,
-                          MLAMStore, NMFPriorStore, ResultStore)
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How much a notebook computes."""
-
-    name: str
-    settings: Settings
-    ranks: tuple
-    seeds: tuple
-    store: Path
-    datasets: tuple = ("blobs", "digits", "fmnist", "faces", "coil20")
-    extra: dict = field(default_factory=dict)
-    measure_store: Path = DEFAULT_MEASURE_STORE
-    ml100k_store: Path = DEFAULT_ML100K_STORE
-    nmf_prior_store: Path = DEFAULT_NMF_PRIOR_STORE
-    mlam_store: Path = DEFAULT_MLAM_STORE
-    own_store: Path = PROJECT_ROOT / "data" / "own-results.csv"
-    """Result store of a reader's own datasets (see :func:`own_store_path`)."""
+from ..grid.store import ML100KStore, MeasureStore, MLAMStore, NMFPriorStore, ResultStore
+from .profiles import PARAMETER_DEFAULTS, PROFILES
 
 
 #: Environment variable naming another own-data store (a CSV file; a relative path is taken
@@ -92,56 +68,16 @@ def own_store_path(profile):
     return Path(env).expanduser().resolve() if env else profile.own_store
 
 
-PROFILES = {
-    "full": Profile("full", Settings(), tuple(THESIS_RANKS), tuple(range(5)), DEFAULT_STORE,
-                    extra=dict(pair_seeds=tuple(range(10)),
-                               noise_datasets=("digits", "faces", "coil20"),
-                               noise_ranks=(5, 10, 18),
-                               basis_datasets=("digits", "faces", "coil20"),
-                               ablation_seeds=(0,),
-                               ablation_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
-                               # the datasets each chapter reads from the result store (the grid
-                               # runs in parts; a chapter names any dataset it leaves out)
-                               fair_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
-                               pair_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
-                               reference_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
-                               benchmarks=("A", "B", "C", "D-synthetic"),
-                               bench_seeds=tuple(range(10)), max_iter=500,
-                               splits=tuple(range(10)),
-                               nmf_datasets=("blobs", "digits", "fmnist", "faces", "coil20"),
-                               nmf_ranks=tuple(THESIS_RANKS), nmf_seeds=(0, 1, 2),
-                               plan=FULL_PLAN)),
-    # A few seconds per notebook: tiny budgets on the small datasets, two ranks, two seeds.
-    "smoke": Profile("smoke", Settings(n_epochs=3, inner_iter=10, baseline_iter=10),
-                     (2, 5), (0, 1), PROJECT_ROOT / "_build" / "smoke-results.csv",
-                     datasets=("digits", "faces"),
-                     extra=dict(pair_seeds=(0, 1, 2), noise_datasets=("digits",),
-                                noise_ranks=(5,), basis_datasets=("digits",),
-                                ablation_seeds=(0,), ablation_datasets=("digits",),
-                                fair_datasets=("digits", "faces"),
-                                pair_datasets=("digits", "faces"),
-                                reference_datasets=("digits", "faces"),
-                                benchmarks=("A", "B"),
-                                bench_seeds=(0, 1), max_iter=30, splits=(0, 1),
-                                nmf_datasets=("digits",), nmf_ranks=(3,), nmf_seeds=(0,),
-                                plan=SMOKE_PLAN),
-                     measure_store=PROJECT_ROOT / "_build" / "smoke-basis-measures.csv",
-                     ml100k_store=PROJECT_ROOT / "_build" / "smoke-metaprior-ml100k.csv",
-                     nmf_prior_store=PROJECT_ROOT / "_build" / "smoke-metaprior-nmf.csv",
-                     mlam_store=PROJECT_ROOT / "_build" / "smoke-mlam.csv",
-                     own_store=PROJECT_ROOT / "_build" / "smoke-own-results.csv"),
-}
-
 #: Names IPython and ipykernel put in a notebook's namespace.
 IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
 
 
 def _check_noise(v):
-    if isinstance(v, str) and v in ("none", "default"):
+    if isinstance(v, str) and v in CONDITIONS:
         return v
     if isinstance(v, numbers.Real) and not isinstance(v, bool) and v >= 0:
         return float(v)
-    raise ValueError(f'noise must be "none", "default" or a number >= 0, got {v!r}.')
+    raise ValueError(f'noise must be "none", "added" or a number >= 0, got {v!r}.')
 
 
 def _check_list_of_ints(name, low):
@@ -329,7 +265,8 @@ def check_parameters(namespace):
     -------
     Params
         Every declared parameter; ``ranks``/``seeds`` left empty take the profile's; plus
-        ``profile_`` (the :class:`Profile`), and ``settings`` / ``store`` properties.
+        ``profile_`` (the :class:`~metanmf_lab.book.profiles.Profile`), and ``settings`` /
+        ``store`` properties.
 
     Raises
     ------
@@ -365,7 +302,8 @@ def check_parameters(namespace):
         params["ranks"] = list(profile.ranks)
     if "seeds" in params and not params["seeds"]:
         params["seeds"] = list(profile.seeds)
-    for name, default in profile.extra.items():  # empty list or 0: the profile's choice
+    for name in PARAMETER_DEFAULTS:  # empty list or 0: the profile's choice
+        default = getattr(profile, name)
         if name in params and isinstance(params[name], list) and not params[name]:
             params[name] = list(default)
         elif name in params and isinstance(default, int) and params[name] == 0:
@@ -448,24 +386,6 @@ def store_rows(params, cells, settings=None, protocol=None):
     return select(got, settings, protocol or params.get("protocol", "thesis"))
 
 
-def fair_baselines(params, noise):
-    """The results chapter's fair baselines on ``params.dataset``: each Meta model beside its
-    thesis baseline and its three fair baselines
-    (:data:`~metanmf_lab.grid.FAIR_BASELINES`), as
-    :func:`metanmf_lab.grid.reporting.fair_baseline_table` (mean NMI over the notebook's ranks and
-    seeds) with a column per condition, ``"no noise"`` and ``"added noise"`` (s.d.
-    ``noise``). The rows are read from the result store and computed where missing (the full
-    profile's store holds them for the built-in datasets, thesis protocol; a reader's dataset
-    computes them, about as many cells again as the thesis' models)."""
-
-    cells = make_grid([params.dataset], models=ALL_MODELS, ranks=params.ranks,
-                      seeds=params.seeds, noises=["none", noise],
-                      protocols=[params.get("protocol", "thesis")])
-    table = fair_baseline_table(store_rows(params, cells))
-    table.columns = ["no noise" if c == "none" else "added noise" for _, c in table.columns]
-    return table
-
-
 def hypotheses(params):
     """:func:`metanmf_lab.grid.analysis.measure_hypotheses` with a notebook's parameters (the
     hypotheses and conclusions chapters share them)."""
@@ -478,8 +398,8 @@ def hypotheses(params):
         noise_levels=params.noise_levels, basis_datasets=params.basis_datasets,
         basis_rank=params.basis_rank, face_rank=params.face_rank,
         fair_datasets=params.fair_datasets, pair_datasets=params.pair_datasets,
-        replications=params.profile_.extra["plan"].splits,
-        replication_ranks=params.profile_.extra["plan"].split_ranks, n_jobs=params.n_jobs,
+        replications=params.profile_.plan.splits,
+        replication_ranks=params.profile_.plan.split_ranks, n_jobs=params.n_jobs,
         progress=params.profile == "full")
 
 
@@ -492,7 +412,8 @@ class Notes:
     sbs: object
     """:func:`metanmf_lab.grid.reporting.side_by_side` of ``rows``, beside the thesis' numbers."""
     entries: list
-    """The entries that differ from the thesis (:func:`~metanmf_lab.grid.reporting.entries_beyond`)."""
+    """The entries that differ from the thesis
+    (:func:`~metanmf_lab.grid.reporting.entries_beyond`)."""
     effects: object
     """:func:`~metanmf_lab.grid.reporting.ablation_effects`, the all-at-once reference protocol
     included under :data:`~metanmf_lab.grid.reporting.ALL_AT_ONCE`."""

@@ -77,7 +77,7 @@ from ..grid.store import ML100KStore, MLAMStore, MeasureStore, NMFPriorStore, Re
 from ..grid.store import replace_atomically
 from .display import DOWNLOADS_ENV
 from .notebook import OWN_STORE_ENV, check_parameters
-from .notebook import PROFILES
+from .profiles import PROFILES
 
 #: Folder of the source notebooks (stored without outputs).
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"

@@ -1,5 +1,5 @@
-"""Figures of results: NMI against rank, grids of images (data, basis images), timings. Functions take tables (or
-arrays) and return matplotlib Figures; they never compute models or touch files.
+"""Figures of results: NMI against rank, grids of images (data, basis images), timings. Functions
+take tables (or arrays) and return matplotlib Figures; they never compute models or touch files.
 
 Colours: one per model family (the pair of a baseline and its Meta variant share it);
 baselines are dashed with open markers, Meta models solid with filled markers.
@@ -326,9 +326,9 @@ def nmi_vs_noise(summary, datasets, models):
 
 def model_measure(table, value, label, models, sd=None):
     """A per-model measure (e.g. basis spread over seeds) as bars, one panel per
-    (dataset, condition) found in ``table`` (columns dataset, condition, model, value),
-    wrapped in rows of three (without noise first); the bars in the order of ``models``, baselines hatched, Meta
-    models filled, named by one legend below the panels."""
+    (dataset, condition) found in ``table`` (columns dataset, condition, model, value), wrapped in
+    rows of three (without noise first); the bars in the order of ``models``, baselines hatched,
+    Meta models filled, named by one legend below the panels."""
 
     order = {c: i for i, c in enumerate(("none", "added"))}
     books = {d: i for i, d in enumerate(DATASETS)}

@@ -2,28 +2,28 @@
 
 In the thesis' orientation the transferred object is the basis W (features x rank). In this
 package's scikit-learn orientation that is ``components_`` (rank x features); below it is
-called the *basis* and written ``B`` to avoid any clash with the coefficient matrix ``W``.
+called the *basis* and written ``H``, as the components in ``X ~ W H`` (``W``: the coefficients).
 
 One epoch (thesis eqs. 3.2 and 3.4, Fig. 3.1)::
 
-    for each meta-task i:  start from B = B_t + B_i, coefficients = X_i B^T;
-                           run the base NMF for inner_iter iterations; B_i <- result
-    transfer = (1/N) sum_i alpha_i B_i           (thesis: this epoch's bases)
-    start from B = B_t + transfer, coefficients = X_t B^T;
-    run the base NMF on the target for inner_iter iterations; B_t <- result
+    for each meta-task i:  start from H = H_t + H_i, coefficients = X_i H^T;
+                           run the base NMF for inner_iter iterations; H_i <- result
+    transfer = (1/N) sum_i alpha_i H_i           (thesis: this epoch's bases)
+    start from H = H_t + transfer, coefficients = X_t H^T;
+    run the base NMF on the target for inner_iter iterations; H_t <- result
 
-Evaluation phase (Algorithm 1 line 14): on unseen X_e, start from B = B_t, coefficients =
-X_e B_t^T, and run the base NMF for inner_iter iterations updating both factors; the
+Evaluation phase (Algorithm 1 line 14): on unseen X_e, start from H = H_t, coefficients =
+X_e H_t^T, and run the base NMF for inner_iter iterations updating both factors; the
 coefficients are the representation that is clustered.
 
 ``protocol="reference"`` reproduces each documented difference of the authors' code (one
 field each of :class:`metanmf_lab.core.protocols.Protocol`, so they can also be switched one at a
 time): task size 100; tasks drawn independently (overlapping); target = whole learning set;
-the sum of the task bases is a running sum never reset between epochs; B_t starts at zero;
+the sum of the task bases is a running sum never reset between epochs; H_t starts at zero;
 every call of an NMF base ends with the max-normalisation of the components; and, for an NMF
 base with NNDSVD init, the NNDSVD initialisation replaces whatever start was passed, on every
 call, evaluation included. (For a GNMF base, NNDSVD only gives the meta-tasks' first start:
-with B_t starting at zero, the first epoch starts each task from its own NNDSVD, as in the
+with H_t starting at zero, the first epoch starts each task from its own NNDSVD, as in the
 reference code.)
 """
 
@@ -55,28 +55,28 @@ class _Transfer(TransformerMixin, BaseEstimator):
         return tags
 
     def _check_base(self, X):
-        k = check_rank(self.n_components, X.shape)
+        rank = check_rank(self.n_components, X.shape)
         base = NMF() if self.base is None else self.base
         if not isinstance(base, (NMF, GNMF)):
             raise TypeError(f"base must be a metanmf_lab NMF or GNMF instance, got "
                             f"{type(base).__name__}.")
         # The rank comes from one place: this estimator's n_components. A base that asks for
         # another one is a contradiction, not a setting to ignore silently.
-        if base.n_components is not None and base.n_components != k:
+        if base.n_components is not None and base.n_components != rank:
             raise ValueError(
-                f"{type(self).__name__}(n_components={k}) and its base "
+                f"{type(self).__name__}(n_components={rank}) and its base "
                 f"{type(base).__name__}(n_components={base.n_components!r}) ask for different "
                 f"ranks. The rank is {type(self).__name__}'s n_components: leave the base's "
-                f"n_components at None (or set it to {k}).")
-        base = clone(base).set_params(n_components=k)
+                f"n_components at None (or set it to {rank}).")
+        base = clone(base).set_params(n_components=rank)
         base._check_params(X)
         if str(base.init).lower() == "custom":
             raise ValueError("base.init='custom' has no meaning here: the starting points "
                              "are the transferred bases.")
         check_int(self.inner_iter, name="inner_iter", low=1)
-        return k, base, get_protocol(self.protocol)
+        return rank, base, get_protocol(self.protocol)
 
-    def _setup_base(self, k, base, protocol):
+    def _setup_base(self, rank, base, protocol):
         self._base = base
         self._loss = base.loss.lower()
         self._add_eps = float(getattr(base, "denominator_eps", 0.0))
@@ -89,7 +89,7 @@ class _Transfer(TransformerMixin, BaseEstimator):
         self._nndsvd_init = str(base.init).lower().startswith("nndsvd")
         self._override = protocol.nndsvd_override and self._nndsvd_init and nmf_base
         self._nndsvd_cache = {}
-        self.n_components_ = k
+        self.n_components_ = rank
 
     def _scale_for(self, X):
         """Data outside the safe range is run as X / 2^e (exact; see NMF's Notes). The
@@ -108,14 +108,14 @@ class _Transfer(TransformerMixin, BaseEstimator):
         return hint
 
     # -- one base call ---------------------------------------------------------------------
-    def _call(self, X, B0, graph, *, override):
-        """Run the base model on X from basis B0 (coefficients X B0^T); return (W, B, obj)."""
+    def _call(self, X, H0, graph, *, override):
+        """Run the base model on X from basis H0 (coefficients X H0^T); return (W, H, obj)."""
         if override:  # reference code: NNDSVD replaces the start on every call
-            W, B = self._nndsvd(X)
+            W, H = self._nndsvd(X)
         else:
-            B = np.array(B0, dtype=X.dtype, order="C", copy=True)
-            W = X @ B.T
-        res = solve_mu(X, W, B, loss=self._loss, max_iter=self.inner_iter, tol=0.0,
+            H = np.array(H0, dtype=X.dtype, order="C", copy=True)
+            W = X @ H.T
+        res = solve_mu(X, W, H, loss=self._loss, max_iter=self.inner_iter, tol=0.0,
                        graph=graph, lam=self._lam_run, kl_update=self._kl_update,
                        history=False, add_eps=self._add_eps)  # only the final objective
         if self._normalize:
@@ -127,8 +127,8 @@ class _Transfer(TransformerMixin, BaseEstimator):
         if key not in self._nndsvd_cache:  # NNDSVD is a pure function of X: compute it once
             self._nndsvd_cache[key] = nndsvd(X, self.n_components_, variant=self._base.init,
                                              random_state=self._rng)
-        W, B = self._nndsvd_cache[key]
-        return W.copy(), B.copy()
+        W, H = self._nndsvd_cache[key]
+        return W.copy(), H.copy()
 
     def _graph(self, X, scale_exp=0):
         if not isinstance(self._base, GNMF) or self._lam == 0:
@@ -165,8 +165,8 @@ class _Transfer(TransformerMixin, BaseEstimator):
             If W or H end non-finite or all zero.
         """
         X = self._check_eval_data(X)
-        k = self.components_.shape[0]
-        check_rank(k, X.shape)
+        rank = self.components_.shape[0]
+        check_rank(rank, X.shape)
         e, _, X = self._scale_for(X)
         self._rng = check_random_state(self.random_state)
         self._nndsvd_cache = {}
@@ -224,7 +224,7 @@ class MetaNMF(_Transfer):
     Parameters
     ----------
     n_components : int, default=10
-        Rank k: the one place the rank is set.
+        The rank: the one place it is set.
     base : NMF or GNMF instance, default=None
         The base model and its settings (loss, init, graph, lam, normalize); None means
         ``NMF()`` (Frobenius, random init). Its ``n_components`` must be None or equal to
@@ -256,7 +256,7 @@ class MetaNMF(_Transfer):
         :func:`metanmf_lab.core.splits.make_tasks`).
     rescale_bases : bool, default=True
         For NMF bases, divide all bases after every epoch by the power of two that brings
-        max(B_t) into [0.5, 1), which leaves the algorithm unchanged (see Notes); False runs
+        max(H_t) into [0.5, 1), which leaves the algorithm unchanged (see Notes); False runs
         the raw algorithm. Never applied to GNMF bases (where it would change the algorithm)
         nor when the base calls max-normalise their bases (``base.normalize`` or the reference
         protocol's NMF), which already bounds the scale.
@@ -267,12 +267,12 @@ class MetaNMF(_Transfer):
 
     Notes
     -----
-    With an NMF base, the raw Algorithm 1 grows the scale of B_t by a factor of about 2 to 3
+    With an NMF base, the raw Algorithm 1 grows the scale of H_t by a factor of about 2 to 3
     per epoch (each start adds two bases of similar size, and nothing pulls the scale back),
     so after 50 epochs the bases are ~1e20 and the coefficients ~1e-20.
     ``history_["scale_growth"]`` records this. NMF's updates are equivariant to a common
     rescaling of the bases, so dividing all bases after every epoch by the power of two that
-    brings max(B_t) into [0.5, 1) changes nothing but that common scale: it is exact in
+    brings max(H_t) into [0.5, 1) changes nothing but that common scale: it is exact in
     floating point (a test checks a short run bit for bit; over long runs the raw algorithm's
     tiny entries fall into the subnormal range and the two then agree only to rounding), and
     float32 no longer overflows.
@@ -284,7 +284,7 @@ class MetaNMF(_Transfer):
     Attributes
     ----------
     components_ : ndarray of shape (n_components, n_features)
-        The learned target basis B_t (the thesis' W_t transposed), up to the common
+        The learned target basis H_t (the thesis' W_t transposed), up to the common
         power-of-two scale described in the Notes.
     n_components_ : int
     tasks_ : TaskSplit
@@ -292,10 +292,10 @@ class MetaNMF(_Transfer):
     history_ : dict of ndarray
         Per epoch: ``"target_objective"`` (objective of the target call at its end),
         ``"meta_objective"`` (mean over tasks), ``"basis_change"`` (Frobenius distance between
-        the unit-norm bases B_t / ||B_t|| of consecutive epochs), ``"scale_growth"``
-        (||B_t|| after the epoch / before it, in the raw algorithm).
+        the unit-norm bases H_t / ||H_t|| of consecutive epochs), ``"scale_growth"``
+        (||H_t|| after the epoch / before it, in the raw algorithm).
     basis_history_ : ndarray of shape (n_epochs + 1, n_components, n_features)
-        Only with ``keep_basis_history=True``; entry 0 is the initial B_t.
+        Only with ``keep_basis_history=True``; entry 0 is the initial H_t.
     n_base_iter_ : int
         Total number of base-model iterations spent by ``fit`` (for equal-compute baselines).
     n_features_in_ : int
@@ -341,19 +341,19 @@ class MetaNMF(_Transfer):
 
     # -- parameters ------------------------------------------------------------------------
     def _check_params(self, X):
-        k, base, protocol = self._check_base(X)
+        rank, base, protocol = self._check_base(X)
         n_tasks = check_int(self.n_tasks, name="n_tasks", low=1)
         check_int(self.n_epochs, name="n_epochs", low=0)
         for name in ("rescale_bases", "keep_basis_history"):
             value = getattr(self, name)
             if not isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False, got {value!r}.")
-        return k, base, protocol, _check_alpha(self.alpha, n_tasks)
+        return rank, base, protocol, _check_alpha(self.alpha, n_tasks)
 
     def _setup(self, X):
-        k, base, protocol, alpha = self._check_params(X)
-        self._setup_base(k, base, protocol)
-        return k, protocol, alpha
+        rank, base, protocol, alpha = self._check_params(X)
+        self._setup_base(rank, base, protocol)
+        return rank, protocol, alpha
 
     # -- meta-learning phase ---------------------------------------------------------------
     def fit(self, X, y=None):
@@ -365,12 +365,12 @@ class MetaNMF(_Transfer):
             If the learned basis ends non-finite or all zero.
         """
         X = check_nonnegative_data(X)
-        k, protocol, alpha = self._setup(X)
+        rank, protocol, alpha = self._setup(X)
         e, p, X = self._scale_for(X)
         self._rng = rng = check_random_state(self.random_state)
         split = make_tasks(X.shape[0], n_tasks=self.n_tasks, task_size=self.task_size,
                            protocol=protocol, random_state=rng,
-                           on_infeasible=self.on_infeasible, min_size=k)
+                           on_infeasible=self.on_infeasible, min_size=rank)
         Xs = [np.ascontiguousarray(X[idx]) for idx in split.meta]
         Xt = X if protocol.target == "all" else np.ascontiguousarray(X[split.target])
         graphs = [self._graph(Xi, e) for Xi in Xs]
@@ -380,13 +380,13 @@ class MetaNMF(_Transfer):
         def start(Xi):
             if self._nndsvd_init:
                 return self._nndsvd(Xi)[1]
-            return rng.uniform(0.0, 1.0, size=(k, X.shape[1])).astype(X.dtype)
+            return rng.uniform(0.0, 1.0, size=(rank, X.shape[1])).astype(X.dtype)
 
-        B_tasks = [start(Xi) for Xi in Xs]
-        B_t = np.zeros((k, X.shape[1]), X.dtype) if protocol.target_start == "zero" \
+        H_tasks = [start(Xi) for Xi in Xs]
+        H_t = np.zeros((rank, X.shape[1]), X.dtype) if protocol.target_start == "zero" \
             else start(Xt)
-        running = np.zeros_like(B_t)
-        basis_hist = [B_t.copy()] if self.keep_basis_history else None
+        running = np.zeros_like(H_t)
+        basis_hist = [H_t.copy()] if self.keep_basis_history else None
         hist = {"target_objective": [], "meta_objective": [], "basis_change": [],
                 "scale_growth": []}
 
@@ -399,61 +399,61 @@ class MetaNMF(_Transfer):
 
         for epoch in range(self.n_epochs):
             if batched:
-                B_stack = np.stack([B_t + B for B in B_tasks])
-                W_stack = X_stack @ B_stack.transpose(0, 2, 1)
-                task_obj = mu_batched(X_stack, W_stack, B_stack, loss=self._loss,
+                H_stack = np.stack([H_t + H for H in H_tasks])
+                W_stack = X_stack @ H_stack.transpose(0, 2, 1)
+                task_obj = mu_batched(X_stack, W_stack, H_stack, loss=self._loss,
                                       max_iter=self.inner_iter, graph=graph_stack,
                                       lam=self._lam_run, kl_update=self._kl_update,
                                       add_eps=self._add_eps)
                 if self._normalize:
-                    for W_i, B_i in zip(W_stack, B_stack):
-                        normalize_components(W_i, B_i)
-                B_tasks = list(B_stack)
+                    for W_i, H_i in zip(W_stack, H_stack):
+                        normalize_components(W_i, H_i)
+                H_tasks = list(H_stack)
             else:
                 task_obj = []
                 for i, Xi in enumerate(Xs):
-                    _, B_tasks[i], obj = self._call(Xi, B_t + B_tasks[i], graphs[i],
+                    _, H_tasks[i], obj = self._call(Xi, H_t + H_tasks[i], graphs[i],
                                                     override=self._override)
                     task_obj.append(obj)
-            weighted = sum(a * B for a, B in zip(alpha, B_tasks))
+            weighted = sum(a * H for a, H in zip(alpha, H_tasks))
             if protocol.transfer == "running_sum":
                 running += weighted  # never reset between epochs
                 transfer = running / len(Xs)
             else:
                 transfer = weighted / len(Xs)
-            B_prev = B_t
-            _, B_t, obj_t = self._call(Xt, B_prev + transfer, graph_t,
+            H_prev = H_t
+            _, H_t, obj_t = self._call(Xt, H_prev + transfer, graph_t,
                                        override=self._override)
-            n_prev, n_new = np.linalg.norm(B_prev), np.linalg.norm(B_t)
+            n_prev, n_new = np.linalg.norm(H_prev), np.linalg.norm(H_t)
             hist["scale_growth"].append(n_new / n_prev if n_prev > 0 else np.inf)
             hist["basis_change"].append(
-                np.linalg.norm(B_t / n_new - B_prev / n_prev) if n_prev > 0 and n_new > 0
+                np.linalg.norm(H_t / n_new - H_prev / n_prev) if n_prev > 0 and n_new > 0
                 else np.inf)
-            # With an NMF base the raw algorithm multiplies the scale of B_t by ~2-3 every
+            # With an NMF base the raw algorithm multiplies the scale of H_t by ~2-3 every
             # epoch; bring it back to [0.5, 1) by a power of two, exact in floating point (see
             # Notes). Not for GNMF bases (it would change the algorithm), nor when every call
             # max-normalises its basis (the scale is then bounded, and rescaling the running
             # sum of normalised bases would not be exact).
             rescale = (self.rescale_bases and self._lam == 0 and not self._normalize
-                       and B_t.max() > 0)
-            shift = np.frexp(B_t.max())[1] if rescale else 0
+                       and H_t.max() > 0)
+            shift = np.frexp(H_t.max())[1] if rescale else 0
             if shift:
-                B_t = np.ldexp(B_t, -shift).astype(B_t.dtype, copy=False)
-                B_tasks = [np.ldexp(B, -shift).astype(B.dtype, copy=False) for B in B_tasks]
+                H_t = np.ldexp(H_t, -shift).astype(H_t.dtype, copy=False)
+                H_tasks = [np.ldexp(H, -shift).astype(H.dtype, copy=False) for H in H_tasks]
                 running = np.ldexp(running, -shift).astype(running.dtype, copy=False)
             hist["target_objective"].append(obj_t)
             hist["meta_objective"].append(float(np.mean(task_obj)))
             if basis_hist is not None:
-                basis_hist.append(B_t.copy())
+                basis_hist.append(H_t.copy())
 
         del self._rng
         hint = self._hint()
         if np.max(alpha) > 1e6:
             hint += (f"The weights alpha (up to {np.max(alpha):.3g}) scale the transferred "
                      f"bases: weights of order 1 are meant. ")
-        check_factors_sound(f"{type(self).__name__}.fit", {"the learned basis components_": B_t},
+        check_factors_sound(f"{type(self).__name__}.fit", {"the learned basis components_": H_t},
                             hint=hint)
-        self.components_ = B_t
+        self.components_ = H_t
         self.tasks_ = split
         self.history_ = {key: np.asarray(v, dtype=np.float64) for key, v in hist.items()}
         if e:  # the objectives in data units
@@ -527,10 +527,10 @@ class WarmStartNMF(_Transfer):
         self.random_state = random_state
 
     def _setup(self, X):
-        k, base, protocol = self._check_base(X)
+        rank, base, protocol = self._check_base(X)
         check_int(self.learn_iter, name="learn_iter", low=0)
-        self._setup_base(k, base, protocol)
-        return k, protocol, None
+        self._setup_base(rank, base, protocol)
+        return rank, protocol, None
 
     def fit(self, X, y=None):
         """Fit the base model on the whole learning set X."""

@@ -48,8 +48,8 @@ class _BaseMU(TransformerMixin, BaseEstimator):
     # -- parameters ------------------------------------------------------------------------
     def _check_params(self, X):
         """Validate every parameter against X; return the resolved rank."""
-        k = self.n_components
-        k = min(X.shape) if k is None else check_rank(k, X.shape)
+        rank = self.n_components
+        rank = min(X.shape) if rank is None else check_rank(rank, X.shape)
         check_choice(self.loss, LOSSES, name="loss")
         check_choice(self.init, INITS, name="init")
         check_int(self.max_iter, name="max_iter", low=0)
@@ -61,7 +61,7 @@ class _BaseMU(TransformerMixin, BaseEstimator):
                 str(self.loss).lower() != "frobenius":
             raise ValueError("denominator_eps > 0 (the authors' '+eps' denominators) is "
                              "implemented for the Frobenius loss only.")
-        return k
+        return rank
 
     def _add_eps(self):
         return getattr(self, "denominator_eps", 0.0)
@@ -102,12 +102,12 @@ class _BaseMU(TransformerMixin, BaseEstimator):
             with an all-zero factor: never a silent NaN or zero reconstruction.
         """
         X = check_nonnegative_data(X)
-        k = self._check_params(X)
+        rank = self._check_params(X)
         loss = check_choice(self.loss, LOSSES, name="loss")
         # Data outside the safe range is factorised as X / 2^e (exact), see the class Notes.
         e = scale_exponent(X, loss)
         Xs = ldexp_as(X, -e)
-        W0, H0 = initialize(Xs, k, self.init, random_state=self.random_state, W=W, H=H)
+        W0, H0 = initialize(Xs, rank, self.init, random_state=self.random_state, W=W, H=H)
         # The coefficients carry the scale (W = 2^a W', components_ = 2^b H', a + b = e): all
         # of it (b = 0), except from a custom start, whose components keep their own scale.
         custom = bool(e) and str(self.init).lower() == "custom"
@@ -125,7 +125,7 @@ class _BaseMU(TransformerMixin, BaseEstimator):
                                                            "components_": H_out},
                             hint=self._hint())
         self.components_ = H_out
-        self.n_components_ = k
+        self.n_components_ = rank
         self.n_iter_ = res.n_iter
         with np.errstate(over="ignore"):
             self.objective_history_ = np.ldexp(res.objective, p * e) if e else res.objective
@@ -168,11 +168,11 @@ class _BaseMU(TransformerMixin, BaseEstimator):
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
                              f"expecting {self.n_features_in_} features as input (it was "
                              f"fitted with {self.n_features_in_}).")
-        k = self.components_.shape[0]
+        rank = self.components_.shape[0]
         e = scale_exponent(X, check_choice(self.loss, LOSSES, name="loss"))
         b = scale_exponent(self.components_) if e else 0
         X = ldexp_as(X, -e)
-        W = np.full((X.shape[0], k), np.sqrt(X.mean() / k), dtype=X.dtype)
+        W = np.full((X.shape[0], rank), np.sqrt(X.mean() / rank), dtype=X.dtype)
         res = self._solve(X, W, ldexp_as(self.components_, -b).copy(), None, update_H=False)
         W = ldexp_as(res.W, e - b)
         check_coefficients_sound(f"{type(self).__name__}.transform", W, X,
@@ -378,7 +378,7 @@ class GNMF(_BaseMU):
         self.random_state = random_state
 
     def _check_params(self, X):
-        k = super()._check_params(X)
+        rank = super()._check_params(X)
         check_real(self.lam, name="lam", low=0)
         check_choice(self.graph, GRAPHS, name="graph")
         check_int(self.n_neighbors, name="n_neighbors", low=1)
@@ -387,7 +387,7 @@ class GNMF(_BaseMU):
             check_real(self.heat_t, name="heat_t", low=0, low_inclusive=False)
         check_real(self.sigma, name="sigma", low=0, low_inclusive=False)
         check_choice(self.kl_update, KL_UPDATES, name="kl_update")
-        return k
+        return rank
 
     def _lam(self):
         return float(self.lam)

@@ -1,17 +1,17 @@
 """Synthetic factorisation benchmarks with known factors (the AltBi chapter, after Selicato's
 poster).
 
-Each benchmark returns ``X = W H`` exactly (no noise, as in the seed) with the true factors,
-in the seed's orientation, which is also ours: X (n, m), W (n, r), H (r, m).
+Each benchmark returns ``X = W H`` exactly (no noise, as in Del Buono et al. 2023) with the true factors,
+in the source's orientation, which is also ours: X (n, m), W (n, r), H (r, m).
 
 * ``"A"``: W (1000 x 4) and H (4 x 50) with independent uniform [0, 1) entries.
 * ``"B"``: n = 1000, m = 50, r = 4. Each column of W is a half-wave rectified sinusoid
   ``max(0, sin(2 pi f t + phi))`` sampled at ``t = i / n``, with distinct integer frequencies
   f in 1..12 and uniform phases. H is a sparse uniform matrix of density ``alpha_H = 0.1``
   (the fraction of non-zero entries, the ``density`` of MATLAB's ``sprand``, which we read the
-  seed's "sparseness level" as), redrawn until it has full rank r.
+  source's "sparseness level" as), redrawn until it has full rank r.
 * ``"C"``: as B with r = 5.
-* ``"D-synthetic"``: a stand-in for the seed's Benchmark D (USGS reflectance spectra, not
+* ``"D-synthetic"``: a stand-in for the source's Benchmark D (USGS reflectance spectra, not
   available offline): n = 224 spectral bands, m = 3025 pixels (a 55 x 55 image), r = 5
   endmembers. Each spectrum (a column of W) is a smooth curve: a baseline plus three Gaussian
   absorption/reflection bumps of random centre, width and height. Each abundance map (a row

@@ -12,7 +12,7 @@ from ..core.splits import TaskSplitWarning
 from ..core.splits import make_tasks
 from ..data.datasets import dataset_info
 from .catalogue import ABLATIONS, THESIS_RANKS, parse_model
-from .cells import Cell, Settings, resolve_noise
+from .cells import CONDITIONS, Cell, Settings, resolve_noise
 
 
 def ablation_applies(name, model, dataset, noise=None):
@@ -79,8 +79,8 @@ def ablation_cells(name, entries, ranks=None, seeds=(0,), protocol="thesis"):
     ----------
     name : str, a key of :data:`ABLATIONS`
     entries : iterable of (dataset, condition, model)
-        Table entries (condition ``"none"`` or ``"added"``: no noise or the dataset's default
-        level), e.g. those that differ from the thesis
+        Table entries (condition ``"none"`` or ``"added"``: no noise or the dataset's level,
+        :data:`~metanmf_lab.grid.cells.CONDITIONS`), e.g. those that differ from the thesis
         (:func:`metanmf_lab.grid.reporting.entries_beyond`).
     ranks, seeds : the ranks (default: the thesis' six) and seeds of every entry
 
@@ -98,13 +98,13 @@ def ablation_cells(name, entries, ranks=None, seeds=(0,), protocol="thesis"):
 
 def entry_cells(entries, ranks=None, seeds=(0,), protocol="thesis"):
     """Every (rank, seed) cell of table entries (dataset, condition, model); condition
-    ``"none"`` is no noise, ``"added"`` the dataset's default level. Ranks default to the
-    thesis' six."""
+    ``"none"`` is no noise, ``"added"`` the dataset's level (:func:`resolve_noise`). Ranks
+    default to the thesis' six."""
     ranks = THESIS_RANKS if ranks is None else ranks
     cells = []
     for dataset, condition, model in entries:
-        cond = check_choice(condition, ("none", "added"), name="condition")
-        noise = resolve_noise(dataset, "none" if cond == "none" else "default")
+        noise = resolve_noise(dataset, check_choice(condition, tuple(CONDITIONS),
+                                                    name="condition"))
         cells += [Cell(dataset, noise, model, r, s, protocol) for r in ranks for s in seeds]
     return cells
 

@@ -128,16 +128,16 @@ def _measure_rows(items, settings, n_jobs, cache):
             seeds_of[c].add(replace(c, seed=other))
     need = sorted({x for v in seeds_of.values() for x in v},
                   key=lambda c: (c.dataset, c.noise, c.model, c.rank, c.seed))
-    comps = dict(zip(need, fit_components(need, settings, n_jobs=n_jobs, cache=cache)))
+    components = dict(zip(need, fit_components(need, settings, n_jobs=n_jobs, cache=cache)))
     effective = settings.protocol(items[0][0].protocol).name  # one preset per group
     singles, rows = {}, []
     for c, other, m in items:
         if other < 0:
             if c not in singles:
-                singles[c] = _single_measures(c, comps[c], settings)
+                singles[c] = _single_measures(c, components[c], settings)
             value = singles[c][m]
         else:
-            value = float(subspace_distance(comps[c], comps[replace(c, seed=other)]))
+            value = float(subspace_distance(components[c], components[replace(c, seed=other)]))
         rows.append(_measure_row(c, other, m, value, settings, effective))
     return rows
 
@@ -351,7 +351,7 @@ def basis_cells(datasets, rank, seeds, protocol="thesis"):
     each dataset, without and with its default noise, at one rank, over ``seeds``."""
 
     return [Cell(ds, nz, m, rank, s, protocol) for ds in datasets
-            for nz in (0.0, resolve_noise(ds, "default")) for m in MODELS for s in seeds]
+            for nz in (0.0, resolve_noise(ds, "added")) for m in MODELS for s in seeds]
 
 
 def face_cells(rank, seeds, protocol="thesis"):

@@ -140,18 +140,27 @@ class Cell:
                                                           name="protocol"))
 
 
+#: The grid's two noise conditions: code -> label. ``"none"``: no noise; ``"added"``: noise
+#: at the dataset's level (:attr:`metanmf_lab.data.datasets.DatasetInfo.default_noise`). The
+#: codes name a condition everywhere (``noise`` arguments, ``condition`` columns), the labels
+#: wherever one is shown.
+CONDITIONS = {"none": "no noise", "added": "added noise"}
+
+
 def resolve_noise(dataset, noise):
-    """``"none"`` -> 0, ``"default"`` -> the dataset's default level, a number -> itself."""
+    """A noise level: a condition of :data:`CONDITIONS` (``"none"`` -> 0, ``"added"`` -> the
+    dataset's level) or a number >= 0 (itself)."""
 
     if isinstance(noise, str):
-        choice = check_choice(noise, ("none", "default"), name="noise")
+        choice = check_choice(noise, tuple(CONDITIONS), name="noise")
         return 0.0 if choice == "none" else float(dataset_info(dataset).default_noise)
     return check_real(noise, name="noise", low=0)
 
 
 def make_grid(datasets, models=MODELS, ranks=THESIS_RANKS, seeds=range(5),
-              noises=("none", "default"), protocols=("thesis",)):
-    """All cells of a full factorial grid (noise levels may be ``"none"``/``"default"``)."""
+              noises=tuple(CONDITIONS), protocols=("thesis",)):
+    """All cells of a full factorial grid (noise levels may be conditions of
+    :data:`CONDITIONS`, ``"none"``/``"added"``, or numbers)."""
     cells = []
     for d in datasets:
         for nz in noises:

@@ -13,7 +13,7 @@ from ..data.datasets import (DATASETS, DataFileError, DataFolderError, DownloadE
 from . import reporting
 from .ablations import ablation_cells, ablation_settings, entry_cells
 from .catalogue import ABLATIONS, ALL_MODELS, MODELS, THESIS_RANKS
-from .cells import Settings, check_ranks, make_grid
+from .cells import CONDITIONS, Settings, check_ranks, make_grid
 from .runner import run_grid
 from .spine import GridInterrupted, interrupt_exit_code, sigterm_as_interrupt
 from .store import DEFAULT_STORE, ResultStore, shown_path
@@ -38,8 +38,9 @@ def int_option(what, low, allowed=()):
 
 
 def _noise_option(text):
-    """An argparse type: ``none``, ``default`` or a finite number >= 0."""
-    if text in ("none", "default"):
+    """An argparse type: a condition of :data:`CONDITIONS` (``none``, ``added``) or a finite
+    number >= 0."""
+    if text in CONDITIONS:
         return text
     try:
         value = float(text)
@@ -47,7 +48,7 @@ def _noise_option(text):
         value = math.nan
     if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(
-            f'a noise level must be "none", "default" or a finite number >= 0, got {text!r}')
+            f'a noise level must be "none", "added" or a finite number >= 0, got {text!r}')
     return value
 
 
@@ -90,8 +91,8 @@ def main(argv=None):
                     default=list(THESIS_RANKS))
     ap.add_argument("--seeds", nargs="+", type=int_option("a seed", 0),
                     default=list(range(5)))
-    ap.add_argument("--noises", nargs="+", type=_noise_option, default=["none", "default"],
-                    help='"none", "default" (the dataset\'s level) or numbers >= 0')
+    ap.add_argument("--noises", nargs="+", type=_noise_option, default=list(CONDITIONS),
+                    help='"none", "added" (the dataset\'s level) or numbers >= 0')
     ap.add_argument("--protocols", nargs="+", default=["thesis"], choices=list(PROTOCOLS))
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     ap.add_argument("--ablation", nargs="+", default=None, choices=list(ABLATIONS),

@@ -1,4 +1,5 @@
-"""Do the verdicts survive another split, another noise level, GNMF's weight and the raw scale?
+"""The robustness chapter's replications: do the verdicts survive another split, another noise
+level, GNMF's weight and the raw scale?
 
 The thesis grid rests on one learning/evaluation split, one noise draw and one Fashion-MNIST
 subset. This module defines the experiments that test how far its verdicts depend on them,
@@ -46,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from .catalogue import FAIR_BASELINES, HEADLINE_PAIRS, THESIS_RANKS
-from .cells import Cell, Settings, resolve_noise
+from .cells import CONDITIONS, Cell, Settings, resolve_noise
 from .reporting import select, thesis_tables
 from .runner import run_grid
 from .stats import mean_interval
@@ -100,7 +101,8 @@ DESIGNS = ("calibration", "splits", "sweep fair", "calibrated", "lambda", "raw s
 
 @dataclass(frozen=True)
 class Plan:
-    """How much each design computes (:data:`FULL` for the book, :data:`SMOKE` for the tests)."""
+    """How much each design computes: the defaults are the book's (the module's constants),
+    the tests' is the smoke profile's (:mod:`metanmf_lab.book.profiles`)."""
 
     datasets: tuple = DATASETS
     splits: tuple = SPLITS
@@ -126,18 +128,6 @@ class Plan:
     iteration_seeds: tuple = ITERATION_SEEDS
 
 
-#: The book's plan (the module's constants).
-FULL = Plan()
-#: The tests' plan: the smoke profile's datasets, one rank, seconds in the smoke settings.
-SMOKE = Plan(datasets=("digits", "faces"), splits=(1, 2),
-             split_ranks={"digits": (5,), "faces": (5,)},
-             calibration_levels=(0.4, 1.0), calibration_ranks=(5,), calibration_seeds=(0, 1),
-             calibrated_seeds=(0,), sweep_datasets=("digits",), sweep_levels=(0.6,),
-             sweep_ranks=(5,), sweep_seeds=(0,), reference_ranks=(5,), reference_seeds=(0,),
-             lambda_dataset="digits", lambdas=(10.0,), lambda_ranks=(5,),
-             raw_datasets=("digits",), raw_ranks=(5,), iteration_dataset="digits",
-             iterations=(10, 40), iteration_ranks=(5,), iteration_seeds=(0,))
-
 
 def split_settings(replication, base=None):
     """The settings of replication ``replication`` (0: ``base`` itself)."""
@@ -155,17 +145,13 @@ def raw_settings(add_eps, base=None):
     return base.replace(rescale_bases=False, denominator_eps=FLOAT32_EPS if add_eps else 0.0)
 
 
-def _condition(noise):
-    return np.where(np.asarray(noise, dtype=float) > 0, "added", "none")
-
-
 def strongest_fair(rows):
     """The strongest fair baseline of each headline Meta model, per (dataset, condition): the
     one with the highest mean NMI in ``rows`` (the thesis grid's rows, with a ``condition``
     column; rows at other noise levels, e.g. the calibration's, are left out). Returns
     ``{(dataset, condition, meta): fair model}``."""
     out = {}
-    level = np.array([resolve_noise(d, "default") for d in rows["dataset"]], dtype=float)
+    level = np.array([resolve_noise(d, "added") for d in rows["dataset"]], dtype=float)
     noise = rows["noise"].to_numpy(dtype=float)
     rows = rows[(noise == 0) | np.isclose(noise, level)]  # the grid's two conditions only
     for _, meta in HEADLINE_PAIRS:
@@ -245,14 +231,15 @@ def calibrated_levels(table):
     return out
 
 
-def design(name, store=DEFAULT_STORE, settings=None, plan=FULL):
-    """The blocks of design ``name`` (:data:`DESIGNS`) under ``plan``: a list of
-    ``(Settings, cells)``. ``calibrated`` reads the calibration's rows from ``store`` (run that
-    first); the designs with fair baselines read the thesis grid's rows to pick them."""
+def design(name, store=DEFAULT_STORE, settings=None, plan=None):
+    """The blocks of design ``name`` (:data:`DESIGNS`) under ``plan`` (default: the book's,
+    ``Plan()``): a list of ``(Settings, cells)``. ``calibrated`` reads the calibration's rows
+    from ``store`` (run that first); the designs with fair baselines read the thesis grid's
+    rows to pick them."""
     settings = Settings() if settings is None else settings
     if name not in DESIGNS:
         raise ValueError(f"Unknown design {name!r}; the designs are {', '.join(DESIGNS)}.")
-    P = plan
+    P = Plan() if plan is None else plan
     if name == "calibration":
         cells = [Cell(d, lv, "NMF", r, s) for d in P.datasets for lv in P.calibration_levels
                  for r in P.calibration_ranks for s in P.calibration_seeds]
@@ -267,7 +254,7 @@ def design(name, store=DEFAULT_STORE, settings=None, plan=FULL):
             # Blobs without noise only (its cells cost ~35 s); without eps on the others only,
             # as the check that the raw algorithm alone changes nothing
             cells = [Cell(d, resolve_noise(d, nz), m, r, 0)
-                     for d in P.raw_datasets for nz in ("none", "default")
+                     for d in P.raw_datasets for nz in CONDITIONS
                      for m in RAW_MODELS for r in P.raw_ranks
                      if d != "blobs" or (add_eps and nz == "none")]
             out.append((raw_settings(add_eps, settings), cells))
@@ -280,13 +267,13 @@ def design(name, store=DEFAULT_STORE, settings=None, plan=FULL):
     fair = strongest_fair(rows)
     if name == "splits":
         return [(split_settings(r, settings),
-                 headline_cells(fair, P.datasets, ("none", "default"), P.split_ranks, (0,)))
+                 headline_cells(fair, P.datasets, tuple(CONDITIONS), P.split_ranks, (0,)))
                 for r in P.splits]
     if name == "calibrated":
         table = calibration_table(calibration_rows(store, settings, P), _thesis())
         levels = calibrated_levels(table)
         levels = {d: lv for d, lv in levels.items()
-                  if np.isfinite(lv) and not np.isclose(lv, resolve_noise(d, "default"))}
+                  if np.isfinite(lv) and not np.isclose(lv, resolve_noise(d, "added"))}
         return [(settings, headline_cells(fair, list(levels), [levels], P.split_ranks,
                                           P.calibrated_seeds))]
     if name == "sweep fair":
@@ -297,7 +284,7 @@ def design(name, store=DEFAULT_STORE, settings=None, plan=FULL):
     # reference fair: each Meta model against its base model at equal compute, own init; the
     # NMF family first (cheap), then GNMF (KL with a dense graph: 60-220 s a cell)
     cells = [Cell(d, resolve_noise(d, nz), FAIR_BASELINES[m][0], r, s, "reference")
-             for family in ("NMF", "GNMF") for d in P.datasets for nz in ("none", "default")
+             for family in ("NMF", "GNMF") for d in P.datasets for nz in CONDITIONS
              for m in FAIR_BASELINES if m.split()[0] == f"Meta-{family}"
              for r in P.reference_ranks for s in P.reference_seeds]
     half = len(cells) // 2
@@ -309,10 +296,11 @@ def _thesis():
     return thesis_tables()
 
 
-def calibration_rows(store=DEFAULT_STORE, settings=None, plan=FULL):
-    """Plain NMF's rows of the calibration: its seeds and ranks, at every calibration level
-    and without noise."""
+def calibration_rows(store=DEFAULT_STORE, settings=None, plan=None):
+    """Plain NMF's rows of the calibration (``plan``, default ``Plan()``): its seeds and
+    ranks, at every calibration level and without noise."""
     settings = Settings() if settings is None else settings
+    plan = Plan() if plan is None else plan
     rows = thesis_rows(store, settings)
     levels = (0.0,) + tuple(plan.calibration_levels)
     return rows[(rows["model"] == "NMF") & rows["seed"].isin(plan.calibration_seeds)
@@ -348,7 +336,7 @@ def estimate(blocks, seconds):
     return total
 
 
-def run_blocks(name, store=DEFAULT_STORE, settings=None, n_jobs=1, progress=True, plan=FULL,
+def run_blocks(name, store=DEFAULT_STORE, settings=None, n_jobs=1, progress=True, plan=None,
                protocol=None):
     """Compute the cells of design ``name`` missing from ``store``; returns one
     ``(block settings, rows)`` per block, the rows selected under the block's settings
@@ -366,7 +354,7 @@ def run_blocks(name, store=DEFAULT_STORE, settings=None, n_jobs=1, progress=True
     return out
 
 
-def run(name, store=DEFAULT_STORE, settings=None, n_jobs=1, progress=True, plan=FULL):
+def run(name, store=DEFAULT_STORE, settings=None, n_jobs=1, progress=True, plan=None):
     """Compute the cells of design ``name`` missing from ``store``; returns their rows."""
     blocks = run_blocks(name, store, settings, n_jobs, progress, plan)
     return pd.concat([rows for _, rows in blocks], ignore_index=True) if blocks else \

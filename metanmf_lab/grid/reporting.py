@@ -20,7 +20,7 @@ from ..data.datasets import DATASETS
 from .catalogue import FAIR_BASELINES, HEADLINE_PAIRS, THESIS_RANKS
 from .catalogue import MODELS, PAIRS
 from .cells import Settings, make_grid
-from .cells import resolve_noise
+from .cells import CONDITIONS, resolve_noise
 from .published import thesis_nmi_tables
 from .runner import stored_rows
 from .store import ResultStore
@@ -170,7 +170,7 @@ def dataset_means(ours, dataset):
     mine = sbs[sbs.dataset == dataset].drop_duplicates(["condition", "model"])
     has_thesis = bool(mine["thesis"].notna().any())
     order = {(c, m): i for i, (c, m) in enumerate(
-        (c, m) for c in ("none", "added") for m in MODELS)}
+        (c, m) for c in CONDITIONS for m in MODELS)}
     mine = mine.assign(_order=[order[(c, m)] for c, m in zip(mine.condition, mine.model)])
     columns = ["condition", "model", "ours", "sd_seeds", "n_seeds"]
     columns += ["thesis", "difference", "beyond"] if has_thesis else []
@@ -227,7 +227,7 @@ def fair_baseline_table(rows, meta_models=None):
     meta_models = [m for b, m in PAIRS] if meta_models is None else list(meta_models)
     base_of = {m: b for b, m in PAIRS}
     means = mean_over_ranks(rows).set_index(["model", "dataset", "condition"])["ours"]
-    cols = [(d, c) for d in book_order(k[1] for k in means.index) for c in ("none", "added")
+    cols = [(d, c) for d in book_order(k[1] for k in means.index) for c in CONDITIONS
             if any((d, c) == k[1:] for k in means.index)]
     out = {}
     for meta in meta_models:
@@ -379,11 +379,11 @@ def headline_table(rows, thesis=None, pairs=None):
     out = []
     for base, meta in pairs:
         for ds in DATASETS:
-            for cond in ("none", "added"):
+            for cond in CONDITIONS:
                 if not any((ds, cond, m) in means.index for m in (base, meta)):
                     continue
                 r = {"pair": f"{base} / {meta}", "dataset": DATASETS[ds].display_name,
-                     "condition": "no noise" if cond == "none" else "added noise",
+                     "condition": CONDITIONS[cond],
                      "thesis: baseline": t.get((ds, cond, base), np.nan) if t is not None
                      else np.nan,
                      "thesis: Meta": t.get((ds, cond, meta), np.nan) if t is not None
@@ -414,7 +414,7 @@ def store_cost(df, settings, seeds):
     wall time on two workers, if both are always busy)."""
     rows = df[df["algorithm_version"] == ALGORITHM_VERSION]
     noise = rows["noise"].astype(float)
-    default = rows["dataset"].map({d: resolve_noise(d, "default")
+    default = rows["dataset"].map({d: resolve_noise(d, "added")
                                    for d in rows["dataset"].unique()}).astype(float)
     tests = {"authors' code (reference protocol)": rows["protocol"] != "thesis",
              "protocol switches (notes)": rows["settings_hash"] != settings.hash,
@@ -496,9 +496,9 @@ def reference_further_phrase(further):
     ("none" when empty)."""
     if not len(further):
         return "none"
-    cond = {"none": "no noise", "added": "added noise"}
     return "; ".join(
-        f"{DATASETS[r.dataset].display_name}, {r.model}, {cond.get(r.condition, r.condition)} "
+        f"{DATASETS[r.dataset].display_name}, {r.model}, "
+        f"{CONDITIONS.get(r.condition, r.condition)} "
         f"(thesis {r.thesis:.3f}, thesis protocol {r.ours:.3f}, authors' code {r.reference:.3f})"
         for r in further.itertuples())
 
@@ -519,7 +519,8 @@ def reference_within_phrase(within):
 def reference_pending_phrase(pending):
     """The datasets not yet run in full under the authors' code, in words, for the book's
     prose. ``pending`` holds ``(dataset, stored, total)`` triples (:attr:`Notes.reference_pending
-    <metanmf_lab.book.notebook.Notes.reference_pending>`): how many of a dataset's reference-protocol
+    <metanmf_lab.book.notebook.Notes.reference_pending>`): how many of a dataset's
+    reference-protocol
     cells the result store holds. Empty: every dataset is run in full."""
     if not len(pending):
         return "Every dataset of this build is run in full under the authors' code."

@@ -1,4 +1,5 @@
-"""The computation behind the book's one verdict per comparison: the store rows every clustering verdict rests on, the split-to-split variance and the comparisons (:func:`compare_rows`).
+"""The computation behind the book's one verdict per comparison: the store rows every clustering
+verdict rests on, the split-to-split variance and the comparisons (:func:`compare_rows`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import pandas as pd
 from . import stats
 from .catalogue import FAIR_BASELINES, FAIR_MODELS, HEADLINE_PAIRS, MODELS, PAIRS
 from .catalogue import reference_kind
-from .cells import make_grid
+from .cells import CONDITIONS, make_grid
 from .replication import headline_cells, split_settings, strongest_fair
 from .reporting import select
 from .runner import run_grid
@@ -49,7 +50,7 @@ def replication_rows(settings, store, rows, replications, ranks, datasets=None,
     out = []
     for r in (0,) + tuple(replications):
         s = split_settings(r, settings)
-        cells = headline_cells(fair, datasets, ("none", "default"), ranks, (0,), protocol)
+        cells = headline_cells(fair, datasets, tuple(CONDITIONS), ranks, (0,), protocol)
         got = run_grid(cells, s, store=store, n_jobs=n_jobs, progress=progress)
         out.append(select(got, s, protocol).assign(replication=r))
     return pd.concat(out, ignore_index=True)
@@ -115,7 +116,8 @@ def compare_rows(rows, split_rows=None):
 
 
 def former_verdicts(rows):
-    """The verdicts under the book's former rule (:func:`metanmf_lab.grid.stats.compare_over_pairs`:
+    """The verdicts under the book's former rule
+    (:func:`metanmf_lab.grid.stats.compare_over_pairs`:
     Wilcoxon over rank x seed pairs, no split term), to count what the rule changes."""
 
     out = stats.compare_over_pairs(rows, _pairs())

@@ -22,7 +22,7 @@ from ..core import NMF
 from ..core.evaluation import cluster_nmi
 from ..grid.cells import Settings
 from ..grid.models import load_cell_data
-from ._metaprior_torch import torch_threads
+from ._metaprior_torch import linear, torch_generator, torch_threads
 
 #: How :meth:`MLAM.run` starts each inner loop: from the block's current value, or at random.
 INNER_STARTS = ("previous", "random")
@@ -30,11 +30,19 @@ INNER_STARTS = ("previous", "random")
 #: Outer iterations at which the global loss is kept (besides the last).
 LOSS_POINTS = (0, 1, 2, 5, 10, 20, 50)
 
+#: The seeds of a cell's random starts: offsets from the cell's seed, which itself seeds the
+#: networks' parameters, their training and the inner loops' random starts.
+START_OFFSETS = {"test": 1, "train": 2}
 
-def _generator(seed):
-    g = torch.Generator()
-    g.manual_seed(int(seed))
-    return g
+
+def _lstm_cell(n_in, hidden, generator):
+    """``nn.LSTMCell(n_in, hidden)`` with PyTorch's default initialisation (every parameter
+    uniform in +-1/sqrt(hidden), in order) drawn from ``generator``."""
+    cell = nn.utils.skip_init(nn.LSTMCell, n_in, hidden)
+    bound = 1.0 / math.sqrt(hidden)
+    for weight in cell.parameters():
+        nn.init.uniform_(weight, -bound, bound, generator=generator)
+    return cell
 
 
 # -- the learned optimiser ------------------------------------------------------------------------
@@ -45,22 +53,24 @@ class CoordinateLSTM(nn.Module):
 
     Parameters
     ----------
-    hidden : units per LSTM layer (seed: 500; default 20, Andrychowicz et al.'s size)
-    n_layers : LSTM layers (seed: 2)
+    hidden : units per LSTM layer (source: 500; default 20, Andrychowicz et al.'s size)
+    n_layers : LSTM layers (source: 2)
     preprocess : p of the gradient preprocessing ``(log|g|/p, sign g)``; gradients smaller
         than ``exp(-p)`` enter as ``(-1, exp(p) g)``
     out_scale : the output layer's value is multiplied by this
+    generator : draws the parameters, layer after layer (default: one seeded with 0)
     """
 
-    def __init__(self, hidden=20, n_layers=2, preprocess=10.0, out_scale=0.1):
+    def __init__(self, hidden=20, n_layers=2, preprocess=10.0, out_scale=0.1, generator=None):
         super().__init__()
         if int(hidden) < 1 or int(n_layers) < 1:
             raise ValueError(f"hidden and n_layers must be >= 1, got {hidden}, {n_layers}.")
+        generator = torch_generator(0) if generator is None else generator
         self.hidden, self.n_layers = int(hidden), int(n_layers)
         self.preprocess, self.out_scale = float(preprocess), float(out_scale)
-        self.cells = nn.ModuleList(nn.LSTMCell(2 if i == 0 else self.hidden, self.hidden)
-                                   for i in range(self.n_layers))
-        self.out = nn.Linear(self.hidden, 1)
+        self.cells = nn.ModuleList(_lstm_cell(2 if i == 0 else self.hidden, self.hidden,
+                                              generator) for i in range(self.n_layers))
+        self.out = linear(self.hidden, 1, generator)
 
     def init_state(self, n):
         """Zero hidden and cell states for ``n`` coordinates (in the weights' dtype)."""
@@ -124,8 +134,8 @@ class _Problems:
 
 
 class CompletionProblems(_Problems):
-    """Matrix completion (seed eq. 13) for a batch of matrices ``R`` (B, n, m) observed where
-    ``mask`` is 1, factors ``U`` (B, n, p) and ``V`` (B, m, p)."""
+    """Matrix completion (Xia et al. 2023, eq. 13) for a batch of matrices ``R`` (B, n, m)
+    observed where ``mask`` is 1, factors ``U`` (B, n, p) and ``V`` (B, m, p)."""
 
     names = ("U", "V")
 
@@ -150,15 +160,15 @@ class CompletionProblems(_Problems):
                 s * torch.randn(B, m, self.p, generator=generator, dtype=self.R.dtype)]
 
     def rmse(self, blocks):
-        """The seed's RMSE, ``||R - U V^T||_F / ||R||_F``, per problem."""
+        """The source's RMSE, ``||R - U V^T||_F / ||R||_F``, per problem."""
         U, V = blocks
         return (torch.linalg.norm(self.R - U @ V.transpose(-1, -2), dim=(-2, -1))
                 / torch.linalg.norm(self.R, dim=(-2, -1)))
 
 
 class GMMProblems(_Problems):
-    """Gaussian mixtures with fixed identity covariances (seed eq. 17) for a batch of data
-    sets ``X`` (B, G, D): blocks ``logits`` (B, K) of the mixing weights and ``mu``
+    """Gaussian mixtures with fixed identity covariances (Xia et al. 2023, eq. 17) for a batch
+    of data sets ``X`` (B, G, D): blocks ``logits`` (B, K) of the mixing weights and ``mu``
     (B, K, D); the global loss is the mean negative log-likelihood per point."""
 
     names = ("logits", "mu")
@@ -228,12 +238,15 @@ class MLAM(nn.Module):
     ----------
     n_blocks : number of variable blocks (2 in every experiment here)
     hidden, n_layers, preprocess, out_scale : of each :class:`CoordinateLSTM`
+    generator : draws the parameters, network after network (default: one seeded with 0)
     """
 
-    def __init__(self, n_blocks=2, hidden=20, n_layers=2, preprocess=10.0, out_scale=0.1):
+    def __init__(self, n_blocks=2, hidden=20, n_layers=2, preprocess=10.0, out_scale=0.1,
+                 generator=None):
         super().__init__()
-        self.nets = nn.ModuleList(CoordinateLSTM(hidden, n_layers, preprocess, out_scale)
-                                  for _ in range(int(n_blocks)))
+        generator = torch_generator(0) if generator is None else generator
+        self.nets = nn.ModuleList(CoordinateLSTM(hidden, n_layers, preprocess, out_scale,
+                                                 generator) for _ in range(int(n_blocks)))
 
     def run(self, problems, blocks, n_outer=100, t_in=10, t_out=10, optimizer=None,
             inner_start="previous", generator=None, clip=1.0, record=None):
@@ -264,7 +277,7 @@ class MLAM(nn.Module):
             F0 = problems.loss(blocks).clamp_min(1e-300)
         losses, records, acc = [F0], [], []
         if generator is None and inner_start == "random":
-            generator = _generator(0)
+            generator = torch_generator(0)
         grad_mode = torch.enable_grad() if train else torch.no_grad()
         with grad_mode:
             for t in range(int(n_outer)):
@@ -298,9 +311,11 @@ class MLAM(nn.Module):
         batches of ``batch``; ``make_problems(indices)`` returns the problems of a batch.
         Each batch is solved from a fresh random start while the LSTMs are updated every
         ``t_out`` outer iterations (one Adam, lr ``lr``, for the whole training).
-        Returns the mean final ``F / F(start)`` of each batch, in order."""
+        Returns the mean final ``F / F(start)`` of each batch, in order. ``random_state``
+        seeds the order of the problems and the generators of each batch's starts."""
         rng = np.random.default_rng(random_state)
-        torch.manual_seed(int(rng.integers(2**31)))
+        rng.integers(2**31)  # seeded torch's global generator, which nothing here reads: kept
+        # so that the draws below, and the stored rows, stay the same
         opt = torch.optim.Adam(self.parameters(), lr=lr)
         curve = []
         n_batches = max(1, math.ceil(n_train / batch))
@@ -314,9 +329,9 @@ class MLAM(nn.Module):
                 for k in range(n_batches):
                     idx = order[k * batch:(k + 1) * batch]
                     problems = make_problems(idx)
-                    start = problems.start(_generator(int(rng.integers(2**31))))
+                    start = problems.start(torch_generator(rng.integers(2**31)))
                     _, losses, _ = self.run(problems, start, n_outer, t_in, t_out, opt,
-                                            inner_start, _generator(int(rng.integers(2**31))))
+                                            inner_start, torch_generator(rng.integers(2**31)))
                     curve.append(float((losses[:, -1] / losses[:, 0]).mean()))
                     if bar is not None:
                         bar.update()
@@ -330,7 +345,7 @@ class MLAM(nn.Module):
         """Run the trained MLAM (frozen) on ``problems`` from ``blocks``; see :meth:`run`."""
         with torch_threads(1):
             return self.run(problems, blocks, n_outer, t_in, t_out=1, optimizer=None,
-                            inner_start=inner_start, generator=_generator(random_state),
+                            inner_start=inner_start, generator=torch_generator(random_state),
                             record=record)
 
 
@@ -381,7 +396,7 @@ def als_completion(problems, blocks, n_outer=100):
 def em_gmm(problems, blocks, max_iter=100, tol=1e-4):
     """EM for :class:`GMMProblems` (identity covariances fixed): E-step responsibilities,
     M-step weights and means, per problem until the mean negative log-likelihood changes by
-    less than ``tol`` (the seed's criterion) or ``max_iter`` iterations. Returns
+    less than ``tol`` (the source's criterion) or ``max_iter`` iterations. Returns
     ``(blocks, losses (B,), n_iter (B,))``."""
     X = problems.X
     logits, mu = [b.detach().clone() for b in blocks]
@@ -447,10 +462,10 @@ def completion_cell(R, mask, params, seed, settings, base):
 
     train_idx, test_idx = np.arange(n_train), np.arange(n_train, n_train + n_test)
     test, train = make(test_idx), make(train_idx)
-    start = test.start(_generator(seed + 1))
+    start = test.start(torch_generator(seed + START_OFFSETS["test"]))
     rows = []
-    torch.manual_seed(seed)
-    model = MLAM(2, settings.hidden, settings.n_layers, out_scale=settings.out_scale)
+    model = MLAM(2, settings.hidden, settings.n_layers, out_scale=settings.out_scale,
+                 generator=torch_generator(seed))
     t0 = time.perf_counter()
     model.fit(make, n_train, n_epochs=settings.n_epochs, batch=settings.batch,
               n_outer=settings.n_outer, t_in=settings.t_in, t_out=settings.t_out,
@@ -465,7 +480,8 @@ def completion_cell(R, mask, params, seed, settings, base):
                   settings.n_outer)
     rows += _rows(base, "MLAM", "train_seconds", [train_s] * n_test, settings.n_outer)
     with torch_threads(1):
-        lr = _best_gd_lr(train, train.start(_generator(seed + 2)), settings)
+        tstart = train.start(torch_generator(seed + START_OFFSETS["train"]))
+        lr = _best_gd_lr(train, tstart, settings)
         t0 = time.perf_counter()
         blocks, L, _ = alternating_gd(test, start, lr, settings.n_outer, settings.t_in)
         rows += _rows(base, "GD", "rmse", test.rmse(blocks).numpy(), settings.n_outer)
@@ -480,9 +496,8 @@ def completion_cell(R, mask, params, seed, settings, base):
         rows += _rows(base, "ALS", "seconds", [(time.perf_counter() - t0) / n_test] * n_test,
                       settings.n_outer)
         # ALS with its ridge weight chosen for the best RMSE on the training problems (uses
-        # their ground truth: the seed's "carefully adjusted" baselines)
+        # their ground truth: the source's "carefully adjusted" baselines)
         best, best_lam = math.inf, settings.lam
-        tstart = train.start(_generator(seed + 2))
         for lam in settings.als_lams:
             probe = CompletionProblems(train.R, train.mask, params["p"], lam)
             b, _ = als_completion(probe, tstart, settings.n_outer)
@@ -507,9 +522,9 @@ def gmm_cell(X, params, seed, settings, base):
         return GMMProblems(torch.as_tensor(X[idx]), settings.gmm_k)
 
     test = make(np.arange(n_train, n_train + n_test))
-    start = test.start(_generator(seed + 1))
-    torch.manual_seed(seed)
-    model = MLAM(2, settings.hidden, settings.n_layers, out_scale=settings.out_scale)
+    start = test.start(torch_generator(seed + START_OFFSETS["test"]))
+    model = MLAM(2, settings.hidden, settings.n_layers, out_scale=settings.out_scale,
+                 generator=torch_generator(seed))
     t0 = time.perf_counter()
     model.fit(make, n_train, n_epochs=settings.n_epochs, batch=settings.batch,
               n_outer=settings.n_outer, t_in=settings.t_in, t_out=settings.t_out,
@@ -548,8 +563,8 @@ def nmf_cell(params, seed, settings, base, updates, thesis_settings=None):
         return NMFProblems(torch.as_tensor(np.stack([X_learn[subsets[i]] for i in idx]),
                                            dtype=torch.float32), rank)
 
-    torch.manual_seed(seed)
-    model = MLAM(2, settings.hidden, settings.n_layers, out_scale=settings.out_scale)
+    model = MLAM(2, settings.hidden, settings.n_layers, out_scale=settings.out_scale,
+                 generator=torch_generator(seed))
     t0 = time.perf_counter()
     model.fit(make, n_train, n_epochs=settings.n_epochs, batch=params["train_batch"],
               n_outer=settings.nmf_train_outer, t_in=settings.t_in,
@@ -557,7 +572,7 @@ def nmf_cell(params, seed, settings, base, updates, thesis_settings=None):
               random_state=seed)
     train_s = time.perf_counter() - t0
     test = NMFProblems(torch.as_tensor(X_eval[None], dtype=torch.float32), rank)
-    start = test.start(_generator(seed + 1))
+    start = test.start(torch_generator(seed + START_OFFSETS["test"]))
     rows = []
 
     def nmi(W):

@@ -1,10 +1,10 @@
 """Penalised NMF with per-row penalty weights: fixed (MU-P) or learned bi-level (AltBi;
 Selicato's poster, Del Buono et al. 2023).
 
-The problem of Selicato's AltBi (seed 003), in our orientation -- which here is also the
-seed's: its X (n x m) = W (n x r) H (r x m) with one penalty weight per *row* of W, and our
-X (n_samples, n_features) ~ W H with the coefficients W (n_samples, r), so a row of W is a
-sample's coefficients::
+The problem of Selicato's AltBi (Del Buono et al. 2023), in our orientation -- which here is
+also the source's: its X (n x m) = W (n x r) H (r x m) with one penalty weight per *row* of W,
+and our X (n_samples, n_features) ~ W H with the coefficients W (n_samples, r), so a row of W
+is a sample's coefficients::
 
     min_{W >= 0, H >= 0}  D(X, W H) + sum_i lam_i P(W_i)
 
@@ -20,13 +20,13 @@ fixed; with ``lam = 0`` it is plain MU::
 
 with ``P'(W) = 1`` (L1) or ``W`` (L2). Each update does not increase the objective.
 
-**AltBi** (``solver="altbi"``, seed Algorithm 1) learns the weights inside the algorithm. Each
-outer iteration makes one H update, then a *bunch* of ``inner_iter`` = T W updates with the
-current weights, then one projected gradient step on the weights::
+**AltBi** (``solver="altbi"``, Del Buono et al. 2023, Algorithm 1) learns the weights inside
+the algorithm. Each outer iteration makes one H update, then a *bunch* of ``inner_iter`` = T W
+updates with the current weights, then one projected gradient step on the weights::
 
     lam <- max(0, lam - lam_lr * g),   g_i = d E(W^(T)) / d lam_i
 
-where the *response* ``E`` is the data term ``D`` alone (the seed's error function) evaluated
+where the *response* ``E`` is the data term ``D`` alone (the source's error function) evaluated
 after the bunch, as a function of the weights through the T updates. The hypergradient ``g``
 is exact for the bunch: forward-mode differentiation carries ``Z = dW/dlam`` through the T
 updates (rows are independent given H, so ``Z_i = dW_i / dlam_i`` is one r-vector per row;
@@ -156,7 +156,7 @@ class PenalizedNMF(TransformerMixin, BaseEstimator):
         starting value for ``solver="altbi"``.
     solver : {"mu", "altbi"}, default="mu"
     inner_iter : int, default=1
-        W updates per outer iteration: AltBi's bunch length T (the seed uses several); MU-P
+        W updates per outer iteration: AltBi's bunch length T (the source uses several); MU-P
         with ``inner_iter > 1`` is the same bunched path with the weights held fixed.
     lam_lr : float, default=1e-3
         AltBi's step size on the weights.
@@ -267,7 +267,7 @@ class PenalizedNMF(TransformerMixin, BaseEstimator):
         return W
 
 
-# -- the seed's synthetic comparison (the AltBi chapter) --------------------------------------
+# -- the source's synthetic comparison (the AltBi chapter) --------------------------------------
 
 
 def _one_run(benchmark, seed, method, lam, params):

@@ -4,20 +4,20 @@ A network reads a matrix with missing entries ``X`` (N x M) and its indicator ``
 prior means ``U0`` (N x K) and ``V0`` (M x K) of its factors; the factors are then adapted to
 the observed entries by ``T`` unrolled steps, and the whole chain is trained, across many
 small matrices, to minimise the error on held-out entries. The models are PyTorch, on the CPU,
-in :mod:`metanmf_lab.related._metaprior_torch` (imported only to compute results: reading the stores
-needs no PyTorch; the names below are available here). Orientation: ``X ~ U V^T`` as in the
-seed (rows of X are, e.g., users; for the NMF version on images a row is a sample, so ``U``
+in :mod:`metanmf_lab.related._metaprior_torch` (imported only to compute results: reading the
+stores needs no PyTorch; the names below are available here). Orientation: ``X ~ U V^T`` as in
+the source (rows of X are, e.g., users; for the NMF version on images a row is a sample, so ``U``
 plays our ``W`` and ``V^T`` our ``H``).
 
-* :class:`ExchangeableLayer` -- seed eq. (4): each element's new representation mixes, per
+* :class:`ExchangeableLayer` -- Iwata 2021 eq. (4): each element's new representation mixes, per
   channel, the element itself, the mean of its column, the mean of its row and the mean of the
   matrix (observed entries only), plus a bias. Permuting the rows or the columns of the input
   permutes the output the same way (equivariance).
-* :class:`PriorNet` -- seed eq. (5): exchangeable layers, then the mean of the element
+* :class:`PriorNet` -- Iwata 2021 eq. (5): exchangeable layers, then the mean of the element
   representations over each row (for ``U0``) and over each column (for ``V0``), each through a
   feed-forward network. Permuting rows permutes the rows of ``U0`` and leaves ``V0``
   unchanged (invariance), and vice versa.
-* :func:`gd_steps` -- seed eqs. (6)-(7): MAP gradient steps on
+* :func:`gd_steps` -- Iwata 2021 eqs. (6)-(7): MAP gradient steps on
   ``||B * (X - U V^T)||^2 + lam (||U - U0||^2 + ||V - V0||^2)`` (both factors from the same
   iterate, as written).
 * :func:`mu_steps` -- the NMF version: multiplicative steps on the same objective with
@@ -31,7 +31,7 @@ plays our ``W`` and ``V^T`` our ``H``).
   and never increases that objective.
 * :class:`MetaPriorMF` -- the model: a :class:`PriorNet` and ``T`` steps of either kind, with
   a learnable ``lam`` (kept positive through its logarithm).
-* :func:`meta_train` -- seed Algorithm 2: episodes of random N x M sub-matrices of the
+* :func:`meta_train` -- Iwata 2021 Algorithm 2: episodes of random N x M sub-matrices of the
   meta-training matrices, their observed entries split into training and test entries with
   ratio R, Adam on the test error, early stopping on validation episodes.
 """
@@ -62,18 +62,19 @@ from ..grid.store import ML100KStore, NMFPriorStore, settings_hash
 #: The PyTorch part (models, steps, training), in :mod:`metanmf_lab.related._metaprior_torch`: this
 #: module's names for it are resolved on first use, so reading the stores needs no PyTorch.
 _TORCH_NAMES = ("EPS", "Episodes", "ExchangeableLayer", "MetaPriorMF", "PriorNet", "STEPS",
-                "evaluate", "gd_steps", "masked_mse", "meta_train", "mu_steps", "torch_threads")
+                "evaluate", "gd_steps", "linear", "masked_mse", "meta_train", "mu_steps",
+                "torch_generator", "torch_threads")
 
 
 __getattr__, __dir__ = lazy_torch_names(__name__, _TORCH_NAMES, "._metaprior_torch")
 
 
-# -- the seed's MovieLens 100K protocol ---------------------------------------------------------
+# -- the source's MovieLens 100K protocol ---------------------------------------------------------
 
 
 def standardized_ratings(ratings):
     """MovieLens ratings (``load_movielens`` dict) as a dense users x items matrix, NaN where
-    unrated, standardised to zero mean and unit variance over all ratings (seed Sec. 4.1)."""
+    unrated, standardised to zero mean and unit variance over all ratings (Iwata 2021 Sec. 4.1)."""
     u, i = ratings["user"] - 1, ratings["item"] - 1
     y = ratings["rating"].astype(np.float64)
     A = np.full((int(u.max()) + 1, int(i.max()) + 1), np.nan)
@@ -84,7 +85,7 @@ def standardized_ratings(ratings):
 def split_users_items(A, random_state, fractions=(0.7, 0.1, 0.2)):
     """Meta-training, validation and meta-test matrices: the users and the items are each
     split at random in ``fractions``, and each part keeps only its own users' ratings of its
-    own items, so the parts have no user and no item in common (seed Sec. 4.1)."""
+    own items, so the parts have no user and no item in common (Iwata 2021 Sec. 4.1)."""
     rng = np.random.default_rng(random_state)
     parts = []
     for size in A.shape:
@@ -166,7 +167,7 @@ ZERO_FIT = 1e-8
 
 @dataclass(frozen=True)
 class TrainingSettings(SettingsBase):
-    """What the prior network and its meta-training share in both experiments (seed Sec. 4.2:
+    """What the prior network and its meta-training share in both experiments (Iwata 2021 Sec. 4.2:
     three exchangeable layers of 32 channels, four-layer heads of 32 units, dropout 0.1,
     T = 10 steps, batches of 16 episodes with half of their entries held out)."""
 
@@ -190,9 +191,9 @@ class TrainingSettings(SettingsBase):
 
 @dataclass(frozen=True)
 class ML100KSettings(TrainingSettings):
-    """Everything that defines a MovieLens result besides the split (seed Sec. 4.2 defaults,
+    """Everything that defines a MovieLens result besides the split (Iwata 2021 Sec. 4.2 defaults,
     except the Adam rate, 1e-3 instead of 1e-4, and a fixed number of iterations with
-    early stopping on validation episodes instead of 1,000 epochs: a CPU budget). The seed's
+    early stopping on validation episodes instead of 1,000 epochs: a CPU budget). The source's
     values are in ``data/published/iwata2021_settings.csv``; ``tests/test_published.py`` says
     which fields follow them and which depart."""
 
@@ -220,6 +221,17 @@ class ML100KSettings(TrainingSettings):
         return settings_hash(self.prior_json(), self.VERSION, self.VERSION_TAG)
 
 
+#: The offsets of a split's named NumPy streams from the split (:func:`stream_seed`).
+STREAM_OFFSETS = {"meta-test": 10_000, "validation": 20_000}
+
+
+def stream_seed(stream, split):
+    """The seed of one named random stream of a MovieLens split: ``split`` plus the stream's
+    offset in :data:`STREAM_OFFSETS` (the split itself seeds the user/item split, the prior
+    network and its meta-training). Distinct for every stream and split below 10,000."""
+    return STREAM_OFFSETS[stream] + int(split)
+
+
 def _ml100k_matrices(split, settings, ratings=None):
     """The meta-training and validation parts of one split, and its validation and meta-test
     matrices (:func:`meta_test_matrices`)."""
@@ -227,10 +239,10 @@ def _ml100k_matrices(split, settings, ratings=None):
     s = settings
     A = standardized_ratings(load_movielens(download=True) if ratings is None else ratings)
     train, valid, test = split_users_items(A, random_state=split)
-    tests = meta_test_matrices(test, s.n_test, random_state=10_000 + split, n_rows=s.size,
-                               n_cols=s.size)
-    valids = meta_test_matrices(valid, s.n_test, random_state=20_000 + split, n_rows=s.size,
-                                n_cols=s.size)
+    tests = meta_test_matrices(test, s.n_test, random_state=stream_seed("meta-test", split),
+                               n_rows=s.size, n_cols=s.size)
+    valids = meta_test_matrices(valid, s.n_test, random_state=stream_seed("validation", split),
+                                n_rows=s.size, n_cols=s.size)
     return train, valid, valids, tests
 
 
@@ -286,15 +298,15 @@ def ml100k_split(split, settings, ratings=None):
 
     torch = require_torch("Training the meta-learned prior (metaprior.ml100k_split)")
     # lazy: PyTorch is a heavy optional dependency (requirements-torch.txt)
-    from ._metaprior_torch import Episodes, MetaPriorMF, meta_train, torch_threads
+    from ._metaprior_torch import (Episodes, MetaPriorMF, meta_train, torch_generator,
+                                   torch_threads)
 
     s = settings
     t0 = time.perf_counter()
     train, valid, valids, tests = _ml100k_matrices(split, s, ratings)
-    torch.manual_seed(split)
     model = MetaPriorMF(s.rank, n_steps=s.n_steps, eta=s.eta, lam=s.lam, channels=s.channels,
                         n_layers=s.n_layers, hidden=s.hidden, ff_layers=s.ff_layers,
-                        dropout=s.dropout)
+                        dropout=s.dropout, generator=torch_generator(split))
     info = meta_train(model, Episodes([train], s.size, s.size, s.train_ratio),
                       Episodes([valid], s.size, s.size, s.train_ratio), n_iter=s.n_iter,
                       batch=s.batch, lr=s.lr, eval_every=s.eval_every, n_valid=s.n_valid,
@@ -323,7 +335,7 @@ def _ml100k_parts(df, settings):
 
 
 def run_ml100k(splits, settings=None, store=None, progress=False, ratings=None):
-    """The MovieLens 100K experiment (seed Sec. 4) over ``splits``: what each split lacks in
+    """The MovieLens 100K experiment (Iwata 2021 Sec. 4) over ``splits``: what each split lacks in
     ``store`` (default ``data/results/metaprior_ml100k.csv``; False: keep nothing) is
     computed and added whole -- the trained prior's rows with the baselines', or the
     baselines' alone (:func:`ml100k_baselines`, no training) where only settings that the
@@ -365,16 +377,6 @@ def run_ml100k(splits, settings=None, store=None, progress=False, ratings=None):
     return df.reset_index(drop=True)
 
 
-#: The settings of the book's profiles: the seed's (with the CPU budget of
-#: :class:`ML100KSettings`) and seconds-long ones for the tests.
-PROFILE_SETTINGS = {
-    "full": ML100KSettings(),
-    "smoke": ML100KSettings(rank=4, channels=4, n_layers=2, hidden=8, ff_layers=2, n_iter=20,
-                            eval_every=10, n_valid=16, n_test=4, mf_regs=(1.0,),
-                            eval_steps=(0, 10)),
-}
-
-
 # -- the NMF version on the thesis' datasets ----------------------------------------------------
 
 #: The starts compared by the NMF version's experiment.
@@ -408,13 +410,13 @@ def _start(init, X_learn, X_eval, rank, seed, settings, thesis_settings):
         return X_eval @ H.T, H
     torch = require_torch("Training the meta-learned prior of an NMF start")
     # lazy: PyTorch is a heavy optional dependency (requirements-torch.txt)
-    from ._metaprior_torch import Episodes, MetaPriorMF, meta_train, torch_threads
+    from ._metaprior_torch import (Episodes, MetaPriorMF, meta_train, torch_generator,
+                                   torch_threads)
 
-    torch.manual_seed(seed)
     model = MetaPriorMF(rank, step="mu", n_steps=settings.n_steps, lam=settings.lam,
                         channels=settings.channels, n_layers=settings.n_layers,
                         hidden=settings.hidden, ff_layers=settings.ff_layers,
-                        dropout=settings.dropout)
+                        dropout=settings.dropout, generator=torch_generator(seed))
     # early stopping on a fifth of the learning half's samples: the evaluation half is never
     # seen before the factorisation it is used for
     perm = np.random.default_rng(seed).permutation(X_learn.shape[0])
@@ -511,15 +513,6 @@ def run_nmf_prior(datasets, ranks, seeds, settings=None, store=None, progress=Fa
     for c in ("recon_error", "nmi"):
         df[c] = df[c].astype(float)
     return df.reset_index(drop=True)
-
-
-#: The NMF version's settings of the book's profiles.
-NMF_PROFILE_SETTINGS = {
-    "full": NMFPriorSettings(),
-    "smoke": NMFPriorSettings(channels=4, n_layers=2, hidden=8, ff_layers=2, n_steps=3,
-                              size=16, batch=4, n_iter=10, eval_every=5, n_valid=8,
-                              eval_iters=(0, 10)),
-}
 
 
 def nmf_prior_comparisons(rows, value="nmi", reference="meta-learned prior", level=0.95,

@@ -7,33 +7,33 @@ per variable block maps the gradient of the block's sub-problem to an additive s
 eqs. 8-9), with its parameters frozen inside an inner loop of ``t_in`` steps. Every ``t_out``
 outer iterations the LSTMs are updated by Adam on the *accumulated global loss* of those
 iterations (eq. 10-11), back-propagated through the steps that produced them; across a set of
-training problems this is the seed's upper level (its Algorithm 1 and Fig. 1).
+training problems this is the source's upper level (its Algorithm 1 and Fig. 1).
 
 * :class:`CoordinateLSTM` -- one two-layer LSTM applied to every coordinate of a block
   separately (the same weights for all, a state per coordinate: Andrychowicz et al., 2016, the
-  learned-optimiser design the seed builds on). Its input is the gradient preprocessed to
+  learned-optimiser design the source builds on). Its input is the gradient preprocessed to
   ``(log|g| / p, sign g)`` (the same paper's scale-free preprocessing; ``p = 10``), its output
   a step scaled by ``out_scale``.
 * Problems, batched over independent instances (the leading dimension), each with a
   per-instance global loss ``F``, its blocks and their projection:
-  :class:`CompletionProblems` (seed eq. 13: ``1/2 ||P_Omega(R - U V^T)||^2 +
-  lam/2 (||U||^2 + ||V||^2)``), :class:`GMMProblems` (seed eq. 17, the mean negative
+  :class:`CompletionProblems` (Xia et al. 2023, eq. 13: ``1/2 ||P_Omega(R - U V^T)||^2 +
+  lam/2 (||U||^2 + ||V||^2)``), :class:`GMMProblems` (Xia et al. 2023, eq. 17, the mean negative
   log-likelihood per point with the covariances fixed; the mixing weights are a softmax of
-  free logits, our choice: the seed adds steps to the weights directly and says nothing of
+  free logits, our choice: the source adds steps to the weights directly and says nothing of
   keeping them on the simplex) and :class:`NMFProblems` (``1/2 ||X - W H||^2 / ||X||^2``,
   the blocks projected onto the non-negative orthant after every step: the NMF version).
 * :class:`MLAM` -- the two (or more) LSTMs, :meth:`MLAM.run` (Algorithm 1 on a batch of
   problems, with or without meta-updates) and :meth:`MLAM.fit` (the upper level over a set
   of training problems).
 * Baselines with the same problems and starts: :func:`alternating_gd` (fixed-step gradient
-  descent on each sub-problem, ``t_in`` steps per block and outer iteration: the seed's
+  descent on each sub-problem, ``t_in`` steps per block and outer iteration: the source's
   "SGD" without the sampling), :func:`als_completion` (exact ridge solve of each
   sub-problem) and :func:`em_gmm` (EM with the covariances fixed).
 
-Two readings of the seed that are ours and said here: the gradient fed to an LSTM is treated
+Two readings of the source that are ours and said here: the gradient fed to an LSTM is treated
 as a constant when back-propagating the global loss (the first-order simplification of
-Andrychowicz et al.; the seed does not say), and each inner loop starts from the block's
-current value (``inner_start="previous"``); the seed's text says inner loops start "from a
+Andrychowicz et al.; the source does not say), and each inner loop starts from the block's
+current value (``inner_start="previous"``); the source's text says inner loops start "from a
 random initialization", which :meth:`MLAM.run` offers as ``inner_start="random"``.
 
 Orientation: ``R ~ U V^T`` for completion (seed); for NMF ``X ~ W H`` with X samples x
@@ -64,8 +64,8 @@ MLAM_VERSION = "1"
 #: :mod:`metanmf_lab.related._mlam_torch`: this module's names for it are resolved on first use, so
 #: reading the store needs no PyTorch.
 _TORCH_NAMES = ("CompletionProblems", "CoordinateLSTM", "GMMProblems", "INNER_STARTS",
-                "LOSS_POINTS", "MLAM", "NMFProblems", "_generator", "als_completion",
-                "alternating_gd", "em_gmm")
+                "LOSS_POINTS", "MLAM", "NMFProblems", "START_OFFSETS", "als_completion",
+                "alternating_gd", "em_gmm", "torch_generator")
 
 
 __getattr__, __dir__ = lazy_torch_names(__name__, _TORCH_NAMES, "._mlam_torch")
@@ -75,7 +75,7 @@ __getattr__, __dir__ = lazy_torch_names(__name__, _TORCH_NAMES, "._mlam_torch")
 
 
 def completion_problems(n_problems, size=100, rank=5, rate=0.2, seed=0, dtype=np.float64):
-    """Synthetic completion problems as in the seed's Sec. V-A: ``R = U* V*^T`` (size x size,
+    """Synthetic completion problems as in the source's Sec. V-A: ``R = U* V*^T`` (size x size,
     rank ``rank``, factor entries N(0, rank^-1/2) so R's entries have unit variance), each
     entry observed with probability ``rate``. Returns ``(R, mask)``, (n_problems, size,
     size) each."""
@@ -93,8 +93,8 @@ def completion_problems(n_problems, size=100, rank=5, rate=0.2, seed=0, dtype=np
 
 
 def gmm_problems(n_problems, n_points=500, K=4, dim=2, spread=2.0, seed=0, dtype=np.float64):
-    """Synthetic GMM problems (seed Sec. V-B): ``K`` components with identity covariances,
-    means N(0, spread^2 I), equal weights, ``n_points`` points. Returns X (n_problems,
+    """Synthetic GMM problems (Xia et al. 2023, Sec. V-B): ``K`` components with identity
+    covariances, means N(0, spread^2 I), equal weights, ``n_points`` points. Returns X (n_problems,
     n_points, dim)."""
     rng = np.random.default_rng(seed)
     means = spread * rng.standard_normal((n_problems, K, dim))
@@ -107,22 +107,22 @@ def gmm_problems(n_problems, n_points=500, K=4, dim=2, spread=2.0, seed=0, dtype
 class MLAMSettings(SettingsBase):
     """Everything that defines an MLAM result besides the experiment's setting and seed.
 
-    Seed Sec. V: T = ``n_outer`` = 100 outer iterations, ``t_in`` = ``t_out`` = 10, Adam,
-    two LSTM layers. Ours differ where a 2-core CPU budget asks: LSTM layers of ``hidden`` =
-    10 units (seed: 500), two passes (``n_epochs``) over the training problems in batches of
-    ``batch`` (the seed gives neither), and an Adam rate ``lr`` of 3e-3 (seed: 1e-3), which
-    with so few updates trained better in a trial on rank-5 completion (test RMSE 0.36
-    against 0.48 at 1e-3 with 20 units). ``lam`` weighs eq. (13)'s regulariser
-    (not given in the seed). GD's step size is the value of ``gd_lrs`` with the lowest final
-    global loss on the training problems (no ground truth used); "ALS (tuned ridge)" takes
-    the ridge weight of ``als_lams`` with the best RMSE on the training problems (their
-    ground truth used, as the seed's "carefully adjusted" baselines). GMM: ``gmm_k``
-    components, ``gmm_points`` points, means N(0, ``gmm_spread``^2 I), EM stopped when the
-    mean negative log-likelihood changes by less than ``em_tol`` (seed: 1e-4). NMF: MLAM is
-    trained on ``nmf_rows``-sample sub-matrices of the learning half for ``nmf_train_outer``
-    outer iterations each, then run on the evaluation half for 100. The seed's values are in
-    ``data/published/xia2023_settings.csv``; ``tests/test_published.py`` says which fields
-    follow them and which depart.
+    Xia et al. 2023, Sec. V: T = ``n_outer`` = 100 outer iterations, ``t_in`` = ``t_out`` =
+    10, Adam, two LSTM layers. Ours differ where a 2-core CPU budget asks: LSTM layers of
+    ``hidden`` = 10 units (source: 500), two passes (``n_epochs``) over the training
+    problems in batches of ``batch`` (the source gives neither), and an Adam rate ``lr`` of
+    3e-3 (source: 1e-3), which with so few updates trained better in a trial on rank-5
+    completion (test RMSE 0.36 against 0.48 at 1e-3 with 20 units). ``lam`` weighs eq. (13)'s
+    regulariser (not given in the source). GD's step size is the value of ``gd_lrs`` with the
+    lowest final global loss on the training problems (no ground truth used); "ALS (tuned
+    ridge)" takes the ridge weight of ``als_lams`` with the best RMSE on the training
+    problems (their ground truth used, as the source's "carefully adjusted" baselines). GMM:
+    ``gmm_k`` components, ``gmm_points`` points, means N(0, ``gmm_spread``^2 I), EM stopped
+    when the mean negative log-likelihood changes by less than ``em_tol`` (source: 1e-4). NMF:
+    MLAM is trained on ``nmf_rows``-sample sub-matrices of the learning half for
+    ``nmf_train_outer`` outer iterations each, then run on the evaluation half for 100. The
+    source's values are in ``data/published/xia2023_settings.csv``;
+    ``tests/test_published.py`` says which fields follow them and which depart.
     """
 
     hidden: int = 10
@@ -251,52 +251,13 @@ def run_mlam(cells, settings=None, store=None, progress=False, thesis_settings=N
 
 
 #: Ranks (Table II) and factor dimensions of a rank-10 matrix (Table III) of the full profile,
-#: the seed's. MLAM's cost grows with the number of coordinates (p times the two dimensions):
+#: the source's. MLAM's cost grows with the number of coordinates (p times the two dimensions):
 #: the training at rank or p = 100 takes about half an hour on one core.
 BIG_RANKS = (10, 20, 40, 80, 100)
 BIG_PS = (20, 40, 80, 100)
 
 #: The image datasets of the NMF version.
 NMF_DATASETS = ("digits", "fmnist", "faces", "coil20")
-
-
-def profile_cells(profile):
-    """The ``(experiment, params, seed)`` cells of a book profile, cheapest first.
-
-    full: the seed's experiments with 50 training and 50 test problems for the rank-5
-    completion at the four observation rates and for the GMM (2-D as Fig. 6, and the
-    dimensions of Table VI), 10 and 10 for the larger ranks and factor dimensions of
-    :data:`BIG_RANKS` and :data:`BIG_PS` (Tables II and III), and the NMF version on the four
-    image datasets at rank 10 (three seeds, 10 training sub-matrices each, one per batch: with
-    ``nmf_train_outer`` = 20 outer iterations a batch gives two updates of the networks, and
-    batches of 10 would leave them with four in all).
-    smoke: seconds-long versions of one cell per experiment.
-    """
-    if profile == "smoke":
-        return [("completion", dict(rate=r, rank=5, p=5, n_train=2, n_test=3), 0)
-                for r in (0.2, 0.4)] + [
-                ("gmm", dict(dim=d, n_train=2, n_test=3), 0) for d in (2, 4)] + [
-                ("nmf", dict(dataset="digits", rank=3, n_train=2, n_test=1, train_batch=1), 0)]
-    if profile != "full":
-        raise ValueError(f"Unknown profile {profile!r}.")
-    cells = [("gmm", dict(dim=d, n_train=50, n_test=50), 0) for d in (2, 4, 8, 16, 32, 64)]
-    cells += [("completion", dict(rate=r, rank=5, p=5, n_train=50, n_test=50), 0)
-              for r in (0.2, 0.4, 0.6, 0.8)]
-    cells += [("nmf", dict(dataset=d, rank=10, n_train=10, n_test=1, train_batch=1), s)
-              for d in NMF_DATASETS for s in (0, 1, 2)]
-    cells += [("completion", dict(rate=0.2, rank=k, p=k, n_train=10, n_test=10), 0)
-              for k in BIG_RANKS]
-    cells += [("completion", dict(rate=0.2, rank=10, p=p, n_train=10, n_test=10), 0)
-              for p in BIG_PS]
-    return cells
-
-
-#: The settings of the book's profiles.
-PROFILE_SETTINGS = {
-    "full": MLAMSettings(),
-    "smoke": MLAMSettings(hidden=4, n_outer=5, t_in=2, t_out=2, batch=2, nmf_rows=30,
-                          nmf_train_outer=2, gd_lrs=(1e-2,), als_lams=(0.1, 1.0)),
-}
 
 
 # -- reporting -----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""What each chapter of the book shows, computed in one place.
+"""What each chapter of the book shows, computed in one place: one module per chapter, named
+as its notebook, and the book's one verdict per comparison (``verdicts``).
 
 A chapter's notebook calls one function of this subpackage, which returns a small dataclass of
 display-ready values (numbers, sentences built from data, tables, figures); the notebook glues

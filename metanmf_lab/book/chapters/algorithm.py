@@ -53,18 +53,18 @@ FIELD_TEXT = {
 }
 
 
-def one_epoch(X_tasks, X_target, B_tasks, B_target, rank, inner_iter):
+def one_epoch(X_tasks, X_target, H_tasks, H_target, rank, inner_iter):
     """One epoch of Meta-NMF (thesis eqs. 3.2 and 3.4) with the public ``NMF``: each meta-task
-    runs ``inner_iter`` iterations from ``B_target + B_i`` (bases in the package's orientation,
-    ``W^T``, and coefficients ``X @ B.T``), then the target runs from ``B_target`` plus the mean
+    runs ``inner_iter`` iterations from ``H_target + H_i`` (bases in the package's orientation,
+    ``W^T``, and coefficients ``X @ H.T``), then the target runs from ``H_target`` plus the mean
     of the new task bases. Returns the new task bases and the new target basis."""
 
     def nmf_from(X, start):
         est = NMF(rank, init="custom", max_iter=inner_iter, tol=0)
         return est.fit(X, W=X @ start.T, H=start).components_
 
-    tasks = [nmf_from(X_i, B_target + B_i) for X_i, B_i in zip(X_tasks, B_tasks)]
-    return tasks, nmf_from(X_target, B_target + np.mean(tasks, axis=0))
+    tasks = [nmf_from(X_i, H_target + H_i) for X_i, H_i in zip(X_tasks, H_tasks)]
+    return tasks, nmf_from(X_target, H_target + np.mean(tasks, axis=0))
 
 
 #: Protocol fields the table shows within another field's row: the GNMF weight belongs to the
@@ -176,10 +176,10 @@ def values(P):
         split = make_tasks(len(X_learn), n_tasks=S.n_tasks, protocol="thesis",
                            random_state=rng, min_size=P.rank)
     shape = (P.rank, X.shape[1])
-    B_tasks = [rng.uniform(0.0, 1.0, shape) for _ in split.meta]
-    B_target = rng.uniform(0.0, 1.0, shape)
-    _, B_1 = one_epoch([X_learn[i] for i in split.meta], X_learn[split.target], B_tasks,
-                       B_target, P.rank, S.inner_iter)
+    H_tasks = [rng.uniform(0.0, 1.0, shape) for _ in split.meta]
+    H_target = rng.uniform(0.0, 1.0, shape)
+    _, H_1 = one_epoch([X_learn[i] for i in split.meta], X_learn[split.target], H_tasks,
+                       H_target, P.rank, S.inner_iter)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TaskSplitWarning)  # reported once, above
@@ -197,15 +197,15 @@ def values(P):
                 fit.history_["scale_growth"][-n_last:])))),
                 "objective": float(fit.history_["target_objective"][-1])})
     same_split = all(np.array_equal(a, b) for a, b in zip(meta_1.tasks_.meta, split.meta))
-    ours = B_1 / B_1.max(axis=1, keepdims=True)
+    ours = H_1 / H_1.max(axis=1, keepdims=True)
     theirs = meta_1.components_ / meta_1.components_.max(axis=1, keepdims=True)
     np.testing.assert_allclose(theirs, ours, rtol=1e-9, atol=1e-12)
 
     h = meta.history_
     target = h["target_objective"]
-    B_raw, B = raw.components_, meta.components_
-    shift = np.frexp(B_raw.max())[1] - np.frexp(B.max())[1]
-    rel = float(np.max(np.abs(np.ldexp(B_raw, -shift) - B)) / B.max())
+    H_raw, H_meta = raw.components_, meta.components_
+    shift = np.frexp(H_raw.max())[1] - np.frexp(H_meta.max())[1]
+    rel = float(np.max(np.abs(np.ldexp(H_raw, -shift) - H_meta)) / H_meta.max())
 
     shown = [e for e in SHOWN_EPOCHS if e < S.n_epochs] + [S.n_epochs]
     img = image_shape(P.dataset) or (1, X.shape[1])
@@ -224,15 +224,15 @@ def values(P):
                              split.fallback),
         n_split_warnings=len(caught), inner=S.inner_iter, n_epochs=S.n_epochs, rank=P.rank,
         baseline_iter=S.baseline_iter,
-        shift_epoch1=int(np.round(np.log2(B_1.max() / meta_1.components_.max()))),
+        shift_epoch1=int(np.round(np.log2(H_1.max() / meta_1.components_.max()))),
         epoch_max_diff=sci(np.max(np.abs(theirs - ours))), same_split=same_split,
         same_basis=bool(np.allclose(theirs, ours, rtol=1e-9)),
         final_change=sci(h["basis_change"][-1]), final_target=float(target[-1]),
         target_change=float(target[-1] / target[0] - 1),
         growth_nmf=float(np.exp(np.mean(np.log(h["scale_growth"])))),
         raw_max=sci(raw.components_.max(), 2), float_tiny=sci(np.finfo(np.float64).tiny),
-        raw_min_positive=sci(B_raw[B_raw > 0].min()),
-        bit_identical="yes" if np.array_equal(np.ldexp(B_raw, -shift), B) else "no",
+        raw_min_positive=sci(H_raw[H_raw > 0].min()),
+        bit_identical="yes" if np.array_equal(np.ldexp(H_raw, -shift), H_meta) else "no",
         rescale_max_diff=sci(rel), rescaled_as_raw=rel < 1e-12,
         n_last=n_last, lam_small=lams[0], lam_large=lams[-1],
         raw_growth_small=gnmf_rows[0]["growth"], raw_growth_large=gnmf_rows[-1]["growth"],

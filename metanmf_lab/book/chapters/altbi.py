@@ -34,7 +34,8 @@ REFERENCE_KINDS = ("MU", "MU-P, best of grid", "MU-P, bunches (control)")
 
 
 def reference_kind(reference):
-    """The kind of a reference of :func:`metanmf_lab.related.altbi.comparisons`: "MU", "MU-P, best of
+    """The kind of a reference of :func:`metanmf_lab.related.altbi.comparisons`: "MU", "MU-P, best
+    of
     grid" (``"MU-P (λ=...)"``) or "MU-P, bunches (control)"."""
     if reference == "MU":
         return REFERENCE_KINDS[0]

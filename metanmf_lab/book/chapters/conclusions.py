@@ -14,6 +14,7 @@ import pandas as pd
 from ...data.datasets import DATASETS
 from ...grid import published, reporting, stats
 from ...grid.catalogue import HEADLINE_PAIRS
+from ...grid.cells import CONDITIONS
 from .. import display
 from ..notebook import hypotheses as measure, notes as measure_notes
 from . import Prose
@@ -36,10 +37,10 @@ def headline_table(verdicts, thesis, base, meta):
     mine = verdicts[verdicts["model"] == meta].set_index(["kind", "dataset", "condition"])
     rows = []
     for ds in DATASETS:
-        for cond in ("none", "added"):
+        for cond in CONDITIONS:
             if not any((k, ds, cond) in mine.index for k in HEADLINE_KINDS):
                 continue
-            row = {"dataset": dataset_name(ds), "noise": "none" if cond == "none" else "added",
+            row = {"dataset": dataset_name(ds), "noise": cond,
                    "thesis": signed(t.get((ds, cond, meta), np.nan)
                                     - t.get((ds, cond, base), np.nan))}
             for kind, header in HEADLINE_KINDS.items():

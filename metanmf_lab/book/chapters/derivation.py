@@ -51,7 +51,7 @@ def check_problem(P):
     Xc : ndarray of shape (n, n_features)
     coef : ndarray of shape (n, rank)
         The thesis' H, transposed.
-    comp : ndarray of shape (rank, n_features)
+    components : ndarray of shape (rank, n_features)
         The thesis' W, transposed.
     """
 
@@ -60,8 +60,8 @@ def check_problem(P):
     n = N_CHECK[P.profile]
     Xc = X[rng.choice(len(X), n, replace=False)]
     coef = rng.uniform(0.1, 1.0, (n, P.rank))
-    comp = rng.uniform(0.1, 1.0, (P.rank, X.shape[1]))
-    return Xc, coef, comp
+    components = rng.uniform(0.1, 1.0, (P.rank, X.shape[1]))
+    return Xc, coef, components
 
 
 def _data(P, load_dataset):
@@ -71,7 +71,7 @@ def _data(P, load_dataset):
     return X, y
 
 
-def gradient_check(Xc, coef, comp, objectives):
+def gradient_check(Xc, coef, components, objectives):
     """Relative difference between the package's analytic gradients and forward finite
     differences of the objective (SciPy's ``approx_fprime``), per objective (name -> keyword
     arguments of :func:`metanmf_lab.objective`) and factor: a DataFrame with columns
@@ -83,47 +83,49 @@ def gradient_check(Xc, coef, comp, objectives):
 
     rows = []
     for name, kw in objectives.items():
-        g_coef, g_comp = objective_gradients(Xc, coef, comp, **kw)
-        fd_coef = approx_fprime(coef.ravel(),
-                                lambda v: objective(Xc, v.reshape(coef.shape), comp, **kw))
-        fd_comp = approx_fprime(comp.ravel(),
-                                lambda v: objective(Xc, coef, v.reshape(comp.shape), **kw))
-        rows.append({"objective": name, "H": rel(g_coef, fd_coef), "W": rel(g_comp, fd_comp)})
+        g_coef, g_components = objective_gradients(Xc, coef, components, **kw)
+        fd_coef = approx_fprime(
+            coef.ravel(), lambda v: objective(Xc, v.reshape(coef.shape), components, **kw))
+        fd_components = approx_fprime(
+            components.ravel(), lambda v: objective(Xc, coef, v.reshape(components.shape), **kw))
+        rows.append({"objective": name, "H": rel(g_coef, fd_coef),
+                     "W": rel(g_components, fd_components)})
     return pd.DataFrame(rows)
 
 
-def _mu_checks(Xc, coef, comp, rank, lam, graph):
+def _mu_checks(Xc, coef, components, rank, lam, graph):
     """One iteration of each update written out by hand (thesis orientation for the Frobenius
     updates, package orientation for KL and GNMF), against one iteration of the package; and
     the share of entries a common step size would make negative. Raises if a check fails."""
 
-    X_th, W, H = Xc.T, comp.T, coef.T
+    X_th, W, H = Xc.T, components.T, coef.T
     H_mu = H * (W.T @ X_th) / (W.T @ W @ H)
     W_mu = W * (X_th @ H_mu.T) / (W @ H_mu @ H_mu.T)
-    grad_H = frobenius_gradients(Xc, coef, comp)[0].T
+    grad_H = frobenius_gradients(Xc, coef, components)[0].T
     H_gd = H - H / (2 * W.T @ W @ H) * grad_H
-    grad_W = frobenius_gradients(Xc, H_gd.T, comp)[1].T
+    grad_W = frobenius_gradients(Xc, H_gd.T, components)[1].T
     W_gd = W - W / (2 * W @ H_gd @ H_gd.T) * grad_W
     one = NMF(rank, init="custom", max_iter=1, tol=0)
-    coef_1 = one.fit_transform(Xc, W=coef, H=comp)
+    coef_1 = one.fit_transform(Xc, W=coef, H=components)
     for ours, other in [(H_mu, H_gd), (W_mu, W_gd), (H_mu, coef_1.T),
                         (W_mu, one.components_.T)]:
         np.testing.assert_allclose(ours, other, rtol=1e-10, atol=1e-12)
     eta = float(np.mean(H / (2 * W.T @ W @ H)))
     neg_fraction = float(np.mean(H - eta * grad_H < 0))
 
-    g = kl_gradients(Xc, coef, comp)[0]
-    coef_gd = coef - coef / comp.sum(axis=1) * g
-    comp_gd = comp - comp / coef_gd.sum(axis=0)[:, None] * kl_gradients(Xc, coef_gd, comp)[1]
+    g = kl_gradients(Xc, coef, components)[0]
+    coef_gd = coef - coef / components.sum(axis=1) * g
+    components_gd = components - (components / coef_gd.sum(axis=0)[:, None]
+                                  * kl_gradients(Xc, coef_gd, components)[1])
     kl = NMF(rank, loss="kl", init="custom", max_iter=1, tol=0)
-    coef_kl = kl.fit_transform(Xc, W=coef, H=comp)
+    coef_kl = kl.fit_transform(Xc, W=coef, H=components)
     np.testing.assert_allclose(coef_kl, coef_gd, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(kl.components_, comp_gd, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(kl.components_, components_gd, rtol=1e-10, atol=1e-12)
 
-    g = objective_gradients(Xc, coef, comp, graph=graph, lam=lam)[0]
-    step = coef / (2 * (coef @ comp @ comp.T + lam * graph.degree[:, None] * coef))
+    g = objective_gradients(Xc, coef, components, graph=graph, lam=lam)[0]
+    step = coef / (2 * (coef @ components @ components.T + lam * graph.degree[:, None] * coef))
     gnmf = GNMF(rank, lam=lam, init="custom", max_iter=1, tol=0)
-    np.testing.assert_allclose(gnmf.fit_transform(Xc, W=coef, H=comp), coef - step * g,
+    np.testing.assert_allclose(gnmf.fit_transform(Xc, W=coef, H=components), coef - step * g,
                                rtol=1e-10)
     return neg_fraction
 
@@ -214,13 +216,13 @@ def values(P):
     X, y = _data(P, load_dataset)
     n, m = X.shape
     budget = P.settings.baseline_iter
-    Xc, coef, comp = check_problem(P)
+    Xc, coef, components = check_problem(P)
     graph_c = knn_graph(Xc, N_NEIGHBORS)
     objectives = {"Frobenius": dict(loss="frobenius"), "Kullback–Leibler": dict(loss="kl"),
                   "GNMF": dict(loss="frobenius", graph=graph_c, lam=P.lam)}
-    grad = gradient_check(Xc, coef, comp, objectives)
+    grad = gradient_check(Xc, coef, components, objectives)
     max_err = float(grad[["H", "W"]].to_numpy().max())
-    neg_fraction = _mu_checks(Xc, coef, comp, P.rank, P.lam, graph_c)
+    neg_fraction = _mu_checks(Xc, coef, components, P.rank, P.lam, graph_c)
     shown = grad.assign(H=grad["H"].map(sci), W=grad["W"].map(sci))
     table_grad = table(shown, headers={"H": "gradient in H", "W": "gradient in W"})
 
@@ -235,12 +237,12 @@ def values(P):
     never = all(bool(np.all(np.diff(h) <= 1e-12 * h[:-1])) for h in history.values())
     frob = history["NMF, Frobenius"]
 
-    coef_nd, comp_nd = nndsvd(X, P.rank)
+    coef_nd, components_nd = nndsvd(X, P.rank)
     fits = {init: NMF(P.rank, init=init, **common).fit(X) for init in ("nndsvd", "random")}
     k = min(P.rank, 8)
     shape = image_shape(P.dataset) or (1, m)
     grid = [[c.reshape(shape) for c in rows[:k]]
-            for rows in (comp_nd, fits["nndsvd"].components_, fits["random"].components_)]
+            for rows in (components_nd, fits["nndsvd"].components_, fits["random"].components_)]
     labels = ["NNDSVD start", "NNDSVD start,\nthen updates", "random start,\nthen updates"]
     fig_bases = image_table(grid, width=5.6, row_labels=labels,
                             col_labels=[str(j + 1) for j in range(k)])
@@ -267,7 +269,8 @@ def values(P):
         n_edges=int(edges.nnz // 2), mean_degree=float(graph.degree.mean()),
         same_label=float(np.mean(y[edges.row] == y[edges.col])),
         drop_frobenius=float(frob[0] / frob[-1]), never_increases=never,
-        nndsvd_zero_W=float(np.mean(comp_nd == 0)), nndsvd_zero_H=float(np.mean(coef_nd == 0)),
+        nndsvd_zero_W=float(np.mean(components_nd == 0)),
+        nndsvd_zero_H=float(np.mean(coef_nd == 0)),
         nndsvd_zero_W_after=float(np.mean(fits["nndsvd"].components_ == 0)),
         n_seeds=len(seeds), nndsvd_summary=nndsvd_summary(error, budget),
         table_gradient_check=table_grad, table_nndsvd_error=table(err, headers=headers),

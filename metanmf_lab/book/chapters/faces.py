@@ -13,15 +13,12 @@ from ...core.evaluation import hoyer_sparsity
 from ...data.datasets import image_shape
 from ...grid.analysis import spatial_spread
 from ...grid.catalogue import PAIRS
-from ...grid.cells import Cell, resolve_noise
+from ...grid.cells import CONDITIONS, Cell, resolve_noise
 from ...grid.models import fit_cell
 from ...grid.reporting import THESIS_FACE_FIGURES
 from .. import display
 from ..plotting import basis_pair
 from . import Prose
-
-#: The two conditions of the chapter, as its captions and tables name them.
-CONDITIONS = {"none": "no noise", "added": "added noise"}
 
 
 def thesis_order(pairs):

@@ -157,12 +157,8 @@ def hypotheses_params(params):
     parameters not declared take the profile's values or :data:`HYPOTHESES_DEFAULTS`."""
 
     out = Params(params)
-    extra = params.profile_.extra
-    for name in ("datasets", "fair_datasets", "pair_seeds", "pair_datasets", "noise_datasets",
-                 "noise_ranks", "basis_datasets"):
-        if not out.get(name):
-            out[name] = list(params.profile_.datasets if name == "datasets" else extra[name])
-    for name in ("ranks", "seeds"):
+    for name in ("datasets", "ranks", "seeds", "fair_datasets", "pair_seeds", "pair_datasets",
+                 "noise_datasets", "noise_ranks", "basis_datasets"):
         if not out.get(name):
             out[name] = list(getattr(params.profile_, name))
     for name, value in HYPOTHESES_DEFAULTS.items():

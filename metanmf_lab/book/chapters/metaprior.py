@@ -244,7 +244,8 @@ def comparisons_table(cmp, starts):
 def verdict_summary(comparisons, starts):
     """How the prior's verdicts fall over the datasets: a row per measure and other start, a
     column per t, each cell the counts (:func:`verdict_cell`). ``comparisons`` maps a measure
-    (``"recon_error"``, ``"nmi"``) to :func:`metanmf_lab.related.metaprior.nmf_prior_comparisons`."""
+    (``"recon_error"``, ``"nmi"``) to :func:`metanmf_lab.related.metaprior.nmf_prior_comparisons`.
+    """
     rows = []
     for value, cmp in comparisons.items():
         for start in [s for s in starts if s in set(cmp["start"])]:
@@ -322,18 +323,18 @@ def nmf_sentence(cmp_error, cmp_nmi, t_max, n_datasets):
 class MetaPriorValues:
     """What the chapter shows (glued by name)."""
 
-    # the seed's and our settings, as the text states them
-    seed_train_size: str
-    seed_train_ratio: float
-    seed_test_size: str
-    seed_share_train: str
-    seed_share_valid: str
-    seed_share_test: str
-    seed_held_out: str
-    seed_mf_rank: int
-    seed_lr: Prose
-    seed_epochs: str
-    seed_status: str
+    # the source's and our settings, as the text states them
+    paper_train_size: str
+    paper_train_ratio: float
+    paper_test_size: str
+    paper_share_train: str
+    paper_share_valid: str
+    paper_share_test: str
+    paper_held_out: str
+    paper_mf_rank: int
+    paper_lr: Prose
+    paper_epochs: str
+    paper_status: str
     n_splits: int
     n_test: int
     n_iter: int
@@ -372,7 +373,7 @@ class MetaPriorValues:
     verdict_MF: str
 
 
-def build(rows, nmf_rows, settings, nmf_settings, published, seed_settings, status,
+def build(rows, nmf_rows, settings, nmf_settings, published, paper_settings, status,
           nmf_datasets, nmf_ranks, nmf_seeds):
     """:class:`MetaPriorValues` from the results (``rows`` of
     :func:`metanmf_lab.related.metaprior.run_ml100k`, ``nmf_rows`` of
@@ -384,8 +385,8 @@ def build(rows, nmf_rows, settings, nmf_settings, published, seed_settings, stat
     choices = mf_choices(rows, settings.mf_regs)
     c = cmp.set_index("reference")
     ours = rows[rows.method == "ours"].groupby("n_steps")["mse"].mean()
-    shares = {"train": seed_settings["meta_training_fraction"],
-              "valid": seed_settings["meta_validation_fraction"]}
+    shares = {"train": paper_settings["meta_training_fraction"],
+              "valid": paper_settings["meta_validation_fraction"]}
     shares["test"] = 1 - shares["train"] - shares["valid"]  # the paper: the rest
 
     t_max = max(nmf_settings.eval_iters)
@@ -395,18 +396,18 @@ def build(rows, nmf_rows, settings, nmf_settings, published, seed_settings, stat
     first = cmp_error[cmp_error.t == cmp_error.t.min()]
     datasets = [d for d in nmf_datasets if d in set(nmf_rows["dataset"])]
     return MetaPriorValues(
-        seed_train_size=f"{seed_settings['train_rows']} × {seed_settings['train_columns']}",
-        seed_train_ratio=seed_settings["train_ratio"],
-        seed_test_size=(f"{seed_settings['test_matrix_rows']} × "
-                        f"{seed_settings['test_matrix_columns']}"),
-        seed_share_train=f"{100 * shares['train']:.0f}%",
-        seed_share_valid=f"{100 * shares['valid']:.0f}%",
-        seed_share_test=f"{100 * shares['test']:.0f}%",
-        seed_held_out=f"{100 * seed_settings['test_held_out_fraction']:.0f}%",
-        seed_mf_rank=int(seed_settings["mf_rank"]),
-        seed_lr=Prose(power_of_ten(seed_settings["adam_lr"])),
-        seed_epochs=f"{int(seed_settings['epochs']):,}",
-        seed_status=status,
+        paper_train_size=f"{paper_settings['train_rows']} × {paper_settings['train_columns']}",
+        paper_train_ratio=paper_settings["train_ratio"],
+        paper_test_size=(f"{paper_settings['test_matrix_rows']} × "
+                        f"{paper_settings['test_matrix_columns']}"),
+        paper_share_train=f"{100 * shares['train']:.0f}%",
+        paper_share_valid=f"{100 * shares['valid']:.0f}%",
+        paper_share_test=f"{100 * shares['test']:.0f}%",
+        paper_held_out=f"{100 * paper_settings['test_held_out_fraction']:.0f}%",
+        paper_mf_rank=int(paper_settings["mf_rank"]),
+        paper_lr=Prose(power_of_ten(paper_settings["adam_lr"])),
+        paper_epochs=f"{int(paper_settings['epochs']):,}",
+        paper_status=status,
         n_splits=int(per.shape[0]),
         n_test=int(settings.n_test),
         n_iter=int(settings.n_iter),
@@ -455,10 +456,10 @@ def values(P):
     100K results and those of the NMF version, read from their stores (the missing ones
     computed, a progress bar in the full profile)."""
 
-    settings = metaprior.PROFILE_SETTINGS[P.profile]
+    settings = P.profile_.ml100k
     rows = metaprior.run_ml100k(P.splits, settings, P.ml100k_store,
                                 progress=P.profile == "full")
-    nmf_settings = metaprior.NMF_PROFILE_SETTINGS[P.profile]
+    nmf_settings = P.profile_.nmf_prior
     nmf_rows = metaprior.run_nmf_prior(P.nmf_datasets, P.nmf_ranks, P.nmf_seeds, nmf_settings,
                                        P.nmf_prior_store, progress=P.profile == "full",
                                        thesis_settings=P.settings)

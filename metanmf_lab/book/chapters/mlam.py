@@ -65,7 +65,8 @@ def side_by_side(summary, paper, param, table, rebuilt=("MLAM", "SGD", "ALS", "E
     we did not run are left out).
 
     ``summary`` is :func:`metanmf_lab.related.mlam.summary` of one measure; ``paper`` is
-    :func:`metanmf_lab.grid.published.mlam_tables`; ``table`` the paper's table ("I", "II", ...)."""
+    :func:`metanmf_lab.grid.published.mlam_tables`; ``table`` the paper's table ("I", "II", ...).
+    """
     values = sorted(float(v) for v in summary[param].unique())
     cols = [f"{PARAM_NAMES.get(param, param)} = {_number(v)}" for v in values]
     rows = []
@@ -95,8 +96,8 @@ def grouped_headers(table, param):
 
 
 def comparisons_shown(cmp, param):
-    """:func:`metanmf_lab.related.mlam.comparisons` as the book shows them: the parameter, the other
-    method, MLAM minus it [95% interval], the Holm-adjusted p-value and the verdict."""
+    """:func:`metanmf_lab.related.mlam.comparisons` as the book shows them: the parameter, the
+    other method, MLAM minus it [95% interval], the Holm-adjusted p-value and the verdict."""
     return pd.DataFrame({
         PARAM_NAMES.get(param, param): [_number(v) for v in cmp[param]],
         "against": cmp["method"].to_numpy(),
@@ -338,23 +339,23 @@ class MLAMValues:
     """What the chapter shows (glued by name)."""
 
     # the paper's and our settings, as the text states them
-    seed_status: str
-    seed_seconds_MLAM: str
-    seed_seconds_ALS: str
-    seed_lstm_layers: int
-    seed_lstm_hidden: int
-    seed_adam_lr: Prose
-    seed_em_tol: Prose
-    seed_table_iii_rank: int
-    seed_gmm_k: int
-    seed_gmm_points: int
-    seed_matrix_size: int
-    seed_matrix_shape: str
-    seed_rank: int
-    seed_rate: float
-    seed_rate_percent: str
-    seed_first_rank: int
-    seed_first_dim: int
+    paper_status: str
+    paper_seconds_MLAM: str
+    paper_seconds_ALS: str
+    paper_lstm_layers: int
+    paper_lstm_hidden: int
+    paper_adam_lr: Prose
+    paper_em_tol: Prose
+    paper_table_iii_rank: int
+    paper_gmm_k: int
+    paper_gmm_points: int
+    paper_matrix_size: int
+    paper_matrix_shape: str
+    paper_rank: int
+    paper_rate: float
+    paper_rate_percent: str
+    paper_first_rank: int
+    paper_first_dim: int
     n_outer: int
     t_in: int
     t_out: int
@@ -382,7 +383,7 @@ class MLAMValues:
     big_ps: str
     k_max: int
     n_observed: str
-    seed_beyond: str
+    paper_beyond: str
     # Gaussian mixtures
     table_gmm: object
     gmm_win_share: str
@@ -407,14 +408,14 @@ def _empty(note):
     return display.table(pd.DataFrame({"note": [note]}))
 
 
-def build(rows, settings, paper, seed_settings, seed_times, status):
+def build(rows, settings, paper, paper_settings, paper_times, status):
     """:class:`MLAMValues` from the store's rows (with their parameters,
     :func:`metanmf_lab.related.mlam.with_parameters`), the settings that made them and the paper's
     tables, settings and times."""
 
-    D = int(seed_settings["matrix_size"])
-    rate = float(seed_settings["table_ii_rate"])
-    iii_rank = int(seed_settings["table_iii_rank"])
+    D = int(paper_settings["matrix_size"])
+    rate = float(paper_settings["table_ii_rate"])
+    iii_rank = int(paper_settings["table_iii_rank"])
     completion = rows[rows.experiment == "completion"]
     rates = completion[(completion["rank"] == 5) & (completion["p"] == 5)]
     ranks = completion[(completion.rate == rate) & (completion["rank"] == completion["p"])]
@@ -484,23 +485,23 @@ def build(rows, settings, paper, seed_settings, seed_times, status):
     train_updates = int(settings.nmf_train_outer * settings.t_in)
 
     return MLAMValues(
-        seed_status=status,
-        seed_seconds_MLAM=f"{seed_times['MLAM'] / 1000:.1f}",
-        seed_seconds_ALS=f"{seed_times['ALS'] / 1000:.1f}",
-        seed_lstm_layers=int(seed_settings["lstm_layers"]),
-        seed_lstm_hidden=int(seed_settings["lstm_hidden"]),
-        seed_adam_lr=Prose(power_of_ten(seed_settings["adam_lr"])),
-        seed_em_tol=Prose(power_of_ten(seed_settings["em_tol"])),
-        seed_table_iii_rank=iii_rank,
-        seed_gmm_k=int(seed_settings["gmm_k"]),
-        seed_gmm_points=int(seed_settings["gmm_points"]),
-        seed_matrix_size=D,
-        seed_matrix_shape=f"{D} × {D}",
-        seed_rank=int(seed_settings["table_i_rank"]),
-        seed_rate=rate,
-        seed_rate_percent=f"{100 * rate:.0f}%",
-        seed_first_rank=int(paper[paper.table == "II"].value_of.min()),
-        seed_first_dim=int(paper[paper.table == "VI"].value_of.min()),
+        paper_status=status,
+        paper_seconds_MLAM=f"{paper_times['MLAM'] / 1000:.1f}",
+        paper_seconds_ALS=f"{paper_times['ALS'] / 1000:.1f}",
+        paper_lstm_layers=int(paper_settings["lstm_layers"]),
+        paper_lstm_hidden=int(paper_settings["lstm_hidden"]),
+        paper_adam_lr=Prose(power_of_ten(paper_settings["adam_lr"])),
+        paper_em_tol=Prose(power_of_ten(paper_settings["em_tol"])),
+        paper_table_iii_rank=iii_rank,
+        paper_gmm_k=int(paper_settings["gmm_k"]),
+        paper_gmm_points=int(paper_settings["gmm_points"]),
+        paper_matrix_size=D,
+        paper_matrix_shape=f"{D} × {D}",
+        paper_rank=int(paper_settings["table_i_rank"]),
+        paper_rate=rate,
+        paper_rate_percent=f"{100 * rate:.0f}%",
+        paper_first_rank=int(paper[paper.table == "II"].value_of.min()),
+        paper_first_dim=int(paper[paper.table == "VI"].value_of.min()),
         n_outer=int(settings.n_outer),
         t_in=int(settings.t_in),
         t_out=int(settings.t_out),
@@ -526,7 +527,7 @@ def build(rows, settings, paper, seed_settings, seed_times, status):
         big_ps=", ".join(map(str, mlam.BIG_PS)),
         k_max=int(k_max),
         n_observed=f"{int(rate * D * D):,}",
-        seed_beyond=(f"{beyond.value.max():g} to {beyond.value.min():g} at ranks "
+        paper_beyond=(f"{beyond.value.max():g} to {beyond.value.min():g} at ranks "
                      f"{int(beyond.value_of.min())} to {int(beyond.value_of.max())}"),
         table_gmm=table_gmm,
         gmm_win_share=win_share,
@@ -548,9 +549,9 @@ def values(P):
     """The chapter's values for the checked parameters ``P`` of its notebook, read from the
     MLAM store (the missing cells computed, a progress bar in the full profile)."""
 
-    settings = mlam.PROFILE_SETTINGS[P.profile]
+    settings = P.profile_.mlam
     wanted = P.experiments or list(mlam.EXPERIMENTS)
-    cells = [c for c in mlam.profile_cells(P.profile) if c[0] in wanted]
+    cells = [c for c in P.profile_.mlam_cells if c[0] in wanted]
     rows = mlam.with_parameters(mlam.run_mlam(cells, settings, P.mlam_store,
                                               progress=P.profile == "full"))
     return build(rows, settings, published.mlam_tables(), published.mlam_settings()["value"],

@@ -132,7 +132,7 @@ def reference_summary(within):
     protocol and under the authors' code, and in how many the authors' code is closer."""
     return pd.DataFrame({
         "dataset": [_name(d) for d in within["dataset"]],
-        "noise": ["none" if c == "none" else "added" for c in within["condition"]],
+        "noise": list(within["condition"]),
         "entries": within["entries"].astype(int).to_numpy(),
         "within, thesis protocol": within["within_thesis_protocol"].astype(int).to_numpy(),
         "within, authors' code": within["within_reference"].astype(int).to_numpy(),

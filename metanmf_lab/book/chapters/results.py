@@ -17,7 +17,7 @@ import pandas as pd
 from ...data.datasets import DATASETS, dataset_info, is_user_dataset
 from ...grid import reporting
 from ...grid.catalogue import ALL_MODELS, FAIR_BASELINES, MODELS, PAIRS
-from ...grid.cells import make_grid, resolve_noise
+from ...grid.cells import CONDITIONS, make_grid, resolve_noise
 from ...grid.published import where
 from ...grid.reporting import DIFFERENCE_THRESHOLD, THESIS_FIGURES, mean_over_ranks
 from .. import plotting
@@ -29,10 +29,6 @@ from . import Prose
 #: :data:`metanmf_lab.grid.catalogue.REFERENCE_KINDS`.
 FAIR_HEADERS = (("", "Thesis baseline"), ("Fair baselines", "Equal compute"),
                 ("Fair baselines", "Other init"), ("Fair baselines", "Warm start"))
-
-#: How a condition reads in a table.
-CONDITIONS = {"none": "no noise", "added": "added noise"}
-
 
 class Table:
     """A table as the page shows it: the book's HTML table (:func:`metanmf_lab.book.display.table`)
@@ -63,10 +59,10 @@ def listing(values):
 
 
 def noise_origin(dataset, noise, own=False):
-    """Where the noisy condition's level comes from: the ``noise`` parameter ("default" or a
-    number), the authors' code (Blobs, Digits, Faces) or our choice (the others, a reader's
-    dataset)."""
-    if noise != "default":
+    """Where the noisy condition's level comes from: the ``noise`` parameter (a number, or
+    ``"added"``: the dataset's level), the authors' code (Blobs, Digits, Faces) or our choice
+    (the others, a reader's dataset)."""
+    if noise != "added":
         return "set by the parameter `noise`"
     if own:
         return "our choice for a dataset of your own"

@@ -17,7 +17,7 @@ import pandas as pd
 from ...data.datasets import DATASETS
 from ...grid import replication, stats
 from ...grid.catalogue import FAIR_BASELINES, HEADLINE_PAIRS
-from ...grid.cells import make_grid, resolve_noise
+from ...grid.cells import CONDITIONS, make_grid, resolve_noise
 from ...grid.models import load_cell_data, make_model
 from ...grid.reporting import select, thesis_tables
 from ...grid.runner import run_grid
@@ -27,9 +27,6 @@ from .. import plotting
 from ..display import table
 from . import Prose, comparison_cells, dataset_name, interval_text, signed
 from .verdicts import clustering_verdicts
-
-#: Holm families of this chapter: one per table of verdicts.
-CONDITIONS = {"none": "no noise", "added": "added noise"}
 
 
 @dataclass
@@ -264,7 +261,7 @@ def calibrated_sentence(res, levels, thesis):
 def values(params):
     """Everything the robustness chapter shows, for its checked parameters ``params``."""
 
-    plan = params.profile_.extra["plan"]
+    plan = params.profile_.plan
     settings, store, n_jobs = params.settings, params.store, params.get("n_jobs", 1)
     progress = params.profile == "full"
     thesis = thesis_tables()
@@ -286,7 +283,7 @@ def values(params):
     run("calibration")
     cal = replication.calibration_table(replication.calibration_rows(store, settings, plan),
                                         thesis)
-    defaults = {d: resolve_noise(d, "default") for d in plan.datasets}
+    defaults = {d: resolve_noise(d, "added") for d in plan.datasets}
     levels = replication.calibrated_levels(cal)
     cal_shown = pd.DataFrame([{
         "dataset": dataset_name(d), "our σ": defaults[d],

@@ -18,13 +18,11 @@ from ...data.datasets import DATASETS
 from ...grid import reporting, stats
 from ...grid.catalogue import HEADLINE_PAIRS, MODELS, PAIRS
 from ...grid.catalogue import REFERENCE_KINDS
+from ...grid.cells import CONDITIONS
 from ...grid.stats import VERDICTS
 from .. import display
 from ..notebook import hypotheses as measure
 from . import Prose, dataset_name, interval_text, signed
-
-#: How a noise condition reads in a table or a sentence.
-CONDITIONS = {"none": "no noise", "added": "added noise"}
 
 #: The thesis' claims as :func:`metanmf_lab.grid.stats.claims` words them, in the book's order.
 CLAIM_STATUSES = ("holds", "contradicted", "not reproduced", "undecided")
@@ -110,7 +108,7 @@ def book_key(column):
         order = {d: i for i, d in enumerate(DATASETS)}
         return column.map(lambda d: order.get(d, len(order)))
     if column.name == "condition":
-        return column.map({"none": 0, "added": 1}).fillna(2)
+        return column.map({c: i for i, c in enumerate(CONDITIONS)}).fillna(len(CONDITIONS))
     return column
 
 

@@ -71,7 +71,7 @@ def clustering_verdicts(params):
     """The book's verdicts, for a notebook's checked parameters ``params`` (any chapter's:
     parameters it does not declare take their profile's values). Returns
     ``(rows, verdicts)``: the store rows and :func:`compare_rows` of them."""
-    extra = params.profile_.extra
+    profile = params.profile_
 
     def get(name, default):
         value = params.get(name)
@@ -79,13 +79,13 @@ def clustering_verdicts(params):
 
     rows = clustering_rows(
         params.settings, params.store,
-        datasets=get("datasets", params.profile_.datasets),
-        ranks=get("ranks", params.profile_.ranks), seeds=get("seeds", params.profile_.seeds),
-        pair_seeds=get("pair_seeds", extra["pair_seeds"]),
-        fair_datasets=get("fair_datasets", extra["fair_datasets"]),
-        pair_datasets=get("pair_datasets", extra["pair_datasets"]),
+        datasets=get("datasets", profile.datasets),
+        ranks=get("ranks", profile.ranks), seeds=get("seeds", profile.seeds),
+        pair_seeds=get("pair_seeds", profile.pair_seeds),
+        fair_datasets=get("fair_datasets", profile.fair_datasets),
+        pair_datasets=get("pair_datasets", profile.pair_datasets),
         n_jobs=params.get("n_jobs", 1), progress=params.profile == "full")
     split_rows = replication_rows(
-        params.settings, params.store, rows, extra["plan"].splits, extra["plan"].split_ranks,
+        params.settings, params.store, rows, profile.plan.splits, profile.plan.split_ranks,
         n_jobs=params.get("n_jobs", 1), progress=params.profile == "full")
     return rows, compare_rows(rows, split_rows)
