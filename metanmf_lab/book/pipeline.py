@@ -69,12 +69,11 @@ from papermill.translators import PythonTranslator
 from tqdm.auto import tqdm
 
 from .._config import ALGORITHM_VERSION, DATA_ENV, PROJECT_ROOT, __version__, data_dir
-from ..data.datasets import (DATA_FILES, DataFolderError, FILE_SHA256, MissingDataError,
-                             dataset_info, fetch, is_user_file)
-from ..data.datasets import DATASETS
+from ..data.datasets import (DATA_FILES, DATASETS, FILE_SHA256, DataFolderError,
+                             MissingDataError, dataset_info, fetch, is_user_file)
 from ..grid.spine import interrupt_exit_code, sigterm_as_interrupt
-from ..grid.store import ML100KStore, MLAMStore, MeasureStore, NMFPriorStore, ResultStore
-from ..grid.store import replace_atomically
+from ..grid.store import (ML100KStore, MLAMStore, MeasureStore, NMFPriorStore, ResultStore,
+                          replace_atomically)
 from .display import DOWNLOADS_ENV
 from .notebook import OWN_STORE_ENV, check_parameters
 from .profiles import PROFILES
@@ -153,7 +152,7 @@ class Chapter:
 
 
 #: Datasets of the per-dataset results chapters, in the book's order.
-RESULT_DATASETS = ("blobs", "digits", "fmnist", "faces", "coil20")
+RESULT_DATASETS = tuple(DATASETS)
 
 #: Every executed chapter of the book, in the order of ``_toc.yml``. A source executed into
 #: several chapters (results) must not declare labels in its Markdown (``(name)=``,

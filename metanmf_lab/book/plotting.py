@@ -20,6 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..data.datasets import DATASETS
 from ..grid.catalogue import PAIRS
+from ..grid.cells import CONDITIONS
 
 
 def _family_colours():
@@ -219,7 +220,7 @@ def timing_vs_n(scaling):
 
 
 def _condition_name(condition):
-    return {"none": "no noise", "added": "added noise"}.get(condition, condition)
+    return CONDITIONS.get(condition, condition)
 
 
 def paired_differences(comparison, model, linear=0.1):
@@ -238,7 +239,7 @@ def paired_differences(comparison, model, linear=0.1):
     refs = list(dict.fromkeys(d["reference"]))
     kind_of = dict(zip(d["reference"], d["kind"])) if "kind" in d else {r: r for r in refs}
     markers = {r: _KIND_MARKERS.get(kind_of[r], "o") for r in refs}
-    conditions = [c for c in ("none", "added") if c in set(d["condition"])]
+    conditions = [c for c in CONDITIONS if c in set(d["condition"])]
     datasets = [ds for ds in DATASETS if ds in set(d["dataset"])]
     pal = sns.color_palette("colorblind", max(len(refs), 1))
     offsets = np.linspace(-0.27, 0.27, len(refs)) if len(refs) > 1 else np.zeros(len(refs))
@@ -330,7 +331,7 @@ def model_measure(table, value, label, models, sd=None):
     rows of three (without noise first); the bars in the order of ``models``, baselines hatched,
     Meta models filled, named by one legend below the panels."""
 
-    order = {c: i for i, c in enumerate(("none", "added"))}
+    order = {c: i for i, c in enumerate(CONDITIONS)}
     books = {d: i for i, d in enumerate(DATASETS)}
     panels = sorted(dict.fromkeys(zip(table["dataset"], table["condition"])),
                     key=lambda k: (order.get(k[1], 2), books.get(k[0], len(books))))
@@ -402,9 +403,9 @@ def part_measures(parts, models):
     axes[0].set_yticks(range(len(shown)), shown)
     axes[0].set_ylim(len(shown) - 0.5, -0.5)
     handles = [Line2D([], [], marker="o", color="0.3", linestyle="none", markersize=6,
-                      label="no noise"),
+                      label=CONDITIONS["none"]),
                Line2D([], [], marker="o", color="0.3", markerfacecolor="white",
-                      linestyle="none", markersize=6, label="added noise")]
+                      linestyle="none", markersize=6, label=CONDITIONS["added"])]
     fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=10, frameon=False)
     return fig
 
@@ -565,7 +566,7 @@ def headline_differences(verdicts, models, datasets=None, linear=0.1):
 
     order = [d for d in DATASETS if d in set(verdicts["dataset"])] if datasets is None \
         else list(datasets)
-    rows = [(d, c) for d in order for c in ("none", "added")]
+    rows = [(d, c) for d in order for c in CONDITIONS]
     labels = [DATASETS[d].display_name + ("" if c == "none" else " + noise") for d, c in rows]
     kinds = list(_KIND_MARKERS)
     colours = dict(zip(kinds, sns.color_palette("colorblind", len(kinds))))
@@ -627,7 +628,7 @@ def split_differences(splits, comparisons):
     panel per condition. ``splits``: rows of per-replication differences (columns dataset,
     condition, label, replication, difference); ``comparisons``: the labels, in order."""
 
-    conds = [c for c in ("none", "added") if c in set(splits["condition"])]
+    conds = [c for c in CONDITIONS if c in set(splits["condition"])]
     datasets = [d for d in DATASETS if d in set(splits["dataset"])]
     fig, axes = plt.subplots(1, len(conds), figsize=(6.6, 0.55 * len(datasets) * len(
         comparisons) ** 0.5 + 1.9), sharey=True, sharex=True, squeeze=False,
@@ -647,7 +648,7 @@ def split_differences(splits, comparisons):
                 ax.scatter(main, [y] * len(main), s=40, facecolors="none",
                            edgecolors=colors[j % len(colors)], linewidths=1.3, zorder=3)
         ax.axvline(0, color="0.5", lw=0.8)
-        ax.set_title("no noise" if cond == "none" else "added noise", fontsize=11)
+        ax.set_title(CONDITIONS[cond], fontsize=11)
         ax.set_yticks(range(len(datasets)), [DATASETS[d].display_name for d in datasets])
         ax.set_xlabel("NMI, Meta model − reference", fontsize=10)
         ax.tick_params(labelsize=10)

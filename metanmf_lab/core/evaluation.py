@@ -1,5 +1,6 @@
-"""Evaluation: clustering quality (NMI of k-means on the coefficients), reconstruction error,
-and sparsity of basis vectors (Hoyer 2004)."""
+"""Evaluation: clustering quality (NMI of k-means on the coefficients) and measures of the
+learned bases (Hoyer sparsity, subspace distance, SIR); the reconstruction error is
+:func:`metanmf_lab.core.reconstruction_error`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from sklearn.metrics import normalized_mutual_info_score
 from threadpoolctl import threadpool_limits
 
 from .._validation import check_int
-from ._losses import reconstruction_error  # noqa: F401  (re-exported: one name, one place)
 
 #: k-means restarts used everywhere (fixed, so that NMI differences come from the models).
 KMEANS_N_INIT = 10

@@ -7,10 +7,11 @@ and replications read from it.
 
 from .ablations import (ablation_applies, ablation_cells, ablation_cost, ablation_grid,
                         ablation_settings, entry_cells)
-from .catalogue import (ABLATIONS, ALL_MODELS, FAIR_BASELINES, FAIR_MODELS, HEADLINE_PAIRS,
-                        MODELS, PAIRS, THESIS_RANKS, model_kind, parse_model)
-from .cells import (LATER_FIELDS, Cell, Settings, check_ranks, equal_compute_iterations,
-                    make_grid, resolve_noise)
+from .catalogue import (ABLATIONS, ALL_MODELS, CATALOGUE, FAIR_BASELINES, FAIR_MODELS,
+                        HEADLINE_PAIRS, MODELS, PAIRS, THESIS_RANKS, ModelInfo, model_info,
+                        model_kind, parse_model)
+from .cells import (CONDITIONS, LATER_FIELDS, Cell, Settings, check_ranks,
+                    equal_compute_iterations, make_grid, resolve_noise)
 from .models import CellResult, fit_cell, load_cell_data, make_base, make_model
 from .runner import run_cell, run_grid, stored_rows
 from .spine import (GridInterrupted, SettingsBase, Terminated, interrupt_exit_code, provenance,
@@ -18,7 +19,8 @@ from .spine import (GridInterrupted, SettingsBase, Terminated, interrupt_exit_co
 from .store import ResultStore, StoreError
 
 __all__ = [
-    "ABLATIONS", "ALL_MODELS", "Cell", "CellResult", "FAIR_BASELINES", "FAIR_MODELS",
+    "ABLATIONS", "ALL_MODELS", "CATALOGUE", "CONDITIONS", "Cell", "CellResult",
+    "FAIR_BASELINES", "FAIR_MODELS", "ModelInfo", "model_info",
     "GridInterrupted", "HEADLINE_PAIRS", "LATER_FIELDS", "MODELS", "PAIRS", "ResultStore",
     "Settings", "SettingsBase", "StoreError", "THESIS_RANKS", "Terminated", "ablation_applies",
     "ablation_cells", "ablation_cost", "ablation_grid", "ablation_settings", "check_ranks",

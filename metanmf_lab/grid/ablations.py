@@ -8,8 +8,7 @@ import warnings
 import numpy as np
 
 from .._validation import check_choice
-from ..core.splits import TaskSplitWarning
-from ..core.splits import make_tasks
+from ..core.splits import TaskSplitWarning, make_tasks
 from ..data.datasets import dataset_info
 from .catalogue import ABLATIONS, THESIS_RANKS, parse_model
 from .cells import CONDITIONS, Cell, Settings, resolve_noise

@@ -10,8 +10,7 @@ from typing import Optional
 from .._config import ALGORITHM_VERSION
 from .._validation import check_choice, check_int, check_real
 from ..core.protocols import PROTOCOLS, get_protocol
-from ..core.splits import TaskSplitWarning
-from ..core.splits import make_tasks
+from ..core.splits import TaskSplitWarning, make_tasks
 from ..data.datasets import DATASETS, dataset_info, is_user_dataset, user_dataset_path
 from .catalogue import ALL_MODELS, MODELS, THESIS_RANKS
 from .spine import SettingsBase

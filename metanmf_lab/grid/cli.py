@@ -16,8 +16,7 @@ from .catalogue import ABLATIONS, ALL_MODELS, MODELS, THESIS_RANKS
 from .cells import CONDITIONS, Settings, check_ranks, make_grid
 from .runner import run_grid
 from .spine import GridInterrupted, interrupt_exit_code, sigterm_as_interrupt
-from .store import DEFAULT_STORE, ResultStore, shown_path
-from .store import StoreError
+from .store import DEFAULT_STORE, ResultStore, StoreError, shown_path
 
 
 def int_option(what, low, allowed=()):

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..data.datasets import DATASETS as BUILT_IN
 from .catalogue import FAIR_BASELINES, HEADLINE_PAIRS, THESIS_RANKS
 from .cells import CONDITIONS, Cell, Settings, resolve_noise
 from .reporting import select, thesis_tables
@@ -56,7 +57,7 @@ from .store import DEFAULT_STORE, ResultStore
 #: The extra replications: replication r > 0 draws its split, noise and Fashion-MNIST subset
 #: from seed r; replication 0 is the thesis grid's (split 42, noise 0, subset 42).
 SPLITS = (1, 2, 3, 4)
-DATASETS = ("blobs", "digits", "fmnist", "faces", "coil20")
+DATASETS = tuple(BUILT_IN)
 #: Ranks of each extra replication, per dataset, and its seeds: chosen from the store's
 #: seconds per cell (:func:`estimate`): two ranks and one seed on four splits cost 1.6
 #: core-hours, most of it Blobs and Fashion-MNIST (20-60 s a cell, 10-30 times Digits').

@@ -17,10 +17,8 @@ import pandas as pd
 
 from .._config import ALGORITHM_VERSION
 from ..data.datasets import DATASETS
-from .catalogue import FAIR_BASELINES, HEADLINE_PAIRS, THESIS_RANKS
-from .catalogue import MODELS, PAIRS
-from .cells import Settings, make_grid
-from .cells import CONDITIONS, resolve_noise
+from .catalogue import FAIR_BASELINES, HEADLINE_PAIRS, MODELS, PAIRS, THESIS_RANKS
+from .cells import CONDITIONS, Settings, make_grid, resolve_noise
 from .published import thesis_nmi_tables
 from .runner import stored_rows
 from .store import ResultStore

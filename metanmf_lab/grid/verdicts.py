@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 
 from . import stats
-from .catalogue import FAIR_BASELINES, FAIR_MODELS, HEADLINE_PAIRS, MODELS, PAIRS
-from .catalogue import reference_kind
+from .catalogue import FAIR_BASELINES, FAIR_MODELS, HEADLINE_PAIRS, MODELS, PAIRS, reference_kind
 from .cells import CONDITIONS, make_grid
 from .replication import headline_cells, split_settings, strongest_fair
 from .reporting import select

@@ -55,8 +55,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from .._validation import check_choice, check_int, check_nonnegative_data, check_rank, check_real
-from ..core import EPS, kl_loss
-from ..core import initialize
+from ..core import EPS, initialize, kl_loss
 from ..core.evaluation import hoyer_sparsity, sir
 from ..data.synthetic import make_benchmark
 from ..grid.stats import (ALPHA, holm, mean_interval, signed_rank_direction, signed_rank_p,

@@ -41,8 +41,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from dataclasses import asdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd

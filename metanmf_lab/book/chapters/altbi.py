@@ -19,8 +19,7 @@ from matplotlib.lines import Line2D
 from ...grid.stats import signed_rank_p
 from ...related import altbi
 from .. import display
-from . import Prose, comparison_cells
-from . import interval_text as _interval_text
+from . import Prose, comparison_cells, interval_text as _interval_text
 
 #: The methods of the summary, in its order: (method, label of the table).
 SUMMARY_METHODS = (("MU", "MU"), ("MU-P", "MU-P, best of grid"),

@@ -17,8 +17,7 @@ from ...grid.catalogue import HEADLINE_PAIRS
 from ...grid.cells import CONDITIONS
 from .. import display
 from ..notebook import hypotheses as measure, notes as measure_notes
-from . import Prose
-from . import robustness
+from . import Prose, robustness
 from .hypotheses import fair_note, pair_where
 from .statistics import (book_key, claim_counts, claims_by_pair, count, dataset_name, entry,
                          listing, signed, table_name)

@@ -19,8 +19,7 @@ from ...grid.cells import equal_compute_iterations
 from .. import display, plotting
 from ..notebook import hypotheses as measure
 from . import Prose
-from .statistics import count, dataset_name, listing, table_name
-from .statistics import kinds_table
+from .statistics import count, dataset_name, kinds_table, listing, table_name
 from .verdicts import rule
 
 #: Short names of the questions of :meth:`metanmf_lab.grid.analysis.Hypotheses.summary`, for the

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ...data.datasets import DATASETS
-from ...grid.catalogue import HEADLINE_PAIRS
-from ...grid.catalogue import REFERENCE_KINDS
+from ...grid.catalogue import HEADLINE_PAIRS, REFERENCE_KINDS
 from ...grid.stats import VERDICTS
 from .. import display, plotting
 from ..catalogue import implemented

@@ -22,8 +22,7 @@ from ...related import metaprior
 from ...related.metaprior import NMF_STARTS, nmf_prior_comparisons
 from .. import display
 from ..notebook import power_of_ten
-from . import Prose, interval_text
-from . import dataset_name as _dataset_name
+from . import Prose, dataset_name as _dataset_name, interval_text
 
 #: The methods of the MovieLens table: our label -> the paper's label in its Table 1.
 ML100K_METHODS = {"ours": "Ours", "MF": "MF", "Mean": "Mean"}

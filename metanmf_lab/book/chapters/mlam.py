@@ -20,8 +20,7 @@ from ...grid import published
 from ...related import mlam
 from .. import display
 from ..notebook import power_of_ten
-from . import Prose, comparison_cells, interval_text
-from . import dataset_name as _dataset_name
+from . import Prose, comparison_cells, dataset_name as _dataset_name, interval_text
 
 #: The methods of our completion experiments, in the order the tables show them.
 COMPLETION_METHODS = ("MLAM", "GD", "ALS", "ALS (tuned ridge)")

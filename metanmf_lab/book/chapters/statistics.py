@@ -16,8 +16,7 @@ import pandas as pd
 
 from ...data.datasets import DATASETS
 from ...grid import reporting, stats
-from ...grid.catalogue import HEADLINE_PAIRS, MODELS, PAIRS
-from ...grid.catalogue import REFERENCE_KINDS
+from ...grid.catalogue import HEADLINE_PAIRS, MODELS, PAIRS, REFERENCE_KINDS
 from ...grid.cells import CONDITIONS
 from ...grid.stats import VERDICTS
 from .. import display
