@@ -66,12 +66,11 @@ import nbformat
 import papermill as pm
 import yaml
 from papermill.translators import PythonTranslator
-from tqdm.auto import tqdm
 
 from .._config import ALGORITHM_VERSION, DATA_ENV, PROJECT_ROOT, __version__, data_dir
 from ..data.datasets import (DATA_FILES, DATASETS, FILE_SHA256, DataFolderError,
                              MissingDataError, dataset_info, fetch, is_user_file)
-from ..grid.spine import interrupt_exit_code, sigterm_as_interrupt
+from ..grid.spine import interrupt_exit_code, progress_bar, sigterm_as_interrupt
 from ..grid.store import (ML100KStore, MLAMStore, MeasureStore, NMFPriorStore, ResultStore,
                           replace_atomically)
 from .display import DOWNLOADS_ENV
@@ -583,8 +582,7 @@ def execute(chapters=None, *, profile="full", jobs=2, book_root=PROJECT_ROOT,
 
     _update_record(out_dir, profile, {})  # versions of this run, even if a notebook fails
     failures = []
-    bar = tqdm(total=len(chapters), desc=f"notebooks ({profile})", unit="nb",
-               disable=not progress)
+    bar = progress_bar(len(chapters), f"notebooks ({profile})", "nb", disable=not progress)
     env = {EXECUTED_ENV: out_dir}
     if os.environ.get(DATA_ENV, "").strip():
         # The kernels run in the notebooks' folder: a relative data folder is meant relative

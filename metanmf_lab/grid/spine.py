@@ -197,9 +197,10 @@ def _signals_held():
 # -- workers -----------------------------------------------------------------------------------
 
 
-def _progress_bar(total, disable, desc, unit):
-    """tqdm's bar (a widget in Jupyter when ipywidgets is there, text otherwise), without the
-    warning tqdm.auto prints when it falls back to text."""
+def progress_bar(total, desc, unit, disable=False):
+    """The package's one progress bar: tqdm's (a widget in Jupyter when ipywidgets is there,
+    text otherwise), without the warning tqdm.auto prints when it falls back to text (a
+    notebook would show it)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from tqdm.auto import tqdm
@@ -332,7 +333,7 @@ def run_missing(cells, compute, store, *, key, have=None, check=None, n_jobs=1, 
         check(todo)
     if store is not None:
         store.check_writable()  # before hours of computing, not after
-    bar = _progress_bar(len(todo), not progress, desc, unit)
+    bar = progress_bar(len(todo), desc, unit, disable=not progress)
     outputs = None
     try:
         with _worker_config(backend):

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+
+from ..grid.spine import progress_bar
 
 #: The unrolled steps of :class:`MetaPriorMF`: gradient (the source's) or multiplicative (NMF).
 STEPS = ("gd", "mu")
@@ -286,7 +287,7 @@ def meta_train(model, train, valid=None, *, n_iter=1000, batch=16, lr=1e-3, eval
     curve, best, best_state, best_iter, waited = [], math.inf, None, 0, 0
     bar = None
     if progress:
-        bar = tqdm(total=n_iter, desc="meta-training", unit="it")
+        bar = progress_bar(n_iter, "meta-training", "it")
     with torch_threads(1):
         for it in range(1, n_iter + 1):
             model.train()

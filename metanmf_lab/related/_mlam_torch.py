@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..core import NMF
 from ..core.evaluation import cluster_nmi
 from ..grid.cells import Settings
 from ..grid.models import load_cell_data
+from ..grid.spine import progress_bar
 from ._metaprior_torch import linear, torch_generator, torch_threads
 
 #: How :meth:`MLAM.run` starts each inner loop: from the block's current value, or at random.
@@ -321,7 +321,7 @@ class MLAM(nn.Module):
         n_batches = max(1, math.ceil(n_train / batch))
         bar = None
         if progress:
-            bar = tqdm(total=n_epochs * n_batches, desc="MLAM training", unit="batch")
+            bar = progress_bar(n_epochs * n_batches, "MLAM training", "batch")
         self.train()
         with torch_threads(1):
             for _ in range(int(n_epochs)):
