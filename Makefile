@@ -90,7 +90,7 @@ bench-full: $(STAMP)
 grid: $(STAMP)
 	$(PY) -m metanmf_lab.grid
 
-# Other splits, calibrated noise, reference-protocol fair baselines, GNMF's weight, raw scale.
+# Other splits, calibrated noise, the authors' code's fair baselines, GNMF's weight, raw scale.
 replicate: $(STAMP)
 	$(PY) -m metanmf_lab.grid.replication run --jobs $(JOBS)
 

@@ -23,7 +23,7 @@ HYPOTHESES = dict(profile="full", datasets=[], ranks=[], seeds=[], fair_datasets
                   noise_datasets=[], noise_ranks=[], noise_levels=[0.0, 0.1, 0.2, 0.4, 0.6],
                   basis_datasets=[], basis_rank=10, face_rank=18, n_jobs=1)
 NOTES = dict(profile="full", datasets=[], ranks=[], seeds=[], ablation_datasets=[],
-             reference_datasets=[],
+             authors_datasets=[],
              ablation_seeds=[], n_jobs=1)
 
 
@@ -45,15 +45,15 @@ def test_full_profile_notes_are_all_stored(no_compute):
     assert N.entries and N.n_ablation_cells > 0
     measured = N.explained[N.explained["explanation"] != "not measured"]
     assert len(measured) > 0
-    ref_on = PROFILES["full"].reference_datasets
-    if ref_on:  # every entry of those datasets, under the authors' code in full
-        assert N.reference is not None and set(N.reference["dataset"]) == set(ref_on)
-        assert N.reference["reference"].notna().all()
+    authors_on = PROFILES["full"].authors_datasets
+    if authors_on:  # every entry of those datasets, under the authors' code in full
+        assert N.authors is not None and set(N.authors["dataset"]) == set(authors_on)
+        assert N.authors["authors"].notna().all()
     # the datasets not run in full are named, with what the store holds of them (a dataset
-    # the store holds in full belongs in the profile's reference_datasets)
-    others = [d for d in PROFILES["full"].datasets if d not in ref_on]
-    assert [d for d, _, _ in N.reference_pending] == others
-    assert all(0 <= stored < total for _, stored, total in N.reference_pending)
+    # the store holds in full belongs in the profile's authors_datasets)
+    others = [d for d in PROFILES["full"].datasets if d not in authors_on]
+    assert [d for d, _, _ in N.authors_pending] == others
+    assert all(0 <= stored < total for _, stored, total in N.authors_pending)
 
 
 ROBUSTNESS = dict(profile="full", datasets=[], ranks=[], seeds=[], fair_datasets=[],
@@ -72,4 +72,4 @@ def test_full_profile_robustness_is_all_stored(no_compute):
     per = V._splits.groupby(["dataset", "condition", "label"])["replication"].nunique()
     assert len(per) == len(plan.datasets) * 2 * 4 and (per == V.n_replications).all()
     assert set(V._beats["setting"]) >= {"thesis protocol, our noise",
-                                        "reference protocol (equal compute, own init)"}
+                                        "authors'-code protocol (equal compute, own init)"}

@@ -221,28 +221,28 @@ def test_top_switches_and_the_unmeasured_sentence():
     assert "at least 1.5 CPU hours" in text
 
 
-def _reference():
+def _authors():
     rows = [("digits", "none", "NMF", 0.60, 0.50, 0.59),   # code within, closer
             ("digits", "none", "GNMF", 0.60, 0.61, 0.70),  # thesis protocol within
             ("digits", "added", "NMF", 0.30, 0.40, 0.35),  # neither; code closer
             ("faces", "none", "NMF", 0.70, 0.71, 0.72)]    # both within
     r = pd.DataFrame(rows, columns=["dataset", "condition", "model", "thesis", "ours",
-                                    "reference"])
-    return r.assign(ours_gap=r["ours"] - r["thesis"], reference_gap=r["reference"] - r["thesis"])
+                                    "authors"])
+    return r.assign(ours_gap=r["ours"] - r["thesis"], authors_gap=r["authors"] - r["thesis"])
 
 
-def test_reference_summary_and_sentence_against_a_hand_count():
-    within = reporting.reference_within(_reference())
-    s = notes.reference_summary(within)
+def test_authors_summary_and_sentence_against_a_hand_count():
+    within = reporting.authors_within(_authors())
+    s = notes.authors_summary(within)
     assert list(s.columns) == ["dataset", "noise", "entries", "within, thesis protocol",
                                "within, authors' code", "authors' code closer"]
     assert s.values.tolist() == [["Digits", "none", 2, 1, 1, 1], ["Digits", "added", 1, 0, 0, 1],
                                  ["Faces", "none", 1, 1, 1, 0]]
-    assert notes.reference_sentence(within) == (
+    assert notes.authors_sentence(within) == (
         "Of these 4 entries, 2 lie within the threshold of the thesis under the thesis "
         "protocol and 2 under the authors' code; the authors' code is the closer in 2.")
-    assert notes.reference_sentence(within.iloc[:0]).startswith("No dataset")
-    full = notes.reference_table(_reference())
+    assert notes.authors_sentence(within.iloc[:0]).startswith("No dataset")
+    full = notes.authors_table(_authors())
     assert len(full.columns) == 6 and full.loc[2, "entry"] == "Digits + noise, NMF"
 
 
@@ -264,8 +264,8 @@ def test_values_of_the_notes_from_their_measurements(tmp_path, monkeypatch):
     N = Notes(rows=None, sbs=sbs, entries=[("digits", "none", "NMF"),
                                            ("faces", "added", "GNMF"), ("blobs", "none", "NMF")],
               effects=eff, explained=ex, n_ablation_cells=12, unmeasured_seconds=7200.0,
-              thesis_status="the thesis", reference=_reference(),
-              reference_pending=[("blobs", 0, 96)])
+              thesis_status="the thesis", authors=_authors(),
+              authors_pending=[("blobs", 0, 96)])
     params = SimpleNamespace(datasets=["blobs", "digits", "faces"], profile_=None,
                              ablation_datasets=["digits", "faces"], ablation_seeds=[0])
     V = notes.values(params, N)
@@ -274,15 +274,15 @@ def test_values_of_the_notes_from_their_measurements(tmp_path, monkeypatch):
     assert (V.n_explained, V.n_not_measured, V.n_switches) == (2, 1, 2)
     assert (V.n_combined, V.n_combined_closer, V.n_combined_within) == (2, 2, 1)
     assert V.unmeasured_text.startswith("The ablations of the 1 entries on Blobs")
-    assert V.reference_where == "Digits, Faces" and V.n_reference_further == 1
+    assert V.authors_where == "Digits, Faces" and V.n_authors_further == 1
     assert V.split_shift == "(not measured)"
     assert display.smallest_text_px(V.fig_ablations) >= display.MIN_FONT_PX
     for name in ("table_switches", "table_entries", "table_entries_summary",
-                 "table_reference", "table_reference_summary"):
+                 "table_authors", "table_authors_summary"):
         html = _html(getattr(V, name))
         headers = re.findall(r"<th[^>]*>\s*([^<]*?)\s*</th>", html)
         assert "nan" not in html.lower(), name
         assert not [h for h in headers if re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+", h)], name
-    for f in (notes.EFFECTS_CSV, notes.ENTRIES_CSV, notes.REFERENCE_CSV):
+    for f in (notes.EFFECTS_CSV, notes.ENTRIES_CSV, notes.AUTHORS_CSV):
         assert (tmp_path / f).exists(), f
     assert len(pd.read_csv(tmp_path / notes.EFFECTS_CSV)) == len(eff)

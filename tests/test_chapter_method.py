@@ -34,7 +34,7 @@ def html(styler):
 def test_drawn_figures_read_at_12_px_in_the_column():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        splits = [split_sizes(1797), split_sizes(1797, "reference"), split_sizes(400)]
+        splits = [split_sizes(1797), split_sizes(1797, "authors"), split_sizes(400)]
     for fig in (meta_epoch_flowchart(2), meta_epoch_flowchart(5), split_protocol(splits)):
         assert display.smallest_text_px(fig) >= display.MIN_FONT_PX
         # shown 1:1: with the notebook's 0.1 in margins, no wider than the column
@@ -160,16 +160,16 @@ def test_protocol_table_reads_the_presets_in_words():
 
     table = algorithm.protocol_table()
     assert len(table) == len(algorithm.FIELD_TEXT)
-    assert list(table.columns) == ["what", "thesis", "reference"]
+    assert list(table.columns) == ["what", "thesis", "authors"]
     # every field on which the presets differ has its row, or is shown in another's
     differ = {f for f in FIELDS
-              if getattr(PRESETS["thesis"], f) != getattr(PRESETS["reference"], f)}
+              if getattr(PRESETS["thesis"], f) != getattr(PRESETS["authors"], f)}
     assert differ == set(algorithm.FIELD_TEXT) | set(algorithm.FOLDED)
     assert not table.isin([True, False, "True", "False"]).any().any()
     row = table.set_index("what")
     assert row.loc["meta-task size", "thesis"] == "50 samples"
-    assert row.loc["meta-task size", "reference"] == "100 samples"
-    assert row.loc["target task", "reference"] == "the whole learning half"
+    assert row.loc["meta-task size", "authors"] == "100 samples"
+    assert row.loc["target task", "authors"] == "the whole learning half"
     custom = algorithm.protocol_table({"mine": get_protocol("thesis", task_size=20)})
     assert custom.set_index("what").loc["meta-task size", "mine"] == "20 samples"
 
@@ -216,7 +216,7 @@ def test_split_rows_and_the_infeasible_split():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sizes = {(n, p): split_sizes(m, p) for n, m in (("digits", 1797), ("faces", 400))
-                 for p in ("thesis", "reference")}
+                 for p in ("thesis", "authors")}
     rows = data.split_rows(sizes)
     assert rows.shape == (2, 7)
     assert list(rows[("thesis protocol", "meta-tasks")]) == ["5 × 50", "5 × 20"]

@@ -26,7 +26,7 @@ HYPOTHESES = dict(profile="smoke", datasets=[], ranks=[], seeds=[], fair_dataset
                   pair_seeds=[], pair_datasets=[], noise_datasets=[], noise_ranks=[],
                   noise_levels=[0.0, 0.1, 0.2, 0.4, 0.6], basis_datasets=[], basis_rank=10,
                   face_rank=18, n_jobs=1)
-CONCLUSIONS = dict(HYPOTHESES, ablation_datasets=[], ablation_seeds=[], reference_datasets=[])
+CONCLUSIONS = dict(HYPOTHESES, ablation_datasets=[], ablation_seeds=[], authors_datasets=[])
 TABLES = dict(profile="smoke", protocol="thesis", datasets=[], ranks=[], seeds=[], n_jobs=1)
 
 
@@ -101,12 +101,12 @@ def test_rule_states_the_real_counts(chapters):
     assert "5 for the other two" in text
 
 
-def test_the_reference_protocol_says_its_verdicts_are_its_own(monkeypatch):
+def test_the_authors_protocol_says_its_verdicts_are_its_own(monkeypatch):
     def forbidden(params):
         raise AssertionError("the book's verdicts are of the thesis protocol")
 
     monkeypatch.setattr(V, "clustering_verdicts", forbidden)
-    T = tables.values(_params(profile="smoke", protocol="reference", datasets=["digits"],
+    T = tables.values(_params(profile="smoke", protocol="authors", datasets=["digits"],
                               ranks=[2], seeds=[0, 1], n_jobs=1))
     assert "this run only" in T.verdict_source and "not the book's" in T.verdict_source
     assert (T._verdicts["kind"] == "thesis baseline").all() and T.n_comparisons == 8

@@ -54,7 +54,7 @@ def test_split_sizes_follow_the_protocols():
     s = split_sizes(1797)
     assert (s["n_learn"], s["n_eval"], s["task_size"], s["n_target"]) == (898, 899, 50, 648)
     assert s["fallback"] is None and not s["tasks_overlap"]
-    r = split_sizes(1797, "reference")
+    r = split_sizes(1797, "authors")
     assert (r["task_size"], r["n_target"], r["tasks_overlap"], r["target_is_learning_set"]) \
         == (100, 898, True, True)
 
@@ -68,7 +68,7 @@ def test_infeasible_split_warns_and_is_recorded():
 
 
 def test_split_protocol_draws_one_panel_per_split():
-    s = [split_sizes(1797), split_sizes(1797, "reference")]
+    s = [split_sizes(1797), split_sizes(1797, "authors")]
     fig = split_protocol(s, titles=["A", "B"])
     t = texts(fig)
     assert "A" in t and "B" in t
@@ -76,7 +76,7 @@ def test_split_protocol_draws_one_panel_per_split():
     assert "target (the rest)\nn = 648" in t
     assert "target = whole\nlearning set, n = 898" in t
     assert n_boxes(fig) == 2 * (3 + 5 + 1)
-    # reference tasks are dashed (drawn independently)
+    # the authors' code's tasks are dashed (drawn independently)
     assert any(p.get_linestyle() == "--" for p in fig.findobj(FancyArrowPatch))
     with pytest.raises(ValueError, match="2 titles for 1 splits"):
         split_protocol(s[0], titles=["a", "b"])
@@ -116,7 +116,7 @@ def test_image_grid_scales():
 @pytest.mark.parametrize("make", [
     lambda: meta_epoch_flowchart(2),
     lambda: meta_epoch_flowchart(5),
-    lambda: split_protocol([split_sizes(1797), split_sizes(1797, "reference")]),
+    lambda: split_protocol([split_sizes(1797), split_sizes(1797, "authors")]),
     lambda: image_grid(np.linspace(0, 1, 2 * 3 * 64).reshape(2, 3, 64), (8, 8),
                        row_labels=["r1", "r2"]),
 ])

@@ -30,14 +30,14 @@ def test_models_per_protocol():
     g = ex.make_model("GNMF NNDSVD", 5, 3)
     assert isinstance(g, GNMF) and (g.lam, g.loss, g.graph, g.init) == (100.0, "frobenius",
                                                                          "knn", "nndsvd")
-    r = ex.make_model("NMF", 5, 3, protocol="reference")
+    r = ex.make_model("NMF", 5, 3, protocol="authors")
     assert r.normalize and r.stopping == "factors" and r.tol == 1e-3
-    rg = ex.make_model("GNMF", 5, 3, protocol="reference")
+    rg = ex.make_model("GNMF", 5, 3, protocol="authors")
     assert (rg.lam, rg.loss, rg.graph, rg.sigma, rg.kl_update) == (0.3, "kl", "rbf", 0.5,
                                                                    "split")
-    meta = ex.make_model("Meta-GNMF", 5, 3, protocol="reference", settings=TINY)
+    meta = ex.make_model("Meta-GNMF", 5, 3, protocol="authors", settings=TINY)
     assert isinstance(meta, MetaNMF) and isinstance(meta.base, GNMF)
-    assert (meta.n_epochs, meta.inner_iter, meta.protocol.name) == (2, 5, "reference")
+    assert (meta.n_epochs, meta.inner_iter, meta.protocol.name) == (2, 5, "authors")
     assert ex.make_model("GNMF", 5, 3, settings=TINY.replace(gnmf_lam=7.0)).lam == 7.0
 
 
@@ -148,9 +148,9 @@ def test_faces_thesis_split_fallback_is_recorded():
 
 
 def test_protocol_overrides_reach_the_models_and_the_hash():
-    s = TINY.replace(protocol_overrides=(("transfer", "running_sum"), ("gnmf", "reference")))
+    s = TINY.replace(protocol_overrides=(("transfer", "running_sum"), ("gnmf", "authors")))
     assert s.hash != TINY.hash
-    assert s.protocol_overrides == (("gnmf", "reference"), ("transfer", "running_sum"))
+    assert s.protocol_overrides == (("gnmf", "authors"), ("transfer", "running_sum"))
     meta = ex.make_model("Meta-GNMF", 3, 0, settings=s)
     assert meta.protocol.transfer == "running_sum" and meta.protocol.task_size == 50
     assert meta.base.loss == "kl" and meta.base.graph == "rbf"
@@ -179,8 +179,8 @@ def test_equal_compute_budget_counts_sample_iterations():
     s = ex.Settings()
     # thesis: 5 x 50 tasks + the rest of 3000 as target, 50 epochs x 100, plus the evaluation
     assert ex.equal_compute_iterations(s, "thesis", 3000, 3000, 18) == 50 * 100 + 100
-    # reference: 5 x 100 overlapping tasks + the whole learning set as target
-    assert ex.equal_compute_iterations(s, "reference", 3000, 3000, 18) == \
+    # authors: 5 x 100 overlapping tasks + the whole learning set as target
+    assert ex.equal_compute_iterations(s, "authors", 3000, 3000, 18) == \
         round((50 * 100 * (500 + 3000) + 100 * 3000) / 3000)
     # Faces under the thesis protocol: the documented fallback (tasks of 20) is counted
     assert ex.equal_compute_iterations(s, "thesis", 200, 200, 5) == 50 * 100 + 100
@@ -456,11 +456,11 @@ def test_command_line_runs_the_ablations_of_the_entries_beyond(tmp_path, monkeyp
     out = capsys.readouterr().out
     assert "1 of 1 cells" in out and "0 of 0 cells" in out
     # without --ablation: every cell of those entries, under each protocol
-    argv = argv[:argv.index("--beyond") + 1] + ["--protocols", "reference", "--models", "NMF",
+    argv = argv[:argv.index("--beyond") + 1] + ["--protocols", "authors", "--models", "NMF",
                                                 "Meta-NMF"]
     assert cli.main(argv) == 0
     df = ResultStore(store).load()
-    ref = df[df.protocol == "reference"]
+    ref = df[df.protocol == "authors"]
     assert sorted(ref.model) == ["Meta-NMF", "NMF"] and set(ref.dataset) == {"digits"}
     assert set(ref.settings_hash) == {Settings().hash}
 
@@ -469,7 +469,7 @@ def test_entry_cells_map_conditions_to_noise_levels():
     from metanmf_lab.grid.ablations import entry_cells
 
     cells = entry_cells([("faces", "added", "GNMF"), ("digits", "none", "NMF")], ranks=(2,),
-                        seeds=(0, 3), protocol="reference")
+                        seeds=(0, 3), protocol="authors")
     assert [(c.dataset, c.noise, c.model, c.rank, c.seed, c.protocol) for c in cells] == [
-        ("faces", 0.6, "GNMF", 2, 0, "reference"), ("faces", 0.6, "GNMF", 2, 3, "reference"),
-        ("digits", 0.0, "NMF", 2, 0, "reference"), ("digits", 0.0, "NMF", 2, 3, "reference")]
+        ("faces", 0.6, "GNMF", 2, 0, "authors"), ("faces", 0.6, "GNMF", 2, 3, "authors"),
+        ("digits", 0.0, "NMF", 2, 0, "authors"), ("digits", 0.0, "NMF", 2, 3, "authors")]

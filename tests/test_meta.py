@@ -34,11 +34,11 @@ def reference_loop(X, k, *, seed, protocol, n_tasks, task_size, n_epochs, inner,
     split = make_tasks(X.shape[0], n_tasks=n_tasks, task_size=task_size, protocol=protocol,
                        random_state=rng, min_size=k)
     Xs = [X[i] for i in split.meta]
-    Xt = X if protocol == "reference" else X[split.target]
+    Xt = X if protocol == "authors" else X[split.target]
     B_tasks = [rng.uniform(0, 1, (k, X.shape[1])) for _ in Xs]
-    B_t = np.zeros((k, X.shape[1])) if protocol == "reference" else rng.uniform(
+    B_t = np.zeros((k, X.shape[1])) if protocol == "authors" else rng.uniform(
         0, 1, (k, X.shape[1]))
-    normalize = protocol == "reference"
+    normalize = protocol == "authors"
     alpha = np.broadcast_to(alpha, (n_tasks,))
 
     def call(Xd, B0):
@@ -50,7 +50,7 @@ def reference_loop(X, k, *, seed, protocol, n_tasks, task_size, n_epochs, inner,
     for _ in range(n_epochs):
         B_tasks = [call(Xi, B_t + Bi) for Xi, Bi in zip(Xs, B_tasks)]
         s = sum(a * B for a, B in zip(alpha, B_tasks))
-        if protocol == "reference":
+        if protocol == "authors":
             running = running + s
             transfer = running / n_tasks
         else:
@@ -64,7 +64,7 @@ def same_up_to_scale(a, b, rtol=1e-10):
     np.testing.assert_allclose(a / a.max(), b / b.max(), rtol=rtol, atol=1e-12)
 
 
-@pytest.mark.parametrize("protocol,task_size", [("thesis", 40), ("reference", 60)])
+@pytest.mark.parametrize("protocol,task_size", [("thesis", 40), ("authors", 60)])
 def test_matches_algorithm_written_out(data, protocol, task_size):
     X, _ = data
     kw = dict(n_tasks=3, task_size=task_size, n_epochs=3)
@@ -110,13 +110,13 @@ def test_transform_holds_the_components_fixed(data):
     assert not np.allclose(W, est.factorize(X_eval)[0])
 
 
-def test_reference_nndsvd_override_reduces_to_plain_nndsvd(data):
-    """The reference code's NNDSVD override makes Meta-NMF NNDSVD equal NMF NNDSVD (the likely
+def test_authors_nndsvd_override_reduces_to_plain_nndsvd(data):
+    """The authors' code's NNDSVD override makes Meta-NMF NNDSVD equal NMF NNDSVD (the likely
     reason for the identical columns of thesis Tables 4.6 and 4.9)."""
     X, X_eval = data
     base = NMF(init="nndsvd")
     meta = MetaNMF(4, base=base, n_tasks=2, task_size=50, n_epochs=2, inner_iter=8,
-                   protocol="reference", random_state=0).fit(X)
+                   protocol="authors", random_state=0).fit(X)
     W_meta = meta.factorize(X_eval)[0]
     W_plain = NMF(4, init="nndsvd", max_iter=8, tol=0, normalize=True).fit_transform(X_eval)
     np.testing.assert_array_equal(W_meta, W_plain)
@@ -150,9 +150,9 @@ def test_zero_epochs_keeps_initial_basis(data):
     assert est.history_["target_objective"].shape == (0,)
 
 
-def test_reference_protocol_task_layout(data):
+def test_authors_protocol_task_layout(data):
     X, _ = data
-    est = MetaNMF(3, n_tasks=4, n_epochs=1, inner_iter=2, protocol="reference",
+    est = MetaNMF(3, n_tasks=4, n_epochs=1, inner_iter=2, protocol="authors",
                   random_state=0).fit(X)
     assert est.tasks_.task_size == 100
     assert all(t.size == 100 for t in est.tasks_.meta)
@@ -192,7 +192,7 @@ def test_infeasible_thesis_split_falls_back_loudly():
                                   NMF(loss="kl"), NMF(init="nndsvda"),
                                   GNMF(lam=1.0, init="nndsvd"),
                                   GNMF(lam=0.3, loss="kl", graph="rbf", kl_update="split")])
-@pytest.mark.parametrize("protocol", ["thesis", "reference"])
+@pytest.mark.parametrize("protocol", ["thesis", "authors"])
 def test_all_bases_run(data, base, protocol):
     X, X_eval = data
     est = MetaNMF(3, base=base, n_tasks=2, task_size=40, n_epochs=2, inner_iter=4,
@@ -256,7 +256,7 @@ def test_bad_data_and_unfitted(data):
 def test_get_set_params_and_clone():
     from sklearn.base import clone
 
-    est = MetaNMF(4, base=GNMF(lam=2.0), n_epochs=3, protocol="reference")
+    est = MetaNMF(4, base=GNMF(lam=2.0), n_epochs=3, protocol="authors")
     params = est.get_params()
     assert params["n_epochs"] == 3 and params["base__lam"] == 2.0
     est2 = clone(est).set_params(base__lam=5.0, n_tasks=7)

@@ -93,7 +93,7 @@ def test_gnmf_knn_power_of_two(X, j, kw):
 @pytest.mark.parametrize("c", [1e-200, 1e155, 1e300])
 def test_gnmf_huge_and_tiny_values_give_finite_factors(X, c):
     for kw in (dict(), dict(graph="rbf"),
-               dict(loss="kl", graph="rbf", lam=0.3, kl_update="split")):  # the reference's
+               dict(loss="kl", graph="rbf", lam=0.3, kl_update="split")):  # the authors' code's
         est = GNMF(3, random_state=0, max_iter=30, **kw)
         W = est.fit_transform(c * X)
         assert np.isfinite(W).all() and W.any() and np.isfinite(est.components_).all()
@@ -157,7 +157,7 @@ def test_meta_and_warm_start_are_scale_equivariant(X, c):
 
 def test_meta_kl_gnmf_base_huge_values_are_finite(X):
     base = GNMF(lam=0.3, loss="kl", graph="rbf", kl_update="split")
-    W, H = meta(base=base, protocol="reference").fit(1e200 * X).factorize(1e200 * X)
+    W, H = meta(base=base, protocol="authors").fit(1e200 * X).factorize(1e200 * X)
     assert np.isfinite(W).all() and W.any() and np.isfinite(H).all() and H.any()
 
 

@@ -240,10 +240,10 @@ def test_too_few_samples_or_features_for_the_ranks(tmp_path):
                                          r"half; 20 features\) is too small for rank 10: .*"
                                          r"The largest rank it allows is 6"):
         ex.check_ranks(name, [2, 10, 18])
-    with pytest.raises(ValueError, match=r"too small for rank 2: the 5 meta-tasks of the "
-                                         r"reference protocol cannot be drawn .* No rank can "
-                                         r"run on it under the reference protocol"):
-        ex.check_ranks(name, [2], protocol="reference")
+    with pytest.raises(ValueError, match=r"too small for rank 2: the 5 meta-tasks of protocol "
+                                         r"'authors' cannot be drawn .* No rank can run on it "
+                                         r"under protocol 'authors'"):
+        ex.check_ranks(name, [2], protocol="authors")
     narrow = ds.user_dataset(write_npz(tmp_path / "narrow.npz", X[:, :4], y)).name
     with pytest.raises(ValueError, match="rank 5: it has only 4 features. The largest rank it "
                                          "allows is 4"):

@@ -6,7 +6,7 @@ import pytest
 from metanmf_lab.core import GNMF
 from metanmf_lab.core._meta import MetaNMF
 from metanmf_lab.core._nmf import NMF
-from metanmf_lab.core.protocols import (FIELDS, GNMF_LAM, PRESETS, REFERENCE, THESIS, Protocol,
+from metanmf_lab.core.protocols import (AUTHORS, FIELDS, GNMF_LAM, PRESETS, THESIS, Protocol,
                                         get_protocol)
 from metanmf_lab.grid.cells import Settings
 from metanmf_lab.grid.models import make_base
@@ -18,11 +18,11 @@ PRESET_VALUES = {
                    target_start="init", normalize_calls=False, nndsvd_override=False,
                    baseline_stopping="fixed", gnmf="cai", gnmf_lam=100.0, rbf_sigma=0.5,
                    n_neighbors=5, graph_weight="binary", stopping_tol=1e-3),
-    "reference": dict(task_size=100, disjoint_tasks=False, target="all",
-                      transfer="running_sum", target_start="zero", normalize_calls=True,
-                      nndsvd_override=True, baseline_stopping="factors", gnmf="reference",
-                      gnmf_lam=0.3, rbf_sigma=0.5, n_neighbors=5, graph_weight="binary",
-                      stopping_tol=1e-3),
+    "authors": dict(task_size=100, disjoint_tasks=False, target="all",
+                    transfer="running_sum", target_start="zero", normalize_calls=True,
+                    nndsvd_override=True, baseline_stopping="factors", gnmf="authors",
+                    gnmf_lam=0.3, rbf_sigma=0.5, n_neighbors=5, graph_weight="binary",
+                    stopping_tol=1e-3),
 }
 
 
@@ -30,11 +30,11 @@ def test_presets_keep_their_values():
     for name, values in PRESET_VALUES.items():
         assert PRESETS[name].as_dict() == {"name": name, **values}
         assert set(values) == set(FIELDS)
-    assert GNMF_LAM == {"cai": THESIS.gnmf_lam, "reference": REFERENCE.gnmf_lam}
+    assert GNMF_LAM == {"cai": THESIS.gnmf_lam, "authors": AUTHORS.gnmf_lam}
     # what the two share: the parameters of the graph the other variant does not use
-    shared = {f for f in FIELDS if getattr(THESIS, f) == getattr(REFERENCE, f)}
+    shared = {f for f in FIELDS if getattr(THESIS, f) == getattr(AUTHORS, f)}
     assert shared == {"rbf_sigma", "n_neighbors", "graph_weight", "stopping_tol"}
-    assert get_protocol("thesis") is THESIS and get_protocol("REFERENCE") is REFERENCE
+    assert get_protocol("thesis") is THESIS and get_protocol("AUTHORS") is AUTHORS
     assert get_protocol(THESIS) is THESIS
 
 
@@ -81,11 +81,11 @@ def fields_of(name):
     ("thesis", dict(gnmf_lam=0.25), "thesis+gnmf_lam=0.25"),
     ("thesis", dict(target="all", disjoint_tasks=False),
      "thesis+disjoint_tasks=False+target=all"),
-    ("thesis", dict(gnmf="reference"), "thesis+gnmf=reference+gnmf_lam=0.3"),
-    ("thesis", dict(gnmf="reference", gnmf_lam=100.0), "thesis+gnmf=reference+gnmf_lam=100"),
+    ("thesis", dict(gnmf="authors"), "thesis+gnmf=authors+gnmf_lam=0.3"),
+    ("thesis", dict(gnmf="authors", gnmf_lam=100.0), "thesis+gnmf=authors+gnmf_lam=100"),
     ("thesis", dict(gnmf="cai", gnmf_lam=100.0), "thesis"),
-    ("reference", dict(gnmf="cai"), "reference+gnmf=cai+gnmf_lam=100"),
-    ("reference", dict(task_size=100, nndsvd_override=False), "reference+nndsvd_override=False"),
+    ("authors", dict(gnmf="cai"), "authors+gnmf=cai+gnmf_lam=100"),
+    ("authors", dict(task_size=100, nndsvd_override=False), "authors+nndsvd_override=False"),
     ("thesis", dict(n_neighbors=10, graph_weight="heat"),
      "thesis+graph_weight=heat+n_neighbors=10"),
     ("thesis", dict(transfer="RUNNING_SUM"), "thesis+transfer=running_sum"),
@@ -108,9 +108,9 @@ def test_departures_made_in_steps_have_the_same_name():
 
 
 def test_a_gnmf_switch_takes_the_variants_lambda_unless_given():
-    assert get_protocol("thesis", gnmf="reference").gnmf_lam == 0.3
-    assert get_protocol("reference", gnmf="cai").gnmf_lam == 100.0
-    assert get_protocol("thesis", gnmf="reference", gnmf_lam=7.0).gnmf_lam == 7.0
+    assert get_protocol("thesis", gnmf="authors").gnmf_lam == 0.3
+    assert get_protocol("authors", gnmf="cai").gnmf_lam == 100.0
+    assert get_protocol("thesis", gnmf="authors", gnmf_lam=7.0).gnmf_lam == 7.0
     assert get_protocol("thesis", gnmf="cai").gnmf_lam == 100.0  # no switch
 
 
@@ -124,7 +124,7 @@ def test_a_protocol_of_ones_own_is_named_after_its_departures():
 
 def test_settings_resolve_the_cells_protocol():
     assert Settings().protocol("thesis") is THESIS
-    assert Settings().protocol("reference") is REFERENCE
+    assert Settings().protocol("authors") is AUTHORS
     s = Settings(task_size=100, gnmf_lam=1.0, n_neighbors=7, graph_weight="heat",
                  protocol_overrides=(("transfer", "running_sum"),))
     p = s.protocol("thesis")
@@ -133,11 +133,11 @@ def test_settings_resolve_the_cells_protocol():
     assert p.name == ("thesis+gnmf_lam=1+graph_weight=heat+n_neighbors=7+task_size=100"
                       "+transfer=running_sum")
     assert s.protocol(p) is p  # an effective protocol comes back unchanged
-    assert Settings(task_size=100).protocol("reference") is REFERENCE  # no departure
-    assert Settings(gnmf_lam=10.0).protocol("reference").name == "reference+gnmf_lam=10"
+    assert Settings(task_size=100).protocol("authors") is AUTHORS  # no departure
+    assert Settings(gnmf_lam=10.0).protocol("authors").name == "authors+gnmf_lam=10"
     # the settings' lambda holds for the other variant too, as it always did
-    both = Settings(gnmf_lam=10.0, protocol_overrides=(("gnmf", "reference"),))
-    assert both.protocol("thesis").name == "thesis+gnmf=reference+gnmf_lam=10"
+    both = Settings(gnmf_lam=10.0, protocol_overrides=(("gnmf", "authors"),))
+    assert both.protocol("thesis").name == "thesis+gnmf=authors+gnmf_lam=10"
     # the settings' None means the preset's value; an override the settings contradict fails
     assert Settings(protocol_overrides=(("task_size", 20),)).protocol("thesis").task_size == 20
     with pytest.raises(ValueError, match="set the settings' n_neighbors instead"):
@@ -158,7 +158,7 @@ def test_make_base_reads_every_protocol_value_from_the_protocol():
     assert (g.lam, g.loss, g.graph, g.n_neighbors, g.weight, g.init, g.max_iter, g.tol,
             g.n_components, g.random_state) == (7.0, "frobenius", "knn", 3, "heat", "nndsvd",
                                                 17, 0.0, 4, 2)
-    rbf = get_protocol("reference", gnmf_lam=2.0, rbf_sigma=1.5, stopping_tol=0.01)
+    rbf = get_protocol("authors", gnmf_lam=2.0, rbf_sigma=1.5, stopping_tol=0.01)
     r = make_base("gnmf", "random", rbf, s, rank=4, seed=2)
     assert (r.lam, r.loss, r.graph, r.sigma, r.kl_update, r.tol) == (2.0, "kl", "rbf", 1.5,
                                                                      "split", 0.0)
@@ -170,9 +170,9 @@ def test_make_base_reads_every_protocol_value_from_the_protocol():
     assert (t.tol, t.normalize) == (0.0, False)
     # the presets give the thesis' and the code's values
     assert make_base("gnmf", "random", THESIS, Settings(), rank=4, seed=0).lam == 100.0
-    ref = make_base("gnmf", "random", REFERENCE, Settings(), rank=4, seed=0)
+    ref = make_base("gnmf", "random", AUTHORS, Settings(), rank=4, seed=0)
     assert (ref.lam, ref.sigma) == (0.3, 0.5)
-    assert make_base("nmf", "random", REFERENCE, Settings(), rank=4, seed=0).tol == 1e-3
+    assert make_base("nmf", "random", AUTHORS, Settings(), rank=4, seed=0).tol == 1e-3
     with pytest.raises(TypeError, match="effective Protocol"):
         make_base("nmf", "random", "thesis", Settings(), rank=4, seed=0)
 
@@ -190,12 +190,12 @@ def fit(X, protocol, base=None, **kw):
     return est.fit(X)
 
 
-def test_thesis_with_every_reference_field_is_the_reference(data):
+def test_thesis_with_every_authors_field_is_the_authors_protocol(data):
     X, X_eval = data
     for base in (NMF(), NMF(init="nndsvd")):
-        mixed = get_protocol("thesis", **{f: getattr(REFERENCE, f) for f in FIELDS})
+        mixed = get_protocol("thesis", **{f: getattr(AUTHORS, f) for f in FIELDS})
         a = fit(X, mixed, base, task_size=60).factorize(X_eval)[0]
-        b = fit(X, "reference", base, task_size=60).factorize(X_eval)[0]
+        b = fit(X, "authors", base, task_size=60).factorize(X_eval)[0]
         np.testing.assert_array_equal(a, b)
 
 
@@ -203,7 +203,7 @@ def test_thesis_with_every_reference_field_is_the_reference(data):
                                    "normalize_calls", "task_size"])
 def test_each_field_changes_the_result(data, field):
     X, X_eval = data
-    overrides = {field: 60 if field == "task_size" else getattr(REFERENCE, field)}
+    overrides = {field: 60 if field == "task_size" else getattr(AUTHORS, field)}
     if field == "disjoint_tasks":
         overrides["target"] = "all"
     size = None if field == "task_size" else 40  # None: the protocol's task size

@@ -554,7 +554,7 @@ DATASET_FIELDS_NOT_IN_THE_THESIS = {
 #: Fields of Settings that are not in thesis Table 4.2 / Sec. 4.2 (deliberate, with the reason).
 SETTINGS_NOT_IN_THE_THESIS = {
     "task_size": "None: the protocol's size, checked below (thesis protocol = Table 4.2; the "
-                 "reference protocol's 100 is the authors' code)",
+                 "authors'-code protocol's 100 is the code's)",
     "gnmf_lam": "the thesis names no graph weight (protocol default)",
     "n_neighbors": "the thesis names no graph (Cai et al.'s 5-nearest-neighbour graph)",
     "graph_weight": "the thesis names no graph weighting",

@@ -185,75 +185,75 @@ def test_stored_entries_beyond_reads_only_the_thesis_grid(tmp_path):
     assert got == [("digits", "none", "Meta-NMF")]
 
 
-def test_reference_within_counts_per_dataset_and_condition_against_a_hand_count():
+def test_authors_within_counts_per_dataset_and_condition_against_a_hand_count():
     # gaps chosen on both sides of the threshold, including exactly at it
-    ref = pd.DataFrame({
+    code = pd.DataFrame({
         "dataset": ["digits", "faces", "digits", "digits", "digits", "digits"],
         "condition": ["added", "none", "none", "none", "none", "added"],
         "ours_gap": [0.10, 0.0, -0.2, 0.01, 0.03, -0.02],
-        "reference_gap": [0.05, 0.5, 0.02, -0.04, -0.03, 0.01],
+        "authors_gap": [0.05, 0.5, 0.02, -0.04, -0.03, 0.01],
     })
-    out = reporting.reference_within(ref)
+    out = reporting.authors_within(code)
     # the book's order of datasets, no noise first, whatever the input order
     assert list(zip(out["dataset"], out["condition"])) == [
         ("digits", "none"), ("digits", "added"), ("faces", "none")]
     out = out.set_index(["dataset", "condition"])
     assert out.loc[("digits", "none")].to_dict() == {
-        "label": "without noise", "entries": 3, "within_reference": 2,
-        "within_thesis_protocol": 2, "reference_closer": 1}
+        "label": "without noise", "entries": 3, "within_authors": 2,
+        "within_thesis_protocol": 2, "authors_closer": 1}
     assert out.loc[("digits", "added")].to_dict() == {
-        "label": "with noise", "entries": 2, "within_reference": 1,
-        "within_thesis_protocol": 1, "reference_closer": 2}
+        "label": "with noise", "entries": 2, "within_authors": 1,
+        "within_thesis_protocol": 1, "authors_closer": 2}
     assert out.loc[("faces", "none")].to_dict() == {
-        "label": "without noise", "entries": 1, "within_reference": 0,
-        "within_thesis_protocol": 1, "reference_closer": 0}
+        "label": "without noise", "entries": 1, "within_authors": 0,
+        "within_thesis_protocol": 1, "authors_closer": 0}
     # a tighter threshold counts fewer
-    tight = reporting.reference_within(ref, threshold=0.025).set_index(["dataset", "condition"])
-    assert tight.loc[("digits", "none"), "within_reference"] == 1
+    tight = reporting.authors_within(code, threshold=0.025).set_index(["dataset", "condition"])
+    assert tight.loc[("digits", "none"), "within_authors"] == 1
     assert tight.loc[("digits", "none"), "within_thesis_protocol"] == 1
 
 
-def test_reference_within_phrase_reads_the_counts_per_dataset():
+def test_authors_within_phrase_reads_the_counts_per_dataset():
     within = pd.DataFrame({
         "dataset": ["digits", "digits", "faces"], "condition": ["none", "added", "added"],
         "label": ["without noise", "with noise", "with noise"], "entries": [8, 8, 8],
-        "within_reference": [8, 0, 6], "within_thesis_protocol": [3, 1, 5],
-        "reference_closer": [8, 7, 5]})
-    assert reporting.reference_within_phrase(within) == (
+        "within_authors": [8, 0, 6], "within_thesis_protocol": [3, 1, 5],
+        "authors_closer": [8, 7, 5]})
+    assert reporting.authors_within_phrase(within) == (
         "on Digits, 8 of 8 without noise (under the thesis protocol: 3) and 0 of 8 with noise "
         "(under the thesis protocol: 1); on Faces, 6 of 8 with noise (under the thesis "
         "protocol: 5)")
-    assert reporting.reference_within_phrase(within.iloc[:0]) == ""
+    assert reporting.authors_within_phrase(within.iloc[:0]) == ""
 
 
-def test_reference_further_keeps_entries_the_code_moves_away_by_more_than_the_threshold():
-    ref = pd.DataFrame({
+def test_authors_further_keeps_entries_the_code_moves_away_by_more_than_the_threshold():
+    code = pd.DataFrame({
         "dataset": ["blobs", "blobs", "digits", "faces"],
         "condition": ["none", "added", "none", "none"], "model": ["Meta-GNMF"] * 4,
         "thesis": [0.273, 0.093, 0.5, 0.6],
         "ours": [0.084, 0.010, 0.5, 0.6],
-        # excess |ref| - |ours|: 0.575 - 0.189, 0.649 - 0.083, exactly 0.03 (kept out),
+        # excess |code| - |ours|: 0.575 - 0.189, 0.649 - 0.083, exactly 0.03 (kept out),
         # and a code closer to the thesis than ours (negative excess)
         "ours_gap": [-0.189, -0.083, 0.0, 0.1],
-        "reference_gap": [0.575, 0.649, -0.03, 0.01],
+        "authors_gap": [0.575, 0.649, -0.03, 0.01],
     })
-    ref["reference"] = ref["thesis"] + ref["reference_gap"]
-    out = reporting.reference_further(ref)
+    code["authors"] = code["thesis"] + code["authors_gap"]
+    out = reporting.authors_further(code)
     assert list(zip(out["dataset"], out["condition"])) == [("blobs", "added"), ("blobs", "none")]
     assert out["further"].tolist() == pytest.approx([0.649 - 0.083, 0.575 - 0.189])
-    text = reporting.reference_further_phrase(out)
+    text = reporting.authors_further_phrase(out)
     assert text.startswith("Blobs, Meta-GNMF, added noise (thesis 0.093, thesis protocol 0.010, "
                            "authors' code 0.742); Blobs, Meta-GNMF, no noise")
-    assert reporting.reference_further_phrase(out.iloc[:0]) == "none"
-    assert len(reporting.reference_further(ref, threshold=0.5)) == 1
+    assert reporting.authors_further_phrase(out.iloc[:0]) == "none"
+    assert len(reporting.authors_further(code, threshold=0.5)) == 1
 
 
-def test_reference_pending_phrase_names_each_dataset_its_count_and_the_command():
-    text = reporting.reference_pending_phrase([("fmnist", 64, 480), ("blobs", 0, 480)])
+def test_authors_pending_phrase_names_each_dataset_its_count_and_the_command():
+    text = reporting.authors_pending_phrase([("fmnist", 64, 480), ("blobs", 0, 480)])
     assert "FMNIST (64 of 480 cells in the result store)" in text
     assert "Blobs (0 of 480 cells" in text
-    assert "--datasets fmnist blobs --protocols reference" in text
-    assert reporting.reference_pending_phrase([]).startswith("Every dataset")
+    assert "--datasets fmnist blobs --protocols authors" in text
+    assert reporting.authors_pending_phrase([]).startswith("Every dataset")
 
 
 def test_store_cost_puts_each_row_in_its_first_part_and_sums_its_seconds():
@@ -277,7 +277,7 @@ def test_store_cost_puts_each_row_in_its_first_part_and_sums_its_seconds():
         row(360, model="NMF (warm start)", seed=7),             # a fair baseline, any seed
         row(36, noise=dflt / 2 if dflt else 0.05),              # noise sweep
         row(72, settings_hash=other, model="NMF (warm start)"),  # a protocol switch
-        row(18, protocol="reference", settings_hash=other, seed=9),  # the authors' code
+        row(18, protocol="authors", settings_hash=other, seed=9),  # the authors' code
         row(10 ** 6, version="stale-" + str(ALGORITHM_VERSION)),  # not counted
     ])
     out = reporting.store_cost(df, s, seeds=range(5))
@@ -289,7 +289,7 @@ def test_store_cost_puts_each_row_in_its_first_part_and_sums_its_seconds():
     assert hours["fair baselines"] == pytest.approx(0.1)
     assert hours["noise sweep"] == pytest.approx(0.01)
     assert hours["protocol switches (notes)"] == pytest.approx(0.02)
-    assert hours["authors' code (reference protocol)"] == pytest.approx(0.005)
+    assert hours["authors'-code protocol"] == pytest.approx(0.005)
     assert hours["all"] == pytest.approx(3.635)
     assert np.allclose(out["two_core_hours"], out["core_hours"] / 2)
     # an empty store costs nothing, and says so

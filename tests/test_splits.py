@@ -1,4 +1,4 @@
-"""Learning/evaluation split and meta-task split (thesis Sec. 4.2 and the reference code)."""
+"""Learning/evaluation split and meta-task split (thesis Sec. 4.2 and the authors' code)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from metanmf_lab.core.splits import TaskSplitWarning, learning_evaluation_split,
 from sklearn.model_selection import train_test_split
 
 
-def test_learning_evaluation_split_is_the_reference_split():
+def test_learning_evaluation_split_is_the_authors_split():
     X = np.arange(200.0).reshape(100, 2)
     y = np.arange(100) % 4
     Xl, Xe, yl, ye = learning_evaluation_split(X, y)
@@ -27,8 +27,8 @@ def test_thesis_tasks_are_disjoint_and_target_is_the_rest():
     np.testing.assert_array_equal(np.sort(allidx), np.arange(898))
 
 
-def test_reference_tasks_overlap_target_is_everything():
-    s = make_tasks(898, n_tasks=5, protocol="reference", random_state=0)
+def test_authors_tasks_overlap_target_is_everything():
+    s = make_tasks(898, n_tasks=5, protocol="authors", random_state=0)
     assert [t.size for t in s.meta] == [100] * 5
     np.testing.assert_array_equal(s.target, np.arange(898))
     for t in s.meta:
@@ -36,10 +36,10 @@ def test_reference_tasks_overlap_target_is_everything():
 
 
 def test_a_protocol_brings_its_task_size():
-    s = make_tasks(898, n_tasks=5, protocol=get_protocol("reference", task_size=60),
+    s = make_tasks(898, n_tasks=5, protocol=get_protocol("authors", task_size=60),
                    random_state=0)
-    assert [t.size for t in s.meta] == [60] * 5 and s.protocol == "reference+task_size=60"
-    assert make_tasks(898, task_size=70, protocol="reference", random_state=0).task_size == 70
+    assert [t.size for t in s.meta] == [60] * 5 and s.protocol == "authors+task_size=60"
+    assert make_tasks(898, task_size=70, protocol="authors", random_state=0).task_size == 70
 
 
 def test_tasks_are_seeded():
@@ -58,7 +58,7 @@ def test_infeasible_split_shrinks_with_warning_or_raises():
     with pytest.raises(ValueError, match="only 200 samples"):
         make_tasks(200, n_tasks=5, on_infeasible="error")
     with pytest.raises(ValueError, match="cannot be drawn"):
-        make_tasks(50, protocol="reference")
+        make_tasks(50, protocol="authors")
     with pytest.warns(TaskSplitWarning), pytest.raises(ValueError, match="rank"):
         make_tasks(200, n_tasks=5, min_size=30)
 

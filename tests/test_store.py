@@ -70,7 +70,7 @@ def test_the_effective_protocol_is_written_after_the_preset_and_read_back(tmp_pa
         i = columns.index("protocol")
         assert columns[i + 1] == "effective_protocol" and "effective_protocol" not in KEY
     store = ResultStore(tmp_path / "r.csv")
-    name = "thesis+gnmf=reference+gnmf_lam=0.3"
+    name = "thesis+gnmf=authors+gnmf_lam=0.3"
     store.add([row(seed=0), row(seed=1, effective_protocol=name)])
     header = store.path.read_text().splitlines()[0].split(",")
     assert header[header.index("protocol") + 1] == "effective_protocol"
@@ -114,7 +114,7 @@ def test_every_stored_row_names_the_protocol_its_settings_give(kind):
         assert set(part.effective_protocol) == {resolved[text, preset]}, (preset, text)
     # the preset is the start of the name; a row under the preset's own values names it alone
     assert all(name.split("+")[0] == preset for (_, preset), name in resolved.items())
-    assert {n for n in resolved.values() if "+" not in n} <= {"thesis", "reference"}
+    assert {n for n in resolved.values() if "+" not in n} <= {"thesis", "authors"}
 
 
 def test_not_a_store(tmp_path):

@@ -165,7 +165,7 @@ def split_sizes(n_samples, protocol="thesis", *, n_tasks=5, task_size=None, rand
     Parameters
     ----------
     n_samples : int
-    protocol : {"thesis", "reference"} or Protocol, default="thesis"
+    protocol : {"thesis", "authors"} or Protocol, default="thesis"
     n_tasks : int, default=5
     task_size : int or None, default=None
         None uses the protocol's default.

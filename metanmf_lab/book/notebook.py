@@ -149,7 +149,7 @@ VALIDATORS = {
     "ablation_datasets": _check_dataset_list("ablation_datasets"),
     "fair_datasets": _check_dataset_list("fair_datasets"),
     "pair_datasets": _check_dataset_list("pair_datasets"),
-    "reference_datasets": _check_dataset_list("reference_datasets"),
+    "authors_datasets": _check_dataset_list("authors_datasets"),
     "noise_ranks": _check_list_of_ints("noise_ranks", 1),
     "noise_levels": _check_levels,
     "benchmarks": lambda v: [_check_choice("benchmarks", _benchmarks())(b) for b in v],
@@ -415,33 +415,33 @@ class Notes:
     """The entries that differ from the thesis
     (:func:`~metanmf_lab.grid.reporting.entries_beyond`)."""
     effects: object
-    """:func:`~metanmf_lab.grid.reporting.ablation_effects`, the all-at-once reference protocol
-    included under :data:`~metanmf_lab.grid.reporting.ALL_AT_ONCE`."""
+    """:func:`~metanmf_lab.grid.reporting.ablation_effects`, the all-at-once authors'-code
+    protocol included under :data:`~metanmf_lab.grid.reporting.ALL_AT_ONCE`."""
     explained: object
     """:func:`~metanmf_lab.grid.reporting.explain_entries` of ``entries``."""
     n_ablation_cells: int
-    """Cells run under an ablation or the reference protocol."""
+    """Cells run under an ablation or the authors'-code protocol."""
     unmeasured_seconds: float
     """Estimated single-core seconds of the ablations of the entries not ablated here
     (:func:`~metanmf_lab.grid.ablation_cost`, a lower bound)."""
     thesis_status: str
     """Where the thesis' numbers come from, for a caption
     (:func:`metanmf_lab.grid.published.where`)."""
-    reference: object = None
-    """Every entry on ``reference_datasets`` under the thesis protocol and under the authors'
-    code (the reference protocol, all seeds), beside the thesis: columns dataset, condition,
-    model, thesis, ours, reference, and the two differences (None when not run)."""
-    reference_pending: list = field(default_factory=list)
+    authors: object = None
+    """Every entry on ``authors_datasets`` under the thesis protocol and under the authors'
+    code (the authors'-code protocol, all seeds), beside the thesis: columns dataset,
+    condition, model, thesis, ours, authors, and the two differences (None when not run)."""
+    authors_pending: list = field(default_factory=list)
     """``(dataset, stored, total)`` for each dataset of the notes not in
-    ``reference_datasets``: how many of its cells under the authors' code (the grid of
-    ``reference``) the result store holds (nothing is computed for them)."""
+    ``authors_datasets``: how many of its cells under the authors' code (the grid of
+    ``authors``) the result store holds (nothing is computed for them)."""
 
 
 def notes(params):
     """The reproduction notes, with a notebook's parameters: the thesis grid on
     ``datasets`` x ``ranks`` x ``seeds`` beside the thesis; each entry that differs by more
     than the threshold, on ``ablation_datasets``, run under every one-at-a-time ablation that
-    can change it and under the reference protocol (all differences at once), over
+    can change it and under the authors'-code protocol (all differences at once), over
     ``ablation_seeds``; the ablation effects and what they explain."""
 
     datasets = params.datasets or list(params.profile_.datasets)
@@ -460,9 +460,9 @@ def notes(params):
         n_cells += len(cells)
     measured = [e for e in entries if e[0] in ablating]
     if measured:
-        cells = entry_cells(measured, ranks, seeds, "reference")
+        cells = entry_cells(measured, ranks, seeds, "authors")
         ablated[reporting.ALL_AT_ONCE] = reporting.mean_over_ranks(
-            store_rows(params, cells, protocol="reference"))
+            store_rows(params, cells, protocol="authors"))
         n_cells += len(cells)
     base = reporting.mean_over_ranks(rows[rows["seed"].isin(seeds)])
     effects = reporting.ablation_effects(sbs, base, ablated)
@@ -470,26 +470,27 @@ def notes(params):
     rest = ablation_grid(entries, ranks, seeds,
                          datasets=[d for d in datasets if d not in ablating])
     seconds = rows.groupby(["dataset", "model"])["seconds"].mean()
-    reference = None
-    ref_on = [d for d in datasets if d in (params.get("reference_datasets") or [])]
-    if ref_on:
-        ref_rows = store_rows(params, make_grid(ref_on, MODELS, params.ranks, params.seeds,
-                                                protocols=["reference"]), protocol="reference")
-        ref = reporting.side_by_side(reporting.mean_over_ranks(ref_rows), thesis)
+    authors = None
+    authors_on = [d for d in datasets if d in (params.get("authors_datasets") or [])]
+    if authors_on:
+        authors_rows = store_rows(params, make_grid(authors_on, MODELS, params.ranks,
+                                                    params.seeds, protocols=["authors"]),
+                                  protocol="authors")
+        code = reporting.side_by_side(reporting.mean_over_ranks(authors_rows), thesis)
         keys = ["dataset", "condition", "model"]
         both = sbs.drop_duplicates(keys).merge(
-            ref.drop_duplicates(keys)[keys + ["ours"]].rename(columns={"ours": "reference"}),
+            code.drop_duplicates(keys)[keys + ["ours"]].rename(columns={"ours": "authors"}),
             on=keys)
-        both = both[both["dataset"].isin(ref_on)]
-        reference = both[keys + ["thesis", "ours", "reference"]].assign(
+        both = both[both["dataset"].isin(authors_on)]
+        authors = both[keys + ["thesis", "ours", "authors"]].assign(
             ours_gap=both["ours"] - both["thesis"],
-            reference_gap=both["reference"] - both["thesis"]).reset_index(drop=True)
+            authors_gap=both["authors"] - both["thesis"]).reset_index(drop=True)
     pending = []
-    for d in (d for d in datasets if d not in ref_on):
-        cells = make_grid([d], MODELS, params.ranks, params.seeds, protocols=["reference"])
+    for d in (d for d in datasets if d not in authors_on):
+        cells = make_grid([d], MODELS, params.ranks, params.seeds, protocols=["authors"])
         pending.append((d, len(stored_rows(cells, params.settings, params.store)), len(cells)))
     return Notes(rows=rows, sbs=sbs, entries=entries, effects=effects, explained=explained,
-                 reference=reference, reference_pending=pending,
+                 authors=authors, authors_pending=pending,
                  n_ablation_cells=n_cells,
                  unmeasured_seconds=float(sum(ablation_cost(rest, seconds).values())),
                  thesis_status=published.where("thesis_nmi_tables"))

@@ -54,8 +54,8 @@ class Profile:
     in parts; a chapter names any dataset it leaves out)."""
     pair_datasets: tuple
     """Datasets where the headline pairs run over ``pair_seeds``."""
-    reference_datasets: tuple
-    """Datasets run in full under the authors' code (the reference protocol)."""
+    authors_datasets: tuple
+    """Datasets run in full under the authors' code."""
     benchmarks: tuple
     """AltBi's synthetic benchmarks, their seeds and outer iterations."""
     bench_seeds: tuple
@@ -89,7 +89,7 @@ class Profile:
 #: list) or 0 (``max_iter``).
 PARAMETER_DEFAULTS = ("pair_seeds", "noise_datasets", "noise_ranks", "basis_datasets",
                       "ablation_seeds", "ablation_datasets", "fair_datasets", "pair_datasets",
-                      "reference_datasets", "benchmarks", "bench_seeds", "max_iter", "splits",
+                      "authors_datasets", "benchmarks", "bench_seeds", "max_iter", "splits",
                       "nmf_datasets", "nmf_ranks", "nmf_seeds")
 
 #: MLAM's cells of the full profile: the source's experiments with 50 training and 50 test
@@ -126,7 +126,7 @@ PROFILES = {
         noise_ranks=(5, 10, 18), basis_datasets=("digits", "faces", "coil20"),
         ablation_seeds=(0,), ablation_datasets=THESIS_DATASETS,
         fair_datasets=THESIS_DATASETS, pair_datasets=THESIS_DATASETS,
-        reference_datasets=THESIS_DATASETS, benchmarks=("A", "B", "C", "D-synthetic"),
+        authors_datasets=THESIS_DATASETS, benchmarks=("A", "B", "C", "D-synthetic"),
         bench_seeds=tuple(range(10)), max_iter=500, splits=tuple(range(10)),
         nmf_datasets=THESIS_DATASETS, nmf_ranks=tuple(THESIS_RANKS), nmf_seeds=(0, 1, 2),
         plan=Plan(), ml100k=ML100KSettings(), nmf_prior=NMFPriorSettings(),
@@ -141,7 +141,7 @@ PROFILES = {
         pair_seeds=(0, 1, 2), noise_datasets=("digits",), noise_ranks=(5,),
         basis_datasets=("digits",), ablation_seeds=(0,), ablation_datasets=("digits",),
         fair_datasets=("digits", "faces"), pair_datasets=("digits", "faces"),
-        reference_datasets=("digits", "faces"), benchmarks=("A", "B"), bench_seeds=(0, 1),
+        authors_datasets=("digits", "faces"), benchmarks=("A", "B"), bench_seeds=(0, 1),
         max_iter=30, splits=(0, 1), nmf_datasets=("digits",), nmf_ranks=(3,), nmf_seeds=(0,),
         # the smoke profile's datasets, one rank, seconds in the smoke settings
         plan=Plan(datasets=("digits", "faces"), splits=(1, 2),
@@ -149,7 +149,7 @@ PROFILES = {
                   calibration_levels=(0.4, 1.0), calibration_ranks=(5,),
                   calibration_seeds=(0, 1), calibrated_seeds=(0,), sweep_datasets=("digits",),
                   sweep_levels=(0.6,), sweep_ranks=(5,), sweep_seeds=(0,),
-                  reference_ranks=(5,), reference_seeds=(0,), lambda_dataset="digits",
+                  authors_ranks=(5,), authors_seeds=(0,), lambda_dataset="digits",
                   lambdas=(10.0,), lambda_ranks=(5,), raw_datasets=("digits",),
                   raw_ranks=(5,), iteration_dataset="digits", iterations=(10, 40),
                   iteration_ranks=(5,), iteration_seeds=(0,)),

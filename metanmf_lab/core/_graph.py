@@ -4,9 +4,9 @@ Two constructions:
 
 - :func:`knn_graph` -- Cai et al. (2011): a symmetric p-nearest-neighbour graph, with 0-1
   ("binary") or heat-kernel weights, stored as a sparse matrix. Never builds an n x n array.
-- :func:`rbf_graph` -- what the authors' reference code uses: a dense RBF affinity over all
+- :func:`rbf_graph` -- what the authors' code uses: a dense RBF affinity over all
   pairs, ``A_ij = exp(-||x_i - x_j||^2 / sigma^2)``. Memory is n^2; use it only to reproduce
-  the reference code.
+  the authors' code.
 
 Both return a :class:`Graph` holding the affinity ``A`` and the degree vector ``d``
 (L = diag(d) - A), and the one operation the solvers need, ``A @ W``.
@@ -148,7 +148,7 @@ _RBF_DENSE_ABOVE = 0.25
 
 
 def rbf_graph(X, sigma=0.5, *, scale_exp=0):
-    """RBF affinity over all pairs, as in the authors' reference code.
+    """RBF affinity over all pairs, as in the authors' code.
 
     ``A_ij = exp(-||x_i - x_j||^2 / sigma^2)`` for all i, j (diagonal included: it cancels in
     L = D - A). Weights below ``eps / n`` are set to zero: together they change a row of

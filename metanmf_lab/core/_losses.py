@@ -23,7 +23,7 @@ import numpy as np
 from scipy.special import xlogy
 
 #: Float32 machine epsilon. It replaces denominators of a multiplicative update that are exactly
-#: zero (scikit-learn's rule; the authors' reference code adds it to every denominator, which at
+#: zero (scikit-learn's rule; the authors' code adds it to every denominator, which at
 #: the scale of min-max scaled data changes nothing measurable but breaks scale equivariance on
 #: tiny-valued data), and it floors the model W H inside the KL divergence.
 EPS = float(np.finfo(np.float32).eps)

@@ -16,7 +16,7 @@ Evaluation phase (Algorithm 1 line 14): on unseen X_e, start from H = H_t, coeff
 X_e H_t^T, and run the base NMF for inner_iter iterations updating both factors; the
 coefficients are the representation that is clustered.
 
-``protocol="reference"`` reproduces each documented difference of the authors' code (one
+``protocol="authors"`` reproduces each documented difference of the authors' code (one
 field each of :class:`metanmf_lab.core.protocols.Protocol`, so they can also be switched one at a
 time): task size 100; tasks drawn independently (overlapping); target = whole learning set;
 the sum of the task bases is a running sum never reset between epochs; H_t starts at zero;
@@ -24,7 +24,7 @@ every call of an NMF base ends with the max-normalisation of the components; and
 base with NNDSVD init, the NNDSVD initialisation replaces whatever start was passed, on every
 call, evaluation included. (For a GNMF base, NNDSVD only gives the meta-tasks' first start:
 with H_t starting at zero, the first epoch starts each task from its own NNDSVD, as in the
-reference code.)
+authors' code.)
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class _Transfer(TransformerMixin, BaseEstimator):
         self._add_eps = float(getattr(base, "denominator_eps", 0.0))
         self._kl_update = str(getattr(base, "kl_update", "mm")).lower()
         self._lam = float(base.lam) if isinstance(base, GNMF) else 0.0
-        # The reference code's NMF helper max-normalises its basis at the end of every call,
+        # The authors' code's NMF helper max-normalises its basis at the end of every call,
         # and restarts from NNDSVD when asked for it; its GNMF helper does neither.
         nmf_base = not isinstance(base, GNMF)
         self._normalize = bool(base.normalize) or (protocol.normalize_calls and nmf_base)
@@ -110,7 +110,7 @@ class _Transfer(TransformerMixin, BaseEstimator):
     # -- one base call ---------------------------------------------------------------------
     def _call(self, X, H0, graph, *, override):
         """Run the base model on X from basis H0 (coefficients X H0^T); return (W, H, obj)."""
-        if override:  # reference code: NNDSVD replaces the start on every call
+        if override:  # the authors' code: NNDSVD replaces the start on every call
             W, H = self._nndsvd(X)
         else:
             H = np.array(H0, dtype=X.dtype, order="C", copy=True)
@@ -237,7 +237,7 @@ class MetaNMF(_Transfer):
         Number N of meta-tasks.
     task_size : int or None, default=None
         Samples per meta-task; None uses the protocol's ``task_size`` (50 thesis, 100
-        reference).
+        authors).
     n_epochs : int, default=50
         Outer epochs of the meta-learning phase.
     inner_iter : int, default=100
@@ -247,7 +247,7 @@ class MetaNMF(_Transfer):
         non-negative and finite; one number or one per meta-task (TypeError / ValueError
         otherwise). Weights of order 1 are meant: huge ones (~1e150) make the start of the
         target runs overflow, and ``fit`` raises DegenerateFitError.
-    protocol : {"thesis", "reference"} or Protocol, default="thesis"
+    protocol : {"thesis", "authors"} or Protocol, default="thesis"
         Follow the thesis text, or the authors' public code (see module docstring); a preset
         name is resolved by :func:`metanmf_lab.core.protocols.get_protocol`. The protocol's
         GNMF values are not read here: the base model carries its graph and weight.
@@ -258,8 +258,8 @@ class MetaNMF(_Transfer):
         For NMF bases, divide all bases after every epoch by the power of two that brings
         max(H_t) into [0.5, 1), which leaves the algorithm unchanged (see Notes); False runs
         the raw algorithm. Never applied to GNMF bases (where it would change the algorithm)
-        nor when the base calls max-normalise their bases (``base.normalize`` or the reference
-        protocol's NMF), which already bounds the scale.
+        nor when the base calls max-normalise their bases (``base.normalize`` or the
+        authors'-code protocol's NMF), which already bounds the scale.
     keep_basis_history : bool, default=False
         Keep the target basis after every epoch in ``basis_history_`` (for plots).
     random_state : int, RandomState instance or None, default=None
@@ -391,7 +391,7 @@ class MetaNMF(_Transfer):
                 "scale_growth": []}
 
         # The meta-tasks are equally sized: update them together (one stacked product per
-        # step) unless the reference code's NNDSVD override restarts every call separately.
+        # step) unless the authors' code's NNDSVD override restarts every call separately.
         batched = not self._override
         if batched:
             X_stack = np.stack(Xs)
@@ -506,7 +506,7 @@ class WarmStartNMF(_Transfer):
         Meta-NMF's target calls.
     inner_iter : int, default=100
         Iterations of the evaluation phase.
-    protocol : {"thesis", "reference"} or Protocol, default="thesis"
+    protocol : {"thesis", "authors"} or Protocol, default="thesis"
         Only the fields that concern a base call apply (normalisation, NNDSVD override); a
         preset name is resolved by :func:`metanmf_lab.core.protocols.get_protocol`.
     random_state : int, RandomState instance or None, default=None

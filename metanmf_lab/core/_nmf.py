@@ -213,11 +213,11 @@ class NMF(_BaseMU):
         Stopping tolerance (see ``stopping``); 0 runs exactly ``max_iter`` iterations.
     stopping : {"objective", "factors"}, default="objective"
         ``"objective"``: stop when the relative decrease of the objective in one iteration is
-        at most ``tol``. ``"factors"``: the authors' reference rule, stop when both
+        at most ``tol``. ``"factors"``: the authors' code's rule, stop when both
         ``||W - W_prev||_F`` and ``||H - H_prev||_F`` fall below ``tol`` (they use 1e-3).
     normalize : bool, default=False
         Rescale each component (row of ``components_``) to a maximum of 1 at the end of the
-        fit, and the coefficients inversely (the reference code's column max-normalisation of
+        fit, and the coefficients inversely (the authors' code's column max-normalisation of
         its basis). W H is unchanged; ``objective_history_`` ends before the rescaling (for
         GNMF the rescaling changes the graph term).
     denominator_eps : float, default=0.0
@@ -312,11 +312,11 @@ class GNMF(_BaseMU):
     lam : float, default=100.0
         Graph weight lambda (>= 0; 0 gives plain NMF). The thesis gives no value; 100 is the
         value Cai et al. use throughout their experiments (with p = 5 and 0-1 weights). The
-        authors' reference code uses 0.3 with its dense RBF graph and the KL loss.
+        authors' code uses 0.3 with its dense RBF graph and the KL loss.
     loss : {"frobenius", "kl"}, default="frobenius"
     graph : {"knn", "rbf"}, default="knn"
         ``"knn"``: Cai et al.'s sparse symmetric p-nearest-neighbour graph. ``"rbf"``: the
-        reference code's dense ``exp(-||x_i - x_j||^2 / sigma^2)`` affinity over all pairs
+        authors' code's dense ``exp(-||x_i - x_j||^2 / sigma^2)`` affinity over all pairs
         (n^2 memory).
     n_neighbors : int, default=5
         p of the kNN graph.
@@ -328,7 +328,7 @@ class GNMF(_BaseMU):
         Width of the dense RBF graph.
     kl_update : {"mm", "split"}, default="mm"
         W update for the KL loss with a graph: ``"mm"`` is a monotone majorise-minimise closed
-        form; ``"split"`` the split-gradient heuristic of the reference code (not monotone in
+        form; ``"split"`` the split-gradient heuristic of the authors' code (not monotone in
         general). Ignored for the Frobenius loss (Cai et al.'s update, monotone).
     init, max_iter, tol, stopping, normalize, random_state
         As in :class:`NMF`.

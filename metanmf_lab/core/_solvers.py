@@ -4,7 +4,7 @@ Pure functions on arrays: no validation (the estimators validate), no I/O. They 
 factors ``W`` (n_samples, k) and ``H`` (k, n_features) in place and return
 :class:`MUResult`. Each iteration updates the coefficients ``W`` first, then the components
 ``H`` -- in the thesis' orientation that is "H first, then W", the order of Lee & Seung and
-of the authors' reference code.
+of the authors' code.
 
 Frobenius (Lee & Seung 2001; thesis eqs. 2.32-2.33, transposed)::
 
@@ -27,7 +27,7 @@ never increases and no linear system is solved::
 
 ``kl_update="split"`` is the heuristic obtained by splitting the gradient into positive and
 negative parts, ``W <- W * (R H^T + 2 lam A W) / (1 H^T + 2 lam D W)``, the kind of update
-the authors' reference code uses; it is not guaranteed to be monotone.
+the authors' code uses; it is not guaranteed to be monotone.
 
 Denominators that are exactly zero are replaced by ``EPS`` (scikit-learn's rule), which keeps
 the updates scale-equivariant; zero rows and columns of X give zero factors, never NaN.
@@ -162,14 +162,14 @@ def _converged(stopping, tol, obj, Wt, H, Wt_prev, H_prev):
     if stopping == "objective":
         prev, cur = obj[-2], obj[-1]
         return (prev - cur) <= tol * max(abs(prev), np.finfo(np.float64).tiny)
-    # "factors": the reference code's rule, both factor changes below tol (Frobenius norms).
+    # "factors": the authors' code's rule, both factor changes below tol (Frobenius norms).
     return bool(np.linalg.norm(Wt - Wt_prev) < tol and np.linalg.norm(H - H_prev) < tol)
 
 
 def normalize_components(W, H):
     """Rescale every component (row of H) to a maximum of 1, and W inversely, in place.
 
-    This is the reference code's column max-normalisation of the basis (its W = our H^T).
+    This is the authors' code's column max-normalisation of the basis (its W = our H^T).
     The product W H is unchanged. All-zero components are left alone.
     """
     s = H.max(axis=1)
@@ -419,7 +419,7 @@ def solve_mu(X, W, H, *, loss="frobenius", max_iter=200, tol=0.0, stopping="obje
         Stopping tolerance; 0 runs exactly ``max_iter`` iterations.
     stopping : {"objective", "factors"}
         ``"objective"``: stop when the relative decrease of the objective falls to ``tol`` or
-        below. ``"factors"``: the reference code's rule, stop when both ``||W - W_prev||_F``
+        below. ``"factors"``: the authors' code's rule, stop when both ``||W - W_prev||_F``
         and ``||H - H_prev||_F`` fall below ``tol``.
     graph : Graph or None
         Affinity graph over the samples (rows of X); with ``lam > 0`` this is GNMF.
@@ -430,7 +430,7 @@ def solve_mu(X, W, H, *, loss="frobenius", max_iter=200, tol=0.0, stopping="obje
     update_W, update_H : bool
         Whether each factor is updated (``transform`` keeps H fixed).
     normalize : bool
-        Rescale the components to a maximum of 1 at the end (reference code).
+        Rescale the components to a maximum of 1 at the end (the authors' code).
     history : bool
         Record the objective after every iteration. False (KL only; Frobenius records it
         anyway, at little cost): ``objective`` holds the final value alone, unless the

@@ -1,11 +1,11 @@
 """The two experimental protocols -- the thesis text and the authors' public code -- as data.
 
 Each difference between the thesis (Khan 2025, Algorithm 1 and Sec. 4.2) and the authors'
-reference implementation is one field of :class:`Protocol`, and so is every value the two
-share that an experiment may vary (the GNMF graph and weight, the stopping tolerance), so
-that a :class:`Protocol` holds every protocol value and the book can switch them one at a
-time. ``get_protocol("thesis")`` and ``get_protocol("reference")`` give the two presets;
-keyword overrides give any mixture, named after its departures from the preset::
+code is one field of :class:`Protocol`, and so is every value the two share that an
+experiment may vary (the GNMF graph and weight, the stopping tolerance), so that a
+:class:`Protocol` holds every protocol value and the book can switch them one at a time.
+``get_protocol("thesis")`` and ``get_protocol("authors")`` give the two presets; keyword
+overrides give any mixture, named after its departures from the preset::
 
     get_protocol("thesis", transfer="running_sum")   # "thesis+transfer=running_sum"
 
@@ -21,47 +21,49 @@ from .._validation import check_choice, check_int, check_real
 
 #: The graph weight lambda of each GNMF variant: Cai et al.'s (cited by the thesis) and the
 #: authors' code's. Switching ``gnmf`` switches to the variant's lambda unless one is given.
-GNMF_LAM = {"cai": 100.0, "reference": 0.3}
+GNMF_LAM = {"cai": 100.0, "authors": 0.3}
 
 
 @dataclass(frozen=True)
 class Protocol:
-    """Every protocol value: the choices on which the thesis text and the reference code
-    differ, and the parameters of the GNMF variants and of the reference stopping rule."""
+    """Every protocol value: the choices on which the thesis text and the authors' code
+    differ, and the parameters of the GNMF variants and of the authors' code's stopping
+    rule."""
 
     name: str
     task_size: int
-    """Samples per meta-task (thesis Table 4.2: 50; the reference code overrides its own
+    """Samples per meta-task (thesis Table 4.2: 50; the authors' code overrides its own
     argument of 50 with 100)."""
     disjoint_tasks: bool
     """Meta-tasks are disjoint slices of the learning set (thesis) or drawn independently
-    of one another, so they overlap (reference)."""
+    of one another, so they overlap (authors' code)."""
     target: str
     """``"rest"``: the learning set minus the meta-tasks (thesis); ``"all"``: the whole
-    learning set (reference)."""
+    learning set (authors' code)."""
     transfer: str
     """``"average"``: W_t is started from W_t + mean of this epoch's task bases (thesis eq.
-    3.4); ``"running_sum"``: the sum of task bases is never reset between epochs (reference)."""
+    3.4); ``"running_sum"``: the sum of task bases is never reset between epochs (authors'
+    code)."""
     target_start: str
     """Initial W_t: ``"init"``, the base model's initialisation (U(0, 1), thesis Algorithm 1
-    line 1; NNDSVD for NNDSVD bases), or ``"zero"`` (reference)."""
+    line 1; NNDSVD for NNDSVD bases), or ``"zero"`` (authors' code)."""
     normalize_calls: bool
-    """Every call of an NMF base max-normalises its basis at the end (reference)."""
+    """Every call of an NMF base max-normalises its basis at the end (authors' code)."""
     nndsvd_override: bool
     """An NMF base with NNDSVD init restarts from NNDSVD on every call, discarding the
-    transferred basis (reference)."""
+    transferred basis (authors' code)."""
     baseline_stopping: str
     """Baseline NMF: ``"fixed"``, exactly the iteration budget (thesis Sec. 4.2), or
     ``"factors"``, stop when both factor changes fall below :attr:`stopping_tol`
-    (reference)."""
+    (authors' code)."""
     gnmf: str
     """``"cai"``: Cai et al.'s GNMF (Frobenius, kNN graph of :attr:`n_neighbors` neighbours
-    weighted by :attr:`graph_weight`), which the thesis cites; ``"reference"``: the code's
+    weighted by :attr:`graph_weight`), which the thesis cites; ``"authors"``: the code's
     KL GNMF with a dense RBF graph (width :attr:`rbf_sigma`) and split-gradient updates."""
     gnmf_lam: float
     """The GNMF graph weight lambda (:data:`GNMF_LAM`: 100 Cai et al., 0.3 the code)."""
     rbf_sigma: float
-    """Width sigma of the reference GNMF's dense RBF graph (the code: 0.5)."""
+    """Width sigma of the dense RBF graph of the authors' GNMF (the code: 0.5)."""
     n_neighbors: int
     """Neighbours p of Cai et al.'s kNN graph (Cai et al.: 5)."""
     graph_weight: str
@@ -101,13 +103,13 @@ THESIS = Protocol(name="thesis", task_size=50, disjoint_tasks=True, target="rest
                   gnmf_lam=GNMF_LAM["cai"], rbf_sigma=0.5, n_neighbors=5,
                   graph_weight="binary", stopping_tol=1e-3)
 
-REFERENCE = Protocol(name="reference", task_size=100, disjoint_tasks=False, target="all",
-                     transfer="running_sum", target_start="zero", normalize_calls=True,
-                     nndsvd_override=True, baseline_stopping="factors", gnmf="reference",
-                     gnmf_lam=GNMF_LAM["reference"], rbf_sigma=0.5, n_neighbors=5,
-                     graph_weight="binary", stopping_tol=1e-3)
+AUTHORS = Protocol(name="authors", task_size=100, disjoint_tasks=False, target="all",
+                   transfer="running_sum", target_start="zero", normalize_calls=True,
+                   nndsvd_override=True, baseline_stopping="factors", gnmf="authors",
+                   gnmf_lam=GNMF_LAM["authors"], rbf_sigma=0.5, n_neighbors=5,
+                   graph_weight="binary", stopping_tol=1e-3)
 
-PRESETS = {"thesis": THESIS, "reference": REFERENCE}
+PRESETS = {"thesis": THESIS, "authors": AUTHORS}
 PROTOCOLS = tuple(PRESETS)
 FIELDS = tuple(f.name for f in fields(Protocol) if f.name != "name")
 

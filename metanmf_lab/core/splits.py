@@ -4,7 +4,7 @@ Two protocols (see :mod:`metanmf_lab.core.protocols`):
 
 - ``"thesis"``: the learning half is split into ``n_tasks`` *disjoint* meta-tasks of
   ``task_size`` samples (default 50) and the target task is the rest of the learning half.
-- ``"reference"``: what the authors' public code does: each meta-task is ``task_size``
+- ``"authors"``: what the authors' public code does: each meta-task is ``task_size``
   (default 100) samples drawn at random from the learning half, independently of the other
   tasks (so tasks overlap one another), and the target is the *whole* learning half (so it
   contains every meta-task).
@@ -28,7 +28,7 @@ from sklearn.utils import check_random_state
 from .._validation import check_choice, check_int
 from .protocols import get_protocol
 
-#: Seed of the learning/evaluation split in the reference code.
+#: Seed of the learning/evaluation split in the authors' code.
 SPLIT_SEED = 42
 
 
@@ -80,8 +80,8 @@ def make_tasks(n_learn, *, n_tasks=5, task_size=None, protocol="thesis", random_
     n_tasks : int, default=5
     task_size : int or None, default=None
         Samples per meta-task; None uses the protocol's ``task_size`` (50 thesis, 100
-        reference).
-    protocol : {"thesis", "reference"} or Protocol
+        authors).
+    protocol : {"thesis", "authors"} or Protocol
         Which tasks to draw: disjoint slices or independent draws; target = the rest or all
         (a preset name is resolved by :func:`metanmf_lab.core.protocols.get_protocol`).
     random_state : int, RandomState or None
@@ -110,7 +110,7 @@ def make_tasks(n_learn, *, n_tasks=5, task_size=None, protocol="thesis", random_
                    f"{' plus a non-empty target' if proto.target == 'rest' else ''}, but the "
                    f"learning set has only {n_learn} samples.")
             if on_infeasible == "error":
-                raise ValueError(msg + " Use fewer or smaller tasks, protocol='reference', or "
+                raise ValueError(msg + " Use fewer or smaller tasks, protocol='authors', or "
                                        "on_infeasible='shrink'.")
             size = n_learn // (2 * n_tasks)
             fallback = f"task_size shrunk from {requested} to {size}"

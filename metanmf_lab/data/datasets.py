@@ -1,7 +1,7 @@
 """The five benchmark datasets of the thesis (Table 4.1) and MovieLens 100K, verified and cached.
 
 Every dataset is returned in scikit-learn orientation, ``X`` of shape ``(n_samples, n_features)``,
-preprocessed as in the thesis and the authors' reference code:
+preprocessed as in the thesis and the authors' code:
 
 ========  ==========  =========  =========  ===============================================
 name      samples     features   classes    source and preprocessing
@@ -20,7 +20,7 @@ coil20    1440        1024       20         processed COIL-20 at 32x32
 Each dataset is then converted to float and min-max scaled per feature to [0, 1]
 (:class:`~sklearn.preprocessing.MinMaxScaler`; constant features become 0). With ``noise > 0``,
 Gaussian noise of standard deviation ``noise`` is added and the absolute value taken, which keeps
-the data non-negative (the reference protocol).
+the data non-negative (the authors'-code protocol).
 
 Data files are read from :func:`metanmf_lab._config.data_dir` (``$METANMF_DATA`` if set, else
 ``<project>/data``) and verified by SHA-256 before use. For users with internet access a missing
@@ -147,7 +147,7 @@ class DatasetInfo:
         Shape of ``X`` and number of distinct labels in ``y`` (Faces at the default 32x32).
     default_noise : float
         Standard deviation of the Gaussian noise used by default in the experiments. Blobs 0.1,
-        Digits 0.4 and Faces 0.6 are the levels named in the authors' reference driver; the
+        Digits 0.4 and Faces 0.6 are the levels named in the authors' driver; the
         thesis names none for COIL20 and FMNIST, and 0.4 is **our choice** for both.
     image_shape : tuple of int or None
         Shape of one image (``None`` for Blobs, which are not images).
@@ -628,7 +628,7 @@ def _coil20(arrays, faces_size, subset_seed):
     return arrays["X"], arrays["y"]
 
 
-#: Seed of the stratified draw of the 6000 Fashion-MNIST images (the reference code's 42).
+#: Seed of the stratified draw of the 6000 Fashion-MNIST images (the authors' code's 42).
 FMNIST_SUBSET_SEED = 42
 
 #: The built-in datasets, one entry each, in the order of the thesis tables: its
@@ -1022,14 +1022,14 @@ def load_dataset(name, noise=0.0, random_state=0, *, faces_size=32, dtype=np.flo
         ``fmnist_subset_seed`` do not apply to it).
     noise : float, default=0.0
         Standard deviation of the Gaussian noise added after scaling; the absolute value of the
-        noisy data is returned (reference protocol). ``0`` returns exactly the clean data. The
+        noisy data is returned (authors'-code protocol). ``0`` returns exactly the clean data. The
         levels used in the experiments are ``DATASETS[name].default_noise``.
     random_state : int, numpy.random.SeedSequence or numpy.random.Generator, default=0
         Seed of the noise, passed to :func:`numpy.random.default_rng`. The same seed gives the
         same noise (and the same noise for float32 and float64, which is drawn in float64).
     faces_size : {32, 64}, default=32
         Side of the Olivetti images: 32 (exact 2x2 block average, 1024 features, as in thesis
-        Table 4.1) or 64 (4096 features, what the reference code really used).
+        Table 4.1) or 64 (4096 features, what the authors' code really used).
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
         Floating dtype of ``X``.
     download : bool, default=True
@@ -1037,7 +1037,7 @@ def load_dataset(name, noise=0.0, random_state=0, *, faces_size=32, dtype=np.flo
         (internet needed). With ``False``, a missing file raises :class:`FileNotFoundError`.
     fmnist_subset_seed : int, default=42
         Seed of the stratified draw of the 6000 Fashion-MNIST images (ignored by the other
-        datasets); 42 is the reference code's.
+        datasets); 42 is the authors' code's.
 
     Returns
     -------

@@ -140,7 +140,7 @@ ABLATIONS = {
     "W_t starts at zero": dict(protocol_overrides=dict(target_start="zero")),
     "column max-normalisation": dict(protocol_overrides=dict(normalize_calls=True)),
     "NNDSVD override": dict(protocol_overrides=dict(nndsvd_override=True)),
-    "GNMF: KL + dense RBF graph": dict(protocol_overrides=dict(gnmf="reference")),
+    "GNMF: KL + dense RBF graph": dict(protocol_overrides=dict(gnmf="authors")),
     "baseline stops on factor change": dict(protocol_overrides=dict(baseline_stopping="factors")),
     "Faces at 64x64": dict(faces_size=64),
     "Faces: NMI over all 400 images": dict(faces_eval_all=True),

@@ -35,10 +35,10 @@ class Settings(SettingsBase):
     inner_iter: int = 100
     n_tasks: int = 5
     task_size: Optional[int] = None
-    """Samples per meta-task; None = protocol default (50 thesis, 100 reference)."""
+    """Samples per meta-task; None = protocol default (50 thesis, 100 authors)."""
     baseline_iter: int = 100
     gnmf_lam: Optional[float] = None
-    """Graph weight; None = protocol default (100 thesis / Cai et al., 0.3 reference)."""
+    """Graph weight; None = protocol default (100 thesis / Cai et al., 0.3 authors)."""
     n_neighbors: int = 5
     graph_weight: str = "binary"
     faces_size: int = 32
@@ -211,7 +211,7 @@ def check_ranks(dataset, ranks, settings=None, protocol="thesis"):
                 split = make_tasks(n_learn, n_tasks=settings.n_tasks, protocol=proto,
                                    random_state=0, min_size=r)
         except ValueError as exc:
-            return (f"the {settings.n_tasks} meta-tasks of the {proto.name} protocol cannot be "
+            return (f"the {settings.n_tasks} meta-tasks of protocol {proto.name!r} cannot be "
                     f"drawn from its learning half: {_lower_first(str(exc).rstrip('.'))}")
         if min(split.task_size, split.target.size) < 2:
             return (f"its learning half gives meta-tasks of {split.task_size} sample(s), and "
@@ -227,7 +227,7 @@ def check_ranks(dataset, ranks, settings=None, protocol="thesis"):
             else f"Dataset {info.display_name}")
     fix = (f"The largest rank it allows is {largest}: ask for ranks up to {largest} (the "
            f"ranks parameter), or use a larger file." if largest else
-           f"No rank can run on it under the {proto.name} protocol ({problem(1)}): it needs "
+           f"No rank can run on it under protocol {proto.name!r} ({problem(1)}): it needs "
            f"more samples.")
     raise ValueError(f"{what} ({n} samples, {n_learn} of them in the learning half; {m} "
                      f"features) is too small for rank {bad[0]}: {problem(bad[0])}. {fix}")

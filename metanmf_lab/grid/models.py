@@ -28,10 +28,10 @@ def make_base(family, init, protocol, settings, *, rank, seed):
     gives only the iteration budget ``baseline_iter`` and NMF's ``denominator_eps``.
     ``protocol.gnmf == "cai"``: Cai et al.'s GNMF (Frobenius, kNN graph of
     ``protocol.n_neighbors`` neighbours weighted ``protocol.graph_weight``);
-    ``"reference"``: the code's KL GNMF with a dense RBF graph (width ``protocol.rbf_sigma``)
+    ``"authors"``: the code's KL GNMF with a dense RBF graph (width ``protocol.rbf_sigma``)
     and split-gradient updates; both with the weight ``protocol.gnmf_lam``. NMF: Frobenius,
-    exactly ``baseline_iter`` iterations (thesis) or the reference rule (stop when both factor
-    changes < ``protocol.stopping_tol``), with the reference's max-normalised basis when
+    exactly ``baseline_iter`` iterations (thesis) or the authors' code's rule (stop when both
+    factor changes < ``protocol.stopping_tol``), with its max-normalised basis when
     ``protocol.normalize_calls``.
     """
     if not isinstance(protocol, Protocol):
@@ -44,7 +44,7 @@ def make_base(family, init, protocol, settings, *, rank, seed):
             if protocol.baseline_stopping == "factors" else dict(tol=0.0)
         return NMF(loss="frobenius", normalize=protocol.normalize_calls, **stop,
                    denominator_eps=settings.denominator_eps, **common)
-    if protocol.gnmf == "reference":
+    if protocol.gnmf == "authors":
         return GNMF(lam=protocol.gnmf_lam, loss="kl", graph="rbf", sigma=protocol.rbf_sigma,
                     kl_update="split", tol=0.0, **common)
     return GNMF(lam=protocol.gnmf_lam, loss="frobenius", graph="knn",

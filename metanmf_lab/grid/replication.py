@@ -21,9 +21,9 @@ carry the same provenance and are recomputed by the same tests).
     The headline pairs and their strongest fair baselines at that level.
 ``sweep fair``
     The strongest fair baselines at the noise sweep's levels (the sweep had none).
-``reference fair``
-    Fair baselines under the reference protocol (the authors' code: KL GNMF with a dense RBF
-    graph): each Meta model against its base model given the same compute.
+``authors fair``
+    Fair baselines under the authors'-code protocol (KL GNMF with a dense RBF graph): each
+    Meta model against its base model given the same compute.
 ``lambda``
     Blobs: the GNMF and Meta-GNMF models at graph weights :data:`LAMBDAS` besides 100.
 ``raw scale``
@@ -77,9 +77,9 @@ SWEEP_LEVELS = (0.1, 0.2, 0.6)
 SWEEP_RANKS = (5, 10, 18)
 SWEEP_SEEDS = (0, 1)
 
-#: Reference protocol: ranks and seeds of the fair baselines.
-REFERENCE_RANKS = (10,)
-REFERENCE_SEEDS = (0,)
+#: Authors'-code protocol: ranks and seeds of the fair baselines.
+AUTHORS_RANKS = (10,)
+AUTHORS_SEEDS = (0,)
 
 #: Blobs GNMF weights besides the thesis-protocol default of 100 (Cai et al.'s).
 LAMBDAS = (1.0, 10.0, 1000.0)
@@ -97,7 +97,7 @@ ITERATION_RANKS = (5, 10)
 ITERATION_SEEDS = (0, 1, 2)
 
 DESIGNS = ("calibration", "splits", "sweep fair", "calibrated", "lambda", "raw scale",
-           "iterations", "reference fair")
+           "iterations", "authors fair")
 
 
 @dataclass(frozen=True)
@@ -116,8 +116,8 @@ class Plan:
     sweep_levels: tuple = SWEEP_LEVELS
     sweep_ranks: tuple = SWEEP_RANKS
     sweep_seeds: tuple = SWEEP_SEEDS
-    reference_ranks: tuple = REFERENCE_RANKS
-    reference_seeds: tuple = REFERENCE_SEEDS
+    authors_ranks: tuple = AUTHORS_RANKS
+    authors_seeds: tuple = AUTHORS_SEEDS
     lambda_dataset: str = "blobs"
     lambdas: tuple = LAMBDAS
     lambda_ranks: tuple = LAMBDA_RANKS
@@ -282,12 +282,12 @@ def design(name, store=DEFAULT_STORE, settings=None, plan=None):
                  for lv in P.sweep_levels for _, meta in HEADLINE_PAIRS
                  for r in P.sweep_ranks for s in P.sweep_seeds]
         return [(settings, cells)]
-    # reference fair: each Meta model against its base model at equal compute, own init; the
+    # authors fair: each Meta model against its base model at equal compute, own init; the
     # NMF family first (cheap), then GNMF (KL with a dense graph: 60-220 s a cell)
-    cells = [Cell(d, resolve_noise(d, nz), FAIR_BASELINES[m][0], r, s, "reference")
+    cells = [Cell(d, resolve_noise(d, nz), FAIR_BASELINES[m][0], r, s, "authors")
              for family in ("NMF", "GNMF") for d in P.datasets for nz in CONDITIONS
              for m in FAIR_BASELINES if m.split()[0] == f"Meta-{family}"
-             for r in P.reference_ranks for s in P.reference_seeds]
+             for r in P.authors_ranks for s in P.authors_seeds]
     half = len(cells) // 2
     return [(settings, cells[:half]), (settings, cells[half:])]
 
@@ -366,7 +366,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m metanmf_lab.grid.replication",
         description="Replications of the thesis grid: other splits, calibrated noise, the "
-                    "reference protocol's fair baselines, GNMF's weight, the raw scale.")
+                    "authors'-code protocol's fair baselines, GNMF's weight, the raw scale.")
     parser.add_argument("action", choices=("estimate", "run"))
     parser.add_argument("--only", action="append", choices=DESIGNS, metavar="DESIGN",
                         help=f"one of: {', '.join(DESIGNS)} (repeatable; default: all)")

@@ -289,7 +289,7 @@ def best_ablation(effects):
     return effects.loc[idx].reset_index(drop=True)
 
 
-#: The name under which the reproduction notes put the reference protocol (every difference
+#: The name under which the reproduction notes put the authors'-code protocol (every difference
 #: of the authors' code at once) beside the one-at-a-time ablations.
 ALL_AT_ONCE = "all at once (the authors' code)"
 
@@ -305,7 +305,7 @@ def explain_entries(entries, effects, combined=ALL_AT_ONCE, sbs=None):
     ----------
     entries : list of (dataset, condition, model), e.g. :func:`entries_beyond`
     effects : DataFrame from :func:`ablation_effects` (its ``ablation`` column may hold
-        ``combined``, the reference protocol as a whole)
+        ``combined``, the authors'-code protocol as a whole)
     combined : the name of the all-at-once row in ``effects``
     sbs : :func:`side_by_side` output, or None; gives the thesis' number, ours (on all its
         seeds) and their difference for the entries no ablation was run on
@@ -396,25 +396,25 @@ def headline_table(rows, thesis=None, pairs=None):
 
 #: The parts of the reproduction, in the order :func:`store_cost` lists them.
 STORE_PARTS = ("thesis grid", "more seeds of the headline pairs", "fair baselines",
-               "noise sweep", "protocol switches (notes)", "authors' code (reference protocol)")
+               "noise sweep", "protocol switches (notes)", "authors'-code protocol")
 
 
 def store_cost(df, settings, seeds):
     """What computing the result store ``df`` cost, per part of the reproduction.
 
     Each row of the current algorithm version is put in the first part of
-    :data:`STORE_PARTS` it belongs to, tested in this order: the reference protocol (the
-    authors' code); settings other than ``settings`` (one protocol switch of the reproduction
-    notes); a fair baseline model; a noise level other than none or the dataset's default
-    (the noise sweep); a seed not in ``seeds`` (the headline pairs' extra seeds); otherwise
-    the thesis grid. Returns a DataFrame indexed by part, with a last row ``all``: ``rows``,
-    ``core_hours`` (the sum of the rows' ``seconds``) and ``two_core_hours`` (half of it: the
-    wall time on two workers, if both are always busy)."""
+    :data:`STORE_PARTS` it belongs to, tested in this order: the authors'-code protocol;
+    settings other than ``settings`` (one protocol switch of the reproduction notes); a fair
+    baseline model; a noise level other than none or the dataset's default (the noise sweep);
+    a seed not in ``seeds`` (the headline pairs' extra seeds); otherwise the thesis grid.
+    Returns a DataFrame indexed by part, with a last row ``all``: ``rows``, ``core_hours``
+    (the sum of the rows' ``seconds``) and ``two_core_hours`` (half of it: the wall time on
+    two workers, if both are always busy)."""
     rows = df[df["algorithm_version"] == ALGORITHM_VERSION]
     noise = rows["noise"].astype(float)
     default = rows["dataset"].map({d: resolve_noise(d, "added")
                                    for d in rows["dataset"].unique()}).astype(float)
-    tests = {"authors' code (reference protocol)": rows["protocol"] != "thesis",
+    tests = {"authors'-code protocol": rows["protocol"] != "thesis",
              "protocol switches (notes)": rows["settings_hash"] != settings.hash,
              "fair baselines": ~rows["model"].isin(MODELS),
              "noise sweep": (noise != 0) & ~np.isclose(noise, default),
@@ -444,52 +444,52 @@ def ablation_summary(effects):
     return out.reset_index()[cols]
 
 
-def reference_within(reference, threshold=DIFFERENCE_THRESHOLD):
+def authors_within(authors, threshold=DIFFERENCE_THRESHOLD):
     """How close the authors' code in full comes to the thesis, per dataset and condition.
 
-    ``reference`` is the notes' comparison frame (one row per table entry, with columns
+    ``authors`` is the notes' comparison frame (one row per table entry, with columns
     ``dataset``, ``condition``, ``ours_gap`` = ours under the thesis protocol minus the thesis,
-    and ``reference_gap`` = ours under the authors' code minus the thesis). Returns one row per
+    and ``authors_gap`` = ours under the authors' code minus the thesis). Returns one row per
     dataset and condition present, in the book's order of the datasets and with ``none``
     before ``added`` (``label`` names the condition for prose: "without noise", "with
     noise"), with the number of ``entries``, how many lie within ``threshold`` of the thesis
-    under the authors' code (``within_reference``) and under the thesis protocol
+    under the authors' code (``within_authors``) and under the thesis protocol
     (``within_thesis_protocol``), and in how many the authors' code is strictly the closer
-    (``reference_closer``).
+    (``authors_closer``).
     """
-    cols = ["dataset", "condition", "label", "entries", "within_reference",
-            "within_thesis_protocol", "reference_closer"]
+    cols = ["dataset", "condition", "label", "entries", "within_authors",
+            "within_thesis_protocol", "authors_closer"]
     out = []
     for ds in DATASETS:
         for cond, label in (("none", "without noise"), ("added", "with noise")):
-            part = reference[(reference["dataset"] == ds) & (reference["condition"] == cond)]
+            part = authors[(authors["dataset"] == ds) & (authors["condition"] == cond)]
             if not len(part):
                 continue
-            ref, ours = part["reference_gap"].abs(), part["ours_gap"].abs()
+            code, ours = part["authors_gap"].abs(), part["ours_gap"].abs()
             out.append({"dataset": ds, "condition": cond, "label": label,
                         "entries": len(part),
-                        "within_reference": int((ref <= threshold).sum()),
+                        "within_authors": int((code <= threshold).sum()),
                         "within_thesis_protocol": int((ours <= threshold).sum()),
-                        "reference_closer": int((ref < ours).sum())})
+                        "authors_closer": int((code < ours).sum())})
     return pd.DataFrame(out, columns=cols)
 
 
-def reference_further(reference, threshold=DIFFERENCE_THRESHOLD):
+def authors_further(authors, threshold=DIFFERENCE_THRESHOLD):
     """The entries the authors' code puts further from the thesis than our thesis protocol
-    does, by more than ``threshold``: ``|reference_gap| - |ours_gap| > threshold``.
+    does, by more than ``threshold``: ``|authors_gap| - |ours_gap| > threshold``.
 
-    ``reference`` is the notes' comparison frame (:func:`reference_within`). Returns its rows
+    ``authors`` is the notes' comparison frame (:func:`authors_within`). Returns its rows
     for those entries, with a column ``further`` (that excess), largest first. For such an
     entry the thesis' number is not what the public code gives on our data: moving closer to
     the code moves away from the thesis.
     """
-    further = reference["reference_gap"].abs() - reference["ours_gap"].abs()
-    out = reference.assign(further=further)[further > threshold]
+    further = authors["authors_gap"].abs() - authors["ours_gap"].abs()
+    out = authors.assign(further=further)[further > threshold]
     return out.sort_values("further", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def reference_further_phrase(further):
-    """:func:`reference_further` in words for the book's prose: "<dataset>, <model>, <noise
+def authors_further_phrase(further):
+    """:func:`authors_further` in words for the book's prose: "<dataset>, <model>, <noise
     condition> (thesis <number>, thesis protocol <number>, authors' code <number>); ..."
     ("none" when empty)."""
     if not len(further):
@@ -497,29 +497,28 @@ def reference_further_phrase(further):
     return "; ".join(
         f"{DATASETS[r.dataset].display_name}, {r.model}, "
         f"{CONDITIONS.get(r.condition, r.condition)} "
-        f"(thesis {r.thesis:.3f}, thesis protocol {r.ours:.3f}, authors' code {r.reference:.3f})"
+        f"(thesis {r.thesis:.3f}, thesis protocol {r.ours:.3f}, authors' code {r.authors:.3f})"
         for r in further.itertuples())
 
 
-def reference_within_phrase(within):
-    """:func:`reference_within` in words, per dataset, for the book's prose: "on Digits, 8 of 8
+def authors_within_phrase(within):
+    """:func:`authors_within` in words, per dataset, for the book's prose: "on Digits, 8 of 8
     without noise (under the thesis protocol: 3) and 0 of 8 with noise (under the thesis
     protocol: 1); on ..." (empty for an empty frame)."""
     parts = []
     for ds, rows in within.groupby("dataset", sort=False):
         counts = " and ".join(
-            f"{w.within_reference} of {w.entries} {w.label} (under the thesis protocol: "
+            f"{w.within_authors} of {w.entries} {w.label} (under the thesis protocol: "
             f"{w.within_thesis_protocol})" for w in rows.itertuples())
         parts.append(f"on {DATASETS[ds].display_name}, {counts}")
     return "; ".join(parts)
 
 
-def reference_pending_phrase(pending):
+def authors_pending_phrase(pending):
     """The datasets not yet run in full under the authors' code, in words, for the book's
-    prose. ``pending`` holds ``(dataset, stored, total)`` triples (:attr:`Notes.reference_pending
-    <metanmf_lab.book.notebook.Notes.reference_pending>`): how many of a dataset's
-    reference-protocol
-    cells the result store holds. Empty: every dataset is run in full."""
+    prose. ``pending`` holds ``(dataset, stored, total)`` triples (:attr:`Notes.authors_pending
+    <metanmf_lab.book.notebook.Notes.authors_pending>`): how many of a dataset's cells under
+    the authors' code the result store holds. Empty: every dataset is run in full."""
     if not len(pending):
         return "Every dataset of this build is run in full under the authors' code."
     names = ", ".join(f"{DATASETS[d].display_name} ({stored} of {total} cells in the result "
@@ -527,4 +526,4 @@ def reference_pending_phrase(pending):
     flags = " ".join(d for d, _, _ in pending)
     return (f"Not yet run in full under the authors' code, and so left out of this comparison: "
             f"{names}. The rest is computed, resumably, by `python -m metanmf_lab.grid "
-            f"--datasets {flags} --protocols reference`.")
+            f"--datasets {flags} --protocols authors`.")

@@ -49,7 +49,7 @@ FIELD_TEXT = {
     "baseline_stopping": ("baselines stop", {"fixed": "after the budget",
                                              "factors": "when factors change < 1e-3"}.get),
     "gnmf": ("GNMF", {"cai": "Cai et al. (Frobenius, 5-NN)",
-                      "reference": "KL, dense Gaussian graph"}.get),
+                      "authors": "KL, dense Gaussian graph"}.get),
 }
 
 
@@ -245,4 +245,4 @@ def values(P):
                                               "objective": "final target objective"}),
         table_protocols=table(protocol_table(), headers={"what": "setting",
                                                          "thesis": "thesis",
-                                                         "reference": "authors' code"}))
+                                                         "authors": "authors' code"}))

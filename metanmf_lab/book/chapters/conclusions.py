@@ -97,7 +97,7 @@ def weak_baseline_sentence(more_compute):
 def noise_levels_sentence():
     """Where each dataset's noise level comes from (:data:`metanmf_lab.data.datasets.DATASETS`)."""
 
-    code = ("blobs", "digits", "faces")  # named in the authors' reference driver
+    code = ("blobs", "digits", "faces")  # named in the authors' driver
     ours = [d for d in DATASETS if d not in code]
 
     def levels(names):
@@ -186,14 +186,14 @@ def reproduction_sentence(N):
             f"unexplained"
             + (f"; {get('not measured')} were not ablated in this build. "
                if get("not measured") else ". "))
-    if N.reference is not None and len(N.reference):
-        within = reporting.reference_within_phrase(reporting.reference_within(N.reference))
-        far = reporting.reference_further(N.reference)
+    if N.authors is not None and len(N.authors):
+        within = reporting.authors_within_phrase(reporting.authors_within(N.authors))
+        far = reporting.authors_further(N.authors)
         text += (f"Under the authors' code in full, the entries within the threshold of the "
                  f"thesis' are: {within}. In {len(far)} entries the authors' code lies further "
                  f"from the thesis than our thesis protocol, by more than the threshold: "
-                 f"{reporting.reference_further_phrase(far)}. "
-                 + reporting.reference_pending_phrase(N.reference_pending))
+                 f"{reporting.authors_further_phrase(far)}. "
+                 + reporting.authors_pending_phrase(N.authors_pending))
     else:
         text += "No dataset has been run in full under the authors' code in this build."
     return Prose(text)

@@ -57,10 +57,10 @@ def split_rows(sizes):
 
     rows = []
     for name in dict.fromkeys(n for n, _ in sizes):
-        th, ref = sizes[name, "thesis"], sizes[name, "reference"]
+        th, code = sizes[name, "thesis"], sizes[name, "authors"]
         row = {("", "data set"): DATASETS[name].display_name,
                ("", "learning"): th["n_learn"], ("", "evaluation"): th["n_eval"]}
-        for group, s in (("thesis protocol", th), ("authors' code", ref)):
+        for group, s in (("thesis protocol", th), ("authors' code", code)):
             row[group, "meta-tasks"] = f"{s['n_tasks']} × {s['task_size']}"
             row[group, "target"] = s["n_target"]
         rows.append(row)
@@ -112,11 +112,11 @@ class DataValues:
     fmnist_max_class: int
     dataset_name: str
     thesis_task_size: int
-    ref_task_size: int
+    authors_task_size: int
     n_split_warnings: int
     warned: str
     infeasible: Prose
-    faces_ref_task: int
+    faces_authors_task: int
     faces_learn: int
     table_datasets: object
     table_noise: object
@@ -181,15 +181,15 @@ def values(P):
 
     sizes, caught = {}, []
     for name, (_, y, _) in data.items():
-        for protocol in ("thesis", "reference"):
+        for protocol in ("thesis", "authors"):
             with warnings.catch_warnings(record=True) as w:
                 warnings.simplefilter("always", TaskSplitWarning)
                 sizes[name, protocol] = split_sizes(len(y), protocol)
             caught += [name for x in w if issubclass(x.category, TaskSplitWarning)]
     label = DATASETS[P.dataset].display_name
-    fig_split = split_protocol([sizes[P.dataset, "thesis"], sizes[P.dataset, "reference"]],
+    fig_split = split_protocol([sizes[P.dataset, "thesis"], sizes[P.dataset, "authors"]],
                                titles=[f"{label}, thesis protocol",
-                                       f"{label}, reference protocol (authors' code)"])
+                                       f"{label}, authors'-code protocol"])
     X_b, y_b, Xn_b = data["blobs"]
     sigma_b = DATASETS["blobs"].default_noise
     return DataValues(
@@ -205,11 +205,11 @@ def values(P):
         fmnist_samples=len(data["fmnist"][1]), fmnist_offline=FMNIST_N_OFFLINE,
         fmnist_min_class=int(counts.min()), fmnist_max_class=int(counts.max()),
         dataset_name=label, thesis_task_size=sizes["digits", "thesis"]["requested_task_size"],
-        ref_task_size=sizes["digits", "reference"]["requested_task_size"],
+        authors_task_size=sizes["digits", "authors"]["requested_task_size"],
         n_split_warnings=len(caught),
         warned=", ".join(DATASETS[n].display_name for n in dict.fromkeys(caught)) or "none",
         infeasible=infeasible_sentence(sizes),
-        faces_ref_task=sizes["faces", "reference"]["task_size"],
+        faces_authors_task=sizes["faces", "authors"]["task_size"],
         faces_learn=sizes["faces", "thesis"]["n_learn"],
         table_datasets=table(described, digits=1),
         table_noise=table(noise, headers={"σ": "noise σ"}),

@@ -25,7 +25,7 @@ from . import Prose
 #: The downloadable CSV files of the chapter (written beside the executed chapter).
 EFFECTS_CSV = "notes-ablation-effects.csv"
 ENTRIES_CSV = "notes-entries.csv"
-REFERENCE_CSV = "notes-authors-code.csv"
+AUTHORS_CSV = "notes-authors-code.csv"
 
 
 def _name(dataset):
@@ -126,8 +126,8 @@ def unmeasured_sentence(n_not_measured, datasets, seconds):
         "several times slower still).")
 
 
-def reference_summary(within):
-    """:func:`metanmf_lab.grid.reporting.reference_within` as the page shows it: per dataset and
+def authors_summary(within):
+    """:func:`metanmf_lab.grid.reporting.authors_within` as the page shows it: per dataset and
     condition, the entries, how many lie within the threshold of the thesis under our thesis
     protocol and under the authors' code, and in how many the authors' code is closer."""
     return pd.DataFrame({
@@ -135,33 +135,33 @@ def reference_summary(within):
         "noise": list(within["condition"]),
         "entries": within["entries"].astype(int).to_numpy(),
         "within, thesis protocol": within["within_thesis_protocol"].astype(int).to_numpy(),
-        "within, authors' code": within["within_reference"].astype(int).to_numpy(),
-        "authors' code closer": within["reference_closer"].astype(int).to_numpy()})
+        "within, authors' code": within["within_authors"].astype(int).to_numpy(),
+        "authors' code closer": within["authors_closer"].astype(int).to_numpy()})
 
 
-def reference_table(reference):
+def authors_table(authors):
     """Every entry run under the authors' code in full: the thesis, ours under the thesis
     protocol and under the authors' code, and both differences from the thesis."""
     return pd.DataFrame({
-        "entry": _labels(reference), "thesis": reference["thesis"].to_numpy(),
-        "thesis protocol": reference["ours"].to_numpy(),
-        "authors' code": reference["reference"].to_numpy(),
-        "thesis protocol − thesis": reference["ours_gap"].to_numpy(),
-        "authors' code − thesis": reference["reference_gap"].to_numpy()})
+        "entry": _labels(authors), "thesis": authors["thesis"].to_numpy(),
+        "thesis protocol": authors["ours"].to_numpy(),
+        "authors' code": authors["authors"].to_numpy(),
+        "thesis protocol − thesis": authors["ours_gap"].to_numpy(),
+        "authors' code − thesis": authors["authors_gap"].to_numpy()})
 
 
-def reference_sentence(within):
+def authors_sentence(within):
     """The authors' code in full, in one sentence: of how many entries, how many lie within
     the threshold under each protocol and in how many the authors' code is the closer."""
     if not len(within):
         return Prose("No dataset has been run in full under the authors' code in this build "
-                     "(parameter `reference_datasets`).")
+                     "(parameter `authors_datasets`).")
     n = int(within["entries"].sum())
     return Prose(
         f"Of these {n} entries, {int(within['within_thesis_protocol'].sum())} lie within the "
         "threshold of the thesis under the thesis protocol and "
-        f"{int(within['within_reference'].sum())} under the authors' code; the authors' code "
-        f"is the closer in {int(within['reference_closer'].sum())}.")
+        f"{int(within['within_authors'].sum())} under the authors' code; the authors' code "
+        f"is the closer in {int(within['authors_closer'].sum())}.")
 
 
 @dataclass
@@ -197,16 +197,16 @@ class NotesPage:
     n_combined: int
     n_combined_closer: int
     n_combined_within: int
-    reference_where: str
-    reference_text: Prose
-    table_reference_summary: object
-    table_reference: object
-    reference_pending: Prose
-    n_reference_further: int
-    reference_further: Prose
+    authors_where: str
+    authors_text: Prose
+    table_authors_summary: object
+    table_authors: object
+    authors_pending: Prose
+    n_authors_further: int
+    authors_further: Prose
     effects_csv: str = EFFECTS_CSV
     entries_csv: str = ENTRIES_CSV
-    reference_csv: str = REFERENCE_CSV
+    authors_csv: str = AUTHORS_CSV
 
 
 def _empty_figure(text):
@@ -257,21 +257,21 @@ def values(params, N=None):
     else:
         table_entries_summary = table_entries = _note_table("no entry differs")
 
-    if N.reference is not None and len(N.reference):
-        within = reporting.reference_within(N.reference)
-        far = reporting.reference_further(N.reference)
-        table_reference_summary = display.table(reference_summary(within))
-        table_reference = display.table(reference_table(N.reference))
-        display.save_csv(N.reference, REFERENCE_CSV)
-        reference_where = ", ".join(_name(d) for d in datasets
-                                    if d in set(N.reference["dataset"]))
+    if N.authors is not None and len(N.authors):
+        within = reporting.authors_within(N.authors)
+        far = reporting.authors_further(N.authors)
+        table_authors_summary = display.table(authors_summary(within))
+        table_authors = display.table(authors_table(N.authors))
+        display.save_csv(N.authors, AUTHORS_CSV)
+        authors_where = ", ".join(_name(d) for d in datasets
+                                  if d in set(N.authors["dataset"]))
     else:
-        within = reporting.reference_within(pd.DataFrame(
-            columns=["dataset", "condition", "ours_gap", "reference_gap"]))
+        within = reporting.authors_within(pd.DataFrame(
+            columns=["dataset", "condition", "ours_gap", "authors_gap"]))
         far = pd.DataFrame()
-        table_reference_summary = table_reference = _note_table(
+        table_authors_summary = table_authors = _note_table(
             "the authors' code has not been run in full on any dataset of this build")
-        reference_where = "named by the parameter `reference_datasets` (none in this build)"
+        authors_where = "named by the parameter `authors_datasets` (none in this build)"
 
     table_41 = published.thesis_datasets().set_index("dataset")
     return NotesPage(
@@ -295,8 +295,8 @@ def values(params, N=None):
                                             N.unmeasured_seconds),
         n_combined=len(comb), n_combined_closer=int(comb["closes"].sum()) if len(comb) else 0,
         n_combined_within=int(comb["within"].sum()) if len(comb) else 0,
-        reference_where=reference_where, reference_text=reference_sentence(within),
-        table_reference_summary=table_reference_summary, table_reference=table_reference,
-        reference_pending=Prose(reporting.reference_pending_phrase(N.reference_pending)),
-        n_reference_further=len(far),
-        reference_further=Prose(reporting.reference_further_phrase(far)))
+        authors_where=authors_where, authors_text=authors_sentence(within),
+        table_authors_summary=table_authors_summary, table_authors=table_authors,
+        authors_pending=Prose(reporting.authors_pending_phrase(N.authors_pending)),
+        n_authors_further=len(far),
+        authors_further=Prose(reporting.authors_further_phrase(far)))

@@ -36,7 +36,7 @@ class RobustnessValues:
     n_replications: int
     split_design: Prose
     split_cost: Prose
-    reference_cost: Prose
+    authors_cost: Prose
     split_sentence: Prose
     fig_splits: object
     table_splits: object
@@ -51,8 +51,8 @@ class RobustnessValues:
     calibrated_sentence: Prose
     table_sweep_fair: object
     sweep_sentence: Prose
-    table_reference_fair: object
-    reference_sentence: Prose
+    table_authors_fair: object
+    authors_sentence: Prose
     table_lambda: object
     lambda_sentence: Prose
     table_raw: object
@@ -317,22 +317,22 @@ def values(params):
     sweep_text = Prose(f"Against their strongest fair baselines in the sweep: "
                        f"{_verdict_phrase(res_sweep)} ({len(res_sweep)} comparisons).")
 
-    # the reference protocol's fair baselines
-    ref_fair = pd.concat([r for _, r in run("reference fair")], ignore_index=True)
-    ref_meta = select(run_grid(
-        [c for c in make_grid(plan.datasets, sorted(set(_meta_of(ref_fair["model"]))),
-                              plan.reference_ranks, plan.reference_seeds,
-                              protocols=["reference"])],
-        settings, store=store, n_jobs=n_jobs, progress=progress), settings, "reference")
-    ref_rows = pd.concat([ref_fair, ref_meta], ignore_index=True)
-    ref_pairs = sorted({(f, m) for f, m in zip(ref_fair["model"], _meta_of(ref_fair["model"]))})
-    res_ref = _verdicts(ref_rows, ref_pairs, measured)
-    table_ref = table(_comparison_table(
-        res_ref, {"noise": lambda r: [CONDITIONS[c] for c in r["condition"]]}))
-    ref_text = Prose(f"The verdicts, each Meta model against its base model "
-                     f"given the same compute: {_verdict_phrase(res_ref)} "
-                     f"({len(res_ref)} comparisons, one seed at rank "
-                     f"{', '.join(map(str, plan.reference_ranks))}).")
+    # the authors'-code protocol's fair baselines
+    authors_fair = pd.concat([r for _, r in run("authors fair")], ignore_index=True)
+    authors_meta = select(run_grid(
+        [c for c in make_grid(plan.datasets, sorted(set(_meta_of(authors_fair["model"]))),
+                              plan.authors_ranks, plan.authors_seeds,
+                              protocols=["authors"])],
+        settings, store=store, n_jobs=n_jobs, progress=progress), settings, "authors")
+    authors_rows = pd.concat([authors_fair, authors_meta], ignore_index=True)
+    authors_pairs = sorted(set(zip(authors_fair["model"], _meta_of(authors_fair["model"]))))
+    res_authors = _verdicts(authors_rows, authors_pairs, measured)
+    table_authors = table(_comparison_table(
+        res_authors, {"noise": lambda r: [CONDITIONS[c] for c in r["condition"]]}))
+    authors_text = Prose(f"The verdicts, each Meta model against its base model "
+                         f"given the same compute: {_verdict_phrase(res_authors)} "
+                         f"({len(res_authors)} comparisons, one seed at rank "
+                         f"{', '.join(map(str, plan.authors_ranks))}).")
 
     # Blobs: GNMF's weight, the raw scale, NMF's iterations
     lam_rows = [(s.gnmf_lam, r) for s, r in run("lambda")]
@@ -356,15 +356,16 @@ def values(params):
                       settings).groupby("rank")["nmi"].mean().to_dict()
     growth, basis_max, coef = raw_numerics(settings)
     beats = strongest_fair_verdicts(verdicts).assign(setting="thesis protocol, our noise")
-    beats_ref = res_ref.assign(setting="reference protocol (equal compute, own init)")
+    beats_authors = res_authors.assign(
+        setting="authors'-code protocol (equal compute, own init)")
     beats_sweep = res_sweep.assign(setting="thesis protocol, noise sweep")
-    all_beats = pd.concat([b for b in (beats, beats_cal, beats_sweep, beats_ref)
+    all_beats = pd.concat([b for b in (beats, beats_cal, beats_sweep, beats_authors)
                            if b is not None], ignore_index=True)
     extra = split_rows[split_rows["replication"] != 0]
     return RobustnessValues(
         n_replications=len(plan.splits) + 1, split_design=split_design_text(plan),
         split_cost=cost_sentence(extra),
-        reference_cost=Prose(f"up to {ref_fair['seconds'].max():.0f} s"),
+        authors_cost=Prose(f"up to {authors_fair['seconds'].max():.0f} s"),
         split_sentence=split_sentence(diffs, verdicts),
         fig_splits=plotting.split_differences(diffs, list(dict.fromkeys(diffs["label"]))),
         table_splits=table(splits_table(diffs, verdicts)), n_verdicts=len(verdicts),
@@ -375,7 +376,7 @@ def values(params):
             levels, cal, defaults),
         table_calibrated=table_cal, calibrated_sentence=cal_text,
         table_sweep_fair=table_sweep, sweep_sentence=sweep_text,
-        table_reference_fair=table_ref, reference_sentence=ref_text,
+        table_authors_fair=table_authors, authors_sentence=authors_text,
         table_lambda=table(lam_table), lambda_sentence=lam_text, table_raw=table(raw_table),
         raw_sentence=raw_text,
         fig_iterations=plotting.nmi_vs_iterations(it_table, settings.baseline_iter, meta_nmi),

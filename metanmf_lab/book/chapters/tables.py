@@ -4,7 +4,7 @@ each with the book's verdict of its pair, and the thesis' claims tested (:func:`
 The means are the thesis' statistic (the tables' seeds, mean over ranks); the verdicts are
 :func:`metanmf_lab.book.chapters.verdicts.clustering_verdicts` (its comparisons of a Meta model
 with its thesis baseline), as in every chapter. Under the authors' code (protocol
-"reference") the book has no fair baselines: the verdicts are then those of this run's rows
+"authors") the book has no fair baselines: the verdicts are then those of this run's rows
 alone (:func:`~metanmf_lab.grid.verdicts.compare_rows`), and the chapter says so.
 """
 
