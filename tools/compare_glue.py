@@ -4,7 +4,8 @@ Every number, phrase, table and figure a chapter glues (myst-nb ``glue``) is an 
 executed notebook. This script reads two folders of executed notebooks (e.g. a copy of
 ``book/_executed`` made before a refactoring, and the folder after it) and compares each
 glued value by name, chapter by chapter: text, Markdown and HTML exactly; images (PNG, SVG) by
-their bytes.
+their bytes. A value glued in several forms is compared in the forms the page shows (a table's
+HTML, not the ``text/plain`` repr beside it, which holds a memory address).
 
     python tools/compare_glue.py BEFORE_DIR AFTER_DIR [--rename OLD_PREFIX=NEW_PREFIX ...]
 
@@ -35,8 +36,10 @@ def glued(path):
                 continue
             prefix = meta.get("mime_prefix", "")
             data = {k[len(prefix):]: v for k, v in o.get("data", {}).items()}
-            out[meta["name"]] = {k: "".join(v) if isinstance(v, list) else v
-                                 for k, v in data.items()}
+            value = {k: "".join(v) if isinstance(v, list) else v for k, v in data.items()}
+            if len(value) > 1:  # what the page shows; the text/plain beside it is a repr
+                value.pop("text/plain", None)  # with a memory address (a table's Styler)
+            out[meta["name"]] = value
     return out
 
 

@@ -63,7 +63,7 @@ def rule(verdicts, alpha=None, negligible=0.01, level=0.95):
         "comparison is *better* or *worse* when its adjusted p-value is below α, *no "
         f"difference* when it is not and its interval lies within ±{negligible:g} NMI, and "
         "*undecided* otherwise. Every chapter reads its verdicts from this one computation "
-        "(`metanmf_lab.book.chapters.verdicts`); {ref}`robustness` counts what this rule changed "
+        "(`metanmf_lab.grid.verdicts`); {ref}`robustness` counts what this rule changed "
         "from the book's former one (a signed-rank test over rank × seed pairs).")
 
 
