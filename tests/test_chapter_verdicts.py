@@ -14,7 +14,8 @@ import pytest  # noqa: E402
 
 from metanmf_lab.book import display  # noqa: E402
 from metanmf_lab.book import notebook as nb  # noqa: E402
-from metanmf_lab.book.chapters import (Prose, conclusions, hypotheses, statistics, tables)  # noqa: E402
+from metanmf_lab.book.chapters import (  # noqa: E402
+    Prose, conclusions, hypotheses, statistics, tables)
 from metanmf_lab.book.chapters import verdicts as V  # noqa: E402
 from metanmf_lab.data.datasets import DATASETS  # noqa: E402
 from metanmf_lab.grid.catalogue import PAIRS  # noqa: E402

@@ -105,8 +105,8 @@ def test_toc_lists_the_plan_in_order():
 def test_unknown_chapter_and_missing_source_are_named(tmp_path):
     proc = run("-m", "metanmf_lab.book.pipeline", "execute", "--only", "nope")
     assert proc.returncode == 2 and "Unknown chapter(s) nope" in proc.stderr
-    proc = run("-m", "metanmf_lab.book.pipeline", "execute", "--only", "derivation", "results_faces",
-               "--notebooks", str(tmp_path), "--book-root", str(tmp_path))
+    proc = run("-m", "metanmf_lab.book.pipeline", "execute", "--only", "derivation",
+               "results_faces", "--notebooks", str(tmp_path), "--book-root", str(tmp_path))
     assert proc.returncode == 1
     assert "derivation.ipynb (for derivation)" in proc.stderr
     assert "results.ipynb (for results_faces)" in proc.stderr

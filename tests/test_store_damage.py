@@ -22,8 +22,8 @@ SETTINGS = '{"n_epochs": 3}'
 def row(**kw):
     r = dict(dataset="digits", noise=0.1, model="NMF", rank=2, seed=0, protocol="thesis",
              effective_protocol="thesis", algorithm_version="2", nmi=0.1234567890123456789,
-             recon_error=12.5, n_iter=100, train_iter=0, task_size="", seconds=0.5, package_version="0.1.0",
-             environment="python=3", settings=SETTINGS, created_utc="2026-01-01T00:00:00Z")
+             recon_error=12.5, n_iter=100, train_iter=0, task_size="", seconds=0.5,
+             package_version="0.1.0", environment="python=3", settings=SETTINGS, created_utc="2026-01-01T00:00:00Z")
     r.update(kw)
     r.setdefault("settings_hash", settings_hash(r["settings"], r["algorithm_version"]))
     return r

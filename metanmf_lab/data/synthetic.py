@@ -1,8 +1,8 @@
 """Synthetic factorisation benchmarks with known factors (the AltBi chapter, after Selicato's
 poster).
 
-Each benchmark returns ``X = W H`` exactly (no noise, as in Del Buono et al. 2023) with the true factors,
-in the source's orientation, which is also ours: X (n, m), W (n, r), H (r, m).
+Each benchmark returns ``X = W H`` exactly (no noise, as in Del Buono et al. 2023) with the
+true factors, in the source's orientation, which is also ours: X (n, m), W (n, r), H (r, m).
 
 * ``"A"``: W (1000 x 4) and H (4 x 50) with independent uniform [0, 1) entries.
 * ``"B"``: n = 1000, m = 50, r = 4. Each column of W is a half-wave rectified sinusoid

@@ -1,5 +1,5 @@
-"""What one result is: the :class:`Settings` of a run and the :class:`Cell` coordinates of the grid, with the checks a grid is made with.
-"""
+"""What one result is: the :class:`Settings` of a run and the :class:`Cell` coordinates of the
+grid, with the checks a grid is made with and the noise conditions' one vocabulary."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""From a cell to a fitted model: the estimator of each model name, the cell's data and the fit (thesis Sec. 4.2).
-"""
+"""From a cell to a fitted model: the estimator of each model name, the cell's data and the fit
+(thesis Sec. 4.2)."""
 
 from __future__ import annotations
 
