@@ -42,6 +42,14 @@ def _env(**extra):
     return env
 
 
+def _default_sigint():
+    """Run in the child before it starts: SIGINT back to its default, so the child's Python
+    turns Ctrl-C into KeyboardInterrupt even when this test runs in a background job of a
+    non-interactive shell (which starts its jobs with SIGINT ignored, inherited by children),
+    as a terminal's Ctrl-C would find it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def descendants(pid):
     """Process ids of every descendant of ``pid`` (psutil if installed, else /proc)."""
     try:
@@ -89,7 +97,8 @@ def start_grid(tmp_path):
     err = open(tmp_path / "err.txt", "w")
     proc = subprocess.Popen([sys.executable, "-m", "metanmf_lab.grid", *GRID,
                              "--jobs", "2", "--store", "r.csv"], cwd=tmp_path, env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                            preexec_fn=_default_sigint)
     store = tmp_path / "r.csv"
     try:
         wait_for(lambda: store.exists() or proc.poll() is not None, 120, "the first rows")
@@ -231,10 +240,11 @@ def _start_run(tmp_path):
     tmp, out = tmp_path / "tmp", tmp_path / "out"
     tmp.mkdir()
     out.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "metanmf_lab.book.pipeline", "run", str(source),
-                             str(out / "result.ipynb")], cwd=tmp_path, env=_env(TMPDIR=str(tmp)),
-                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "err.txt", "w"),
-                            start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-m", "metanmf_lab.book.pipeline", "run",
+                             str(source), str(out / "result.ipynb")], cwd=tmp_path,
+                            env=_env(TMPDIR=str(tmp)), stdout=subprocess.DEVNULL,
+                            stderr=open(tmp_path / "err.txt", "w"), start_new_session=True,
+                            preexec_fn=_default_sigint)
 
     def executing():
         assert proc.poll() is None, (tmp_path / "err.txt").read_text()
