@@ -22,6 +22,7 @@ from sklearn.metrics import pairwise_distances
 from sklearn.neighbors import kneighbors_graph
 
 from .._validation import check_choice, check_int, check_real
+from ._shared import shared
 
 
 def _as_float_data(X):
@@ -198,6 +199,12 @@ def build_graph(X, graph="knn", *, n_neighbors=5, weight="binary", heat_t=None, 
                 scale_exp=0):
     """Build the graph named by ``graph`` (``"knn"`` or ``"rbf"``) over the rows of X
     (``scale_exp``: X is the data divided by ``2**scale_exp``, see :func:`knn_graph`)."""
+    return shared(X, ("graph", graph, n_neighbors, weight, heat_t, sigma, scale_exp),
+                  lambda: _build_graph(X, graph, n_neighbors, weight, heat_t, sigma,
+                                       scale_exp))
+
+
+def _build_graph(X, graph, n_neighbors, weight, heat_t, sigma, scale_exp):
     graph = check_choice(graph, GRAPHS, name="graph")
     if graph == "knn":
         return knn_graph(X, n_neighbors=n_neighbors, weight=weight, heat_t=heat_t,

@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd
 
 from .._validation import check_choice, check_factor, check_nonnegative_data, check_rank
+from ._shared import shared
 
 INITS = ("random", "nndsvd", "nndsvda", "nndsvdar", "custom")
 
@@ -40,8 +41,8 @@ def truncated_svd(X, n_components):
     """
     X64 = np.asarray(X, dtype=np.float64)
     if min(X64.shape) <= _EXACT_SVD_LIMIT:
-        U, S, Vt = scipy.linalg.svd(X64, full_matrices=False, lapack_driver="gesdd",
-                                    check_finite=False)
+        U, S, Vt = shared(X64, "svd", lambda: scipy.linalg.svd(
+            X64, full_matrices=False, lapack_driver="gesdd", check_finite=False))
         return U[:, :n_components], S[:n_components], Vt[:n_components]
     return randomized_svd(X64, n_components, n_iter=7, random_state=0)
 

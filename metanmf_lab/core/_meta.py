@@ -36,10 +36,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import (check_coefficients_sound, check_factors_sound, check_int,
                            check_nonnegative_data, check_rank, ldexp_as, scale_exponent)
-from ._graph import block_diagonal, build_graph
+from ._graph import build_graph
 from ._init import nndsvd
 from ._nmf import GNMF, NMF
-from ._solvers import mu_batched, normalize_components, solve_mu
+from ._solvers import MUBatchCall, MUCall, normalize_components, run_steps, solve_mu
 from .protocols import get_protocol
 from .splits import make_tasks
 
@@ -109,15 +109,17 @@ class _Transfer(TransformerMixin, BaseEstimator):
 
     # -- one base call ---------------------------------------------------------------------
     def _call(self, X, H0, graph, *, override):
-        """Run the base model on X from basis H0 (coefficients X H0^T); return (W, H, obj)."""
+        """Run the base model on X from basis H0 (coefficients X H0^T); return (W, H, obj).
+        A generator: it yields its solver call (:class:`MUCall`); use ``yield from``."""
         if override:  # the authors' code: NNDSVD replaces the start on every call
             W, H = self._nndsvd(X)
         else:
             H = np.array(H0, dtype=X.dtype, order="C", copy=True)
             W = X @ H.T
-        res = solve_mu(X, W, H, loss=self._loss, max_iter=self.inner_iter, tol=0.0,
-                       graph=graph, lam=self._lam_run, kl_update=self._kl_update,
-                       history=False, add_eps=self._add_eps)  # only the final objective
+        res = yield MUCall(X, W, H, dict(
+            loss=self._loss, max_iter=self.inner_iter, tol=0.0, graph=graph,
+            lam=self._lam_run, kl_update=self._kl_update, history=False,  # final objective
+            add_eps=self._add_eps))
         if self._normalize:
             normalize_components(res.W, res.H)
         return res.W, res.H, float(res.objective[-1])
@@ -164,6 +166,10 @@ class _Transfer(TransformerMixin, BaseEstimator):
         DegenerateFitError
             If W or H end non-finite or all zero.
         """
+        return run_steps(self._factorize_steps(X))
+
+    def _factorize_steps(self, X):
+        """:meth:`factorize` as a generator of its solver call; returns (W, H)."""
         X = self._check_eval_data(X)
         rank = self.components_.shape[0]
         check_rank(rank, X.shape)
@@ -171,8 +177,8 @@ class _Transfer(TransformerMixin, BaseEstimator):
         self._rng = check_random_state(self.random_state)
         self._nndsvd_cache = {}
         try:
-            W, H, _ = self._call(X, self.components_, self._graph(X, e),
-                                 override=self._override)
+            W, H, _ = yield from self._call(X, self.components_, self._graph(X, e),
+                                            override=self._override)
         finally:
             del self._nndsvd_cache, self._rng
         W = ldexp_as(W, e)
@@ -364,6 +370,11 @@ class MetaNMF(_Transfer):
         DegenerateFitError
             If the learned basis ends non-finite or all zero.
         """
+        return run_steps(self._fit_steps(X))
+
+    def _fit_steps(self, X):
+        """:meth:`fit` as a generator of its solver calls (:class:`MUCall`,
+        :class:`MUBatchCall`); returns self."""
         X = check_nonnegative_data(X)
         rank, protocol, alpha = self._setup(X)
         e, p, X = self._scale_for(X)
@@ -395,16 +406,14 @@ class MetaNMF(_Transfer):
         batched = not self._override
         if batched:
             X_stack = np.stack(Xs)
-            graph_stack = None if graphs[0] is None else block_diagonal(graphs)
 
         for epoch in range(self.n_epochs):
             if batched:
                 H_stack = np.stack([H_t + H for H in H_tasks])
                 W_stack = X_stack @ H_stack.transpose(0, 2, 1)
-                task_obj = mu_batched(X_stack, W_stack, H_stack, loss=self._loss,
-                                      max_iter=self.inner_iter, graph=graph_stack,
-                                      lam=self._lam_run, kl_update=self._kl_update,
-                                      add_eps=self._add_eps)
+                task_obj = yield MUBatchCall(X_stack, W_stack, H_stack, graphs, dict(
+                    loss=self._loss, max_iter=self.inner_iter, lam=self._lam_run,
+                    kl_update=self._kl_update, add_eps=self._add_eps))
                 if self._normalize:
                     for W_i, H_i in zip(W_stack, H_stack):
                         normalize_components(W_i, H_i)
@@ -412,8 +421,8 @@ class MetaNMF(_Transfer):
             else:
                 task_obj = []
                 for i, Xi in enumerate(Xs):
-                    _, H_tasks[i], obj = self._call(Xi, H_t + H_tasks[i], graphs[i],
-                                                    override=self._override)
+                    _, H_tasks[i], obj = yield from self._call(
+                        Xi, H_t + H_tasks[i], graphs[i], override=self._override)
                     task_obj.append(obj)
             weighted = sum(a * H for a, H in zip(alpha, H_tasks))
             if protocol.transfer == "running_sum":
@@ -422,8 +431,8 @@ class MetaNMF(_Transfer):
             else:
                 transfer = weighted / len(Xs)
             H_prev = H_t
-            _, H_t, obj_t = self._call(Xt, H_prev + transfer, graph_t,
-                                       override=self._override)
+            _, H_t, obj_t = yield from self._call(Xt, H_prev + transfer, graph_t,
+                                                  override=self._override)
             n_prev, n_new = np.linalg.norm(H_prev), np.linalg.norm(H_t)
             hist["scale_growth"].append(n_new / n_prev if n_prev > 0 else np.inf)
             hist["basis_change"].append(
@@ -534,12 +543,16 @@ class WarmStartNMF(_Transfer):
 
     def fit(self, X, y=None):
         """Fit the base model on the whole learning set X."""
+        return run_steps(self._fit_steps(X))
+
+    def _fit_steps(self, X):
+        """:meth:`fit` as a generator of its solver call; returns self."""
         X = check_nonnegative_data(X)
         self._setup(X)
         est = clone(self._base).set_params(max_iter=self.learn_iter, tol=0.0,
                                            normalize=self._normalize,
                                            random_state=self.random_state)
-        est.fit(X)
+        yield from est._fit_transform_steps(X)
         self.components_ = est.components_
         self.n_base_iter_ = self.learn_iter
         self.n_features_in_ = X.shape[1]

@@ -19,7 +19,7 @@ from .._validation import (check_choice, check_coefficients_sound, check_factors
 from ._graph import GRAPHS, WEIGHTS, build_graph
 from ._init import INITS, initialize
 from ._losses import LOSSES
-from ._solvers import solve_mu
+from ._solvers import MUCall, run_steps
 
 STOPPING = ("objective", "factors")
 KL_UPDATES = ("mm", "split")
@@ -67,16 +67,17 @@ class _BaseMU(TransformerMixin, BaseEstimator):
         return getattr(self, "denominator_eps", 0.0)
 
     # -- fitting ---------------------------------------------------------------------------
-    def _solve(self, X, W, H, graph, *, update_H=True, max_iter=None, lam_exp=0):
-        return solve_mu(
-            X, W, H, loss=check_choice(self.loss, LOSSES, name="loss"),
+    def _solver_call(self, X, W, H, graph, *, update_H=True, max_iter=None, lam_exp=0):
+        """The :func:`solve_mu` call of this model, as a value (:class:`MUCall`)."""
+        return MUCall(X, W, H, dict(
+            loss=check_choice(self.loss, LOSSES, name="loss"),
             max_iter=self.max_iter if max_iter is None else max_iter, tol=self.tol,
             stopping=check_choice(self.stopping, STOPPING, name="stopping"),
             graph=graph, lam=float(np.ldexp(self._lam(), lam_exp)) if lam_exp else self._lam(),
             kl_update=check_choice(getattr(self, "kl_update", "mm"), KL_UPDATES,
                                    name="kl_update"),
             update_H=update_H, normalize=bool(self.normalize) and update_H,
-            add_eps=float(self._add_eps()))
+            add_eps=float(self._add_eps())))
 
     def fit_transform(self, X, y=None, W=None, H=None):
         """Learn the factorisation of X and return the coefficients W.
@@ -101,6 +102,11 @@ class _BaseMU(TransformerMixin, BaseEstimator):
             (a :class:`FloatingPointError`) if the fit ends with NaN or infinite factors, or
             with an all-zero factor: never a silent NaN or zero reconstruction.
         """
+        return run_steps(self._fit_transform_steps(X, W, H))
+
+    def _fit_transform_steps(self, X, W=None, H=None):
+        """:meth:`fit_transform` as a generator of its solver call (see
+        :class:`~metanmf_lab.core._solvers.MUCall`); returns W."""
         X = check_nonnegative_data(X)
         rank = self._check_params(X)
         loss = check_choice(self.loss, LOSSES, name="loss")
@@ -119,7 +125,7 @@ class _BaseMU(TransformerMixin, BaseEstimator):
         # Frobenius, 1 for KL) when lam is replaced by lam 2^(2a - p e): the same problem.
         p = 2 if loss == "frobenius" else 1
         graph = self._graph_for(Xs, e)
-        res = self._solve(Xs, W0, H0, graph, lam_exp=2 * a - p * e)
+        res = yield self._solver_call(Xs, W0, H0, graph, lam_exp=2 * a - p * e)
         W_out, H_out = ldexp_as(res.W, a), ldexp_as(res.H, b)
         check_factors_sound(f"{type(self).__name__}.fit", {"the coefficients W": W_out,
                                                            "components_": H_out},
@@ -173,7 +179,8 @@ class _BaseMU(TransformerMixin, BaseEstimator):
         b = scale_exponent(self.components_) if e else 0
         X = ldexp_as(X, -e)
         W = np.full((X.shape[0], rank), np.sqrt(X.mean() / rank), dtype=X.dtype)
-        res = self._solve(X, W, ldexp_as(self.components_, -b).copy(), None, update_H=False)
+        res = self._solver_call(X, W, ldexp_as(self.components_, -b).copy(), None,
+                                update_H=False).solve()
         W = ldexp_as(res.W, e - b)
         check_coefficients_sound(f"{type(self).__name__}.transform", W, X,
                                  self.components_)

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import xlogy
 
+from ._graph import block_diagonal
 from ._losses import EPS
 
 
@@ -453,3 +454,185 @@ def solve_mu(X, W, H, *, loss="frobenius", max_iter=200, tol=0.0, stopping="obje
     if normalize:
         normalize_components(res.W, res.H)
     return res
+
+
+# -- solver calls as values: one estimator's code, two engines ------------------------------
+@dataclass
+class MUCall:
+    """One :func:`solve_mu` call, as a value. The estimators' fitting code *yields* these
+    (``res = yield MUCall(...)``) instead of calling the solver, so that the same code runs
+    one model at a time (:func:`run_steps`) or many models in lockstep, their compatible
+    calls solved together (:mod:`metanmf_lab.core.engine`)."""
+
+    X: np.ndarray
+    W: np.ndarray
+    H: np.ndarray
+    options: dict
+    """The keyword arguments of :func:`solve_mu` (loss, max_iter, tol, ..., add_eps)."""
+
+    def solve(self):
+        return solve_mu(self.X, self.W, self.H, **self.options)
+
+
+@dataclass
+class MUBatchCall:
+    """One :func:`mu_batched` call (equally shaped meta-tasks), as a value (see
+    :class:`MUCall`). ``graphs`` are the tasks' own graphs (None without a graph)."""
+
+    Xs: np.ndarray
+    Ws: np.ndarray
+    Hs: np.ndarray
+    graphs: list
+    options: dict
+    """The keyword arguments of :func:`mu_batched` but the graph (loss, max_iter, lam, ...)."""
+
+    def solve(self):
+        graph = None if self.graphs[0] is None else block_diagonal(self.graphs)
+        return mu_batched(self.Xs, self.Ws, self.Hs, graph=graph, **self.options)
+
+
+def run_steps(steps):
+    """Drive a generator of solver calls (:class:`MUCall`, :class:`MUBatchCall`) one call at
+    a time, the reference engine; return the generator's return value."""
+    try:
+        call = next(steps)
+        while True:
+            call = steps.send(call.solve())
+    except StopIteration as done:
+        return done.value
+
+
+def mu_frobenius_blocks(Xs, Ws, Hs, blocks, *, max_iter, tol=0.0, stopping="objective",
+                        graph=None, lam=0.0, add_eps=0.0):
+    """Frobenius MU for many factorisations at once: G data matrices, each fitted at several
+    ranks side by side, one pass over X per product.
+
+    The factorisations of one data matrix ``Xs[g]`` are stacked along the rank axis: the
+    columns ``a:b`` of ``Ws[g]`` and rows ``a:b`` of ``Hs[g]`` are one factorisation (a
+    *unit*), for each ``(a, b)`` of ``blocks``. An iteration computes ``X H_all^T`` and
+    ``W_all^T X`` once for all units (the O(n m K) work, which reads X once), then each unit's
+    k x k Gram matrices and its own update, exactly the arithmetic of :func:`mu_frobenius`
+    (the sums of the stacked products are ordered differently by BLAS, so results agree to
+    rounding, not bit for bit). Units never mix: a unit's update reads only its own columns.
+
+    Parameters
+    ----------
+    Xs : ndarray of shape (G, n, m)
+    Ws : ndarray of shape (G, n, K), updated in place
+    Hs : ndarray of shape (G, K, m), updated in place
+    blocks : list of (a, b)
+        The units' slices of the rank axis, covering ``0:K`` without overlap.
+    max_iter, tol, stopping, lam, add_eps
+        As in :func:`mu_frobenius`; the stopping rule is applied to each unit on its own
+        (a unit that has stopped keeps its factors: its updates are multiplied by 1).
+    graph : Graph or None
+        Block-diagonal graph over the G * n stacked samples (group g is rows g n ..).
+
+    Returns
+    -------
+    n_iter : ndarray of shape (G, len(blocks))
+    objective : ndarray of shape (G, len(blocks))
+        Each unit's objective (data term + graph term) at the returned factors (float64).
+    loss : ndarray of shape (G, len(blocks))
+        The data term alone.
+    """
+    G, n, m = Xs.shape
+    K = Ws.shape[2]
+    B = len(blocks)
+    use_graph = graph is not None and lam > 0
+    normX2 = np.array([squared_norm(X) for X in Xs])
+    direct_below = normX2 * 10 * np.sqrt(np.finfo(Xs.dtype).eps)
+    HsT = Hs.transpose(0, 2, 1)
+    numer, denom, denom_H = np.empty_like(Ws), np.empty_like(Ws), np.empty_like(Hs)
+    deg = graph.degree.reshape(G, n, 1) if use_graph else None
+
+    def graph_times():
+        return graph.matmul(Ws.reshape(G * n, K)).reshape(G, n, K)
+
+    def h_grams():
+        return [Hs[:, a:b] @ HsT[:, :, a:b] for a, b in blocks]
+
+    def w_grams():
+        return [Ws[:, :, a:b].transpose(0, 2, 1) @ Ws[:, :, a:b] for a, b in blocks]
+
+    def objective(WtX, WtW, HHt, AW):
+        """Per unit (G, B): data term + graph term, and the data term."""
+        data = np.empty((G, B))
+        total = np.empty((G, B))
+        f64 = np.float64
+        for j, (a, b) in enumerate(blocks):
+            val = (normX2 - 2.0 * np.einsum("gkm,gkm->g", WtX[:, a:b], Hs[:, a:b], dtype=f64)
+                   + np.einsum("gkl,gkl->g", WtW[j], HHt[j], dtype=f64))
+            for g in np.flatnonzero(val < direct_below):  # nearly exact fit: the residual
+                R = Xs[g] - Ws[g, :, a:b] @ Hs[g, a:b]
+                val[g] = _f64dot(R, R)
+            data[:, j] = val = np.maximum(val, 0.0)
+            if use_graph:
+                Wb = Ws[:, :, a:b]
+                val = val + lam * (
+                    np.einsum("gn,gnk,gnk->g", deg[:, :, 0], Wb, Wb, dtype=f64)
+                    - np.einsum("gnk,gnk->g", Wb, AW[:, :, a:b], dtype=f64))
+            total[:, j] = val
+        return total, data
+
+    track_obj = tol > 0 and stopping == "objective"
+    track_factors = tol > 0 and stopping == "factors"
+    active = np.ones((G, B), dtype=bool)
+    n_iter = np.full((G, B), max_iter, dtype=np.int64)
+    HHt = h_grams()
+    AW = graph_times() if use_graph else None
+    prev = objective(np.matmul(Ws.transpose(0, 2, 1), Xs), w_grams(), HHt, AW)[0] \
+        if track_obj else None
+    Ws_prev = Hs_prev = None
+
+    def freeze(ratio_W, ratio_H):
+        # a unit that has stopped is multiplied by 1 (exact): its factors stay as they are
+        for g, j in zip(*np.nonzero(~active)):
+            a, b = blocks[j]
+            ratio_W[g, :, a:b] = 1
+            ratio_H[g, a:b] = 1
+
+    for it in range(1, max_iter + 1):
+        if track_factors:
+            Ws_prev, Hs_prev = Ws.copy(), Hs.copy()
+        np.matmul(Xs, HsT, out=numer)                       # X H^T for every unit: X read once
+        for (a, b), HHt_j in zip(blocks, HHt):
+            denom[:, :, a:b] = Ws[:, :, a:b] @ HHt_j
+        if use_graph:
+            numer += lam * AW
+            denom += lam * deg * Ws
+        np.divide(numer, _denominator(denom, add_eps), out=denom)
+        if not active.all():
+            freeze(denom, denom_H)
+        Ws *= denom
+        if use_graph:
+            AW = graph_times()
+        WtX = np.matmul(Ws.transpose(0, 2, 1), Xs)           # W^T X for every unit
+        WtW = w_grams()
+        for (a, b), WtW_j in zip(blocks, WtW):
+            denom_H[:, a:b] = WtW_j @ Hs[:, a:b]
+        np.divide(WtX, _denominator(denom_H, add_eps), out=denom_H)
+        if not active.all():
+            freeze(denom, denom_H)
+        Hs *= denom_H
+        HHt = h_grams()
+        if track_obj or track_factors:
+            if track_obj:
+                cur = objective(WtX, WtW, HHt, AW)[0]
+                done = (prev - cur) <= tol * np.maximum(np.abs(prev), np.finfo(np.float64).tiny)
+                prev = cur
+            else:
+                done = np.empty((G, B), dtype=bool)
+                for j, (a, b) in enumerate(blocks):
+                    dW = np.linalg.norm((Ws[:, :, a:b] - Ws_prev[:, :, a:b]).reshape(G, -1),
+                                        axis=1)
+                    dH = np.linalg.norm((Hs[:, a:b] - Hs_prev[:, a:b]).reshape(G, -1), axis=1)
+                    done[:, j] = (dW < tol) & (dH < tol)
+            stop = done & active
+            n_iter[stop] = it
+            active &= ~stop
+            if not active.any():
+                break
+    AW = graph_times() if use_graph else None
+    total, data = objective(np.matmul(Ws.transpose(0, 2, 1), Xs), w_grams(), h_grams(), AW)
+    return n_iter, total, data

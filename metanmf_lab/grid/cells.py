@@ -3,6 +3,7 @@ grid, with the checks a grid is made with and the noise conditions' one vocabula
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from typing import Optional
@@ -18,7 +19,10 @@ from .spine import SettingsBase
 #: Settings fields added after the first stored rows, with the defaults that leave the hash of
 #: those rows unchanged (see :meth:`Settings.to_json`).
 LATER_FIELDS = {"fmnist_subset_seed": 42, "noise_scale": 1.0, "faces_eval_all": False,
-                "denominator_eps": 0.0}
+                "denominator_eps": 0.0, "engine": "per-cell"}
+
+#: The grid's engines (:attr:`Settings.engine`).
+ENGINES = ("per-cell", "batched")
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,19 @@ class Settings(SettingsBase):
     denominator_eps: float = 0.0
     """NMF bases: 0 guards exact zeros of the update denominators; > 0 adds it to every
     denominator, as the authors' code does (``NMF(denominator_eps=...)``)."""
+    engine: str = "per-cell"
+    """How the cells are computed: ``"per-cell"``, each cell on its own (the reference
+    engine, :func:`~metanmf_lab.grid.models.fit_cell`), or ``"batched"``, the cells of one
+    (dataset, noise, protocol) in lockstep, every solver call on the same data solved together
+    (:func:`~metanmf_lab.grid.models.fit_block`; agrees with the reference to rounding). Part
+    of the settings, so the two engines' rows are never mixed: :meth:`fast` gives the batched
+    settings."""
+
+    def fast(self):
+        """These settings with the batched engine in float32: the grid's fast path, for
+        settings that have no stored reference rows (the performance chapter measures how
+        little it changes the NMI)."""
+        return dataclasses.replace(self, engine="batched", dtype="float32")
 
     def __post_init__(self):
         check_int(self.n_epochs, name="n_epochs", low=0)
@@ -88,6 +105,7 @@ class Settings(SettingsBase):
         check_int(self.fmnist_subset_seed, name="fmnist_subset_seed", low=0)
         check_real(self.noise_scale, name="noise_scale", low=0, low_inclusive=False)
         check_real(self.denominator_eps, name="denominator_eps", low=0)
+        check_choice(self.engine, ENGINES, name="engine")
         pairs = tuple(sorted((str(k), v) for k, v in dict(self.protocol_overrides).items()))
         object.__setattr__(self, "protocol_overrides", pairs)
         get_protocol("thesis", **dict(pairs))  # validates field names and values

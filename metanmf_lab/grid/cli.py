@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 
@@ -13,7 +14,7 @@ from ..data.datasets import (DATASETS, DataFileError, DataFolderError, DownloadE
 from . import reporting
 from .ablations import ablation_cells, ablation_settings, entry_cells
 from .catalogue import ABLATIONS, ALL_MODELS, MODELS, THESIS_RANKS
-from .cells import CONDITIONS, Settings, check_ranks, make_grid
+from .cells import CONDITIONS, ENGINES, Settings, check_ranks, make_grid
 from .runner import run_grid
 from .spine import GridInterrupted, interrupt_exit_code, sigterm_as_interrupt
 from .store import DEFAULT_STORE, ResultStore, StoreError, shown_path
@@ -93,7 +94,11 @@ def main(argv=None):
     ap.add_argument("--noises", nargs="+", type=_noise_option, default=list(CONDITIONS),
                     help='"none", "added" (the dataset\'s level) or numbers >= 0')
     ap.add_argument("--protocols", nargs="+", default=["thesis"], choices=list(PROTOCOLS))
-    ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    ap.add_argument("--engine", default="batched", choices=list(ENGINES),
+                    help="batched (default): the cells sharing data in lockstep, in float32 "
+                         "unless --dtype says otherwise; per-cell: each cell on its own, in "
+                         "float64 unless --dtype says otherwise (the book's reference rows)")
+    ap.add_argument("--dtype", default=None, choices=["float64", "float32"])
     ap.add_argument("--ablation", nargs="+", default=None, choices=list(ABLATIONS),
                     metavar="ABLATION",
                     help="run under one-at-a-time protocol ablations (each in turn)")
@@ -124,7 +129,9 @@ def main(argv=None):
                       if dropped else f"{shown}: nothing to repair")
             cells = make_grid(args.datasets, models=args.models, ranks=args.ranks,
                               seeds=args.seeds, noises=args.noises, protocols=args.protocols)
-            settings = Settings(dtype=args.dtype)
+            settings = Settings().fast() if args.engine == "batched" else Settings()
+            if args.dtype:
+                settings = dataclasses.replace(settings, dtype=args.dtype)
             runs = [(settings, cells)]
             if args.beyond:
                 entries = [e for e in reporting.stored_entries_beyond(args.store, settings)

@@ -12,6 +12,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..core import GNMF, MetaNMF, NMF, WarmStartNMF, reconstruction_error
+from ..core.engine import fit_steps, lockstep, run_steps
 from ..core.evaluation import cluster_nmi
 from ..core.protocols import Protocol
 from ..core.splits import TaskSplitWarning, learning_evaluation_split
@@ -115,9 +116,8 @@ def load_cell_data(dataset, noise, settings):
     return X_learn, X_eval, y_learn, y_eval
 
 
-def fit_cell(cell, settings=None):
-    """Evaluate one cell and keep its factors (see module docstring)."""
-    settings = Settings() if settings is None else settings
+def _prepare(cell, settings):
+    """A cell's effective protocol, data and estimator (what :func:`fit_cell` fits)."""
     protocol = settings.protocol(cell.protocol)
     X_learn, X_eval, y_learn, y_eval = load_cell_data(cell.dataset, cell.noise, settings)
     equal_iter = None
@@ -126,21 +126,52 @@ def fit_cell(cell, settings=None):
                                               X_eval.shape[0], cell.rank)
     est = make_model(cell.model, cell.rank, cell.seed, protocol, settings,
                      equal_iter=equal_iter)
+    return protocol, X_learn, X_eval, y_eval, est
+
+
+def _result(cell, settings, protocol, X_eval, y_eval, est, W, H, seconds):
+    """The :class:`CellResult` of a fitted cell: k-means NMI and reconstruction error."""
+    if isinstance(est, (MetaNMF, WarmStartNMF)):
+        n_iter, train_iter = est.inner_iter, est.n_base_iter_
+        task_size = est.tasks_.task_size if isinstance(est, MetaNMF) else None
+        loss = est.base.loss
+    else:
+        n_iter, train_iter, task_size, loss = est.n_iter_, 0, None, est.loss
+    nmi = cluster_nmi(W, y_eval, random_state=cell.seed, n_init=settings.kmeans_n_init)
+    err = reconstruction_error(X_eval, W, H, loss)  # one thread: bit-identical sums
+    return CellResult(cell, W, H, y_eval, nmi, err, int(n_iter), int(train_iter), task_size,
+                      seconds, protocol, est)
+
+
+def fit_cell(cell, settings=None):
+    """Evaluate one cell and keep its factors (see module docstring): the reference engine."""
+    settings = Settings() if settings is None else settings
+    protocol, X_learn, X_eval, y_eval, est = _prepare(cell, settings)
     with threadpool_limits(limits=1), warnings.catch_warnings():  # BLAS and OpenMP
         warnings.simplefilter("ignore", TaskSplitWarning)  # recorded in task_size instead
         t0 = time.perf_counter()
-        if isinstance(est, (MetaNMF, WarmStartNMF)):
-            est.fit(X_learn)
-            W, H = est.factorize(X_eval)
-            n_iter, train_iter = est.inner_iter, est.n_base_iter_
-            task_size = est.tasks_.task_size if isinstance(est, MetaNMF) else None
-        else:
-            W = est.fit_transform(X_eval)
-            H = est.components_
-            n_iter, train_iter, task_size = est.n_iter_, 0, None
+        W, H = run_steps(fit_steps(est, X_eval, X_learn))
         seconds = time.perf_counter() - t0
-        nmi = cluster_nmi(W, y_eval, random_state=cell.seed, n_init=settings.kmeans_n_init)
-        loss = est.base.loss if isinstance(est, (MetaNMF, WarmStartNMF)) else est.loss
-        err = reconstruction_error(X_eval, W, H, loss)  # one thread: bit-identical sums
-    return CellResult(cell, W, H, y_eval, nmi, err, int(n_iter), int(train_iter), task_size,
-                      seconds, protocol, est)
+        return _result(cell, settings, protocol, X_eval, y_eval, est, W, H, seconds)
+
+
+def fit_block(cells, settings=None):
+    """Evaluate cells together with the batched engine (:mod:`metanmf_lab.core.engine`):
+    every model runs its own code, and the solver calls of all of them on the same data are
+    solved together, so each iteration reads X once for every rank, seed and model. Meant for
+    the cells of one (dataset, noise, protocol); any cells are accepted (calls on different
+    data are simply solved apart). Returns their :class:`CellResult` in the order of
+    ``cells``; each cell's ``seconds`` is the block's fitting time divided equally (the cells
+    are not timed apart)."""
+    settings = Settings() if settings is None else settings
+    cells = list(cells)
+    prepared = [_prepare(c, settings) for c in cells]
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", TaskSplitWarning)
+        t0 = time.perf_counter()
+        factors = lockstep([fit_steps(est, X_eval, X_learn)
+                            for _, X_learn, X_eval, _, est in prepared])
+        seconds = (time.perf_counter() - t0) / max(len(cells), 1)
+        return [_result(c, settings, protocol, X_eval, y_eval, est, W, H, seconds)
+                for c, (protocol, _, X_eval, y_eval, est), (W, H) in
+                zip(cells, prepared, factors)]

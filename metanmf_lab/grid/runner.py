@@ -29,7 +29,8 @@ import pandas as pd
 from .._config import ALGORITHM_VERSION
 from ..data.datasets import DATA_FILES, fetch, is_user_dataset, user_dataset, user_dataset_path
 from .cells import Settings
-from .models import fit_cell
+from .catalogue import model_kind
+from .models import fit_block, fit_cell, load_cell_data
 from .spine import provenance, run_missing
 from .store import DEFAULT_STORE, KEY, ResultStore, key_of
 
@@ -37,7 +38,16 @@ from .store import DEFAULT_STORE, KEY, ResultStore, key_of
 def run_cell(cell, settings=None):
     """Evaluate one cell and return its store row (a dict with every store column)."""
     settings = Settings() if settings is None else settings
-    res = fit_cell(cell, settings)
+    return _row(fit_cell(cell, settings), settings)
+
+
+def run_block(cells, settings):
+    """Evaluate cells together with the batched engine (:func:`fit_block`); their rows."""
+    return [_row(res, settings) for res in fit_block(cells, settings)]
+
+
+def _row(res, settings):
+    cell = res.cell
     return {
         "dataset": cell.dataset, "noise": cell.noise, "model": cell.model, "rank": cell.rank,
         "seed": cell.seed, "protocol": cell.protocol, "effective_protocol": res.protocol.name,
@@ -58,6 +68,30 @@ def _run_task(cell, settings, files):
     if user_file is not None:
         user_dataset(user_file, expected_name=cell.dataset)
     return [run_cell(cell, settings)]
+
+
+def _run_block_task(cells, settings, files):
+    """:func:`run_block` as the ``compute`` of :func:`run_grid` (see :func:`_run_task`)."""
+    for dataset in {c.dataset for c in cells}:
+        if dataset in files:
+            user_dataset(files[dataset], expected_name=dataset)
+    return run_block(list(cells), settings)
+
+
+def blocks_of(cells, settings):
+    """The batched engine's units of work: the cells grouped by (dataset, noise, protocol),
+    the cells that share data, largest first (by learning-set entries times Meta cells, so
+    two workers finish together)."""
+    groups = {}
+    for c in sorted(cells):
+        groups.setdefault((c.dataset, c.noise, c.protocol), []).append(c)
+
+    def cost(block):
+        X_learn = load_cell_data(block[0].dataset, block[0].noise, settings)[0]
+        heavy = sum(model_kind(c.model) != "baseline" for c in block)
+        return X_learn.size * (heavy + 1)
+
+    return sorted((tuple(b) for b in groups.values()), key=cost, reverse=True)
 
 
 def _cell_key(cell, settings):
@@ -129,10 +163,21 @@ def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=Non
         store = ResultStore(store)
     files = {c.dataset: str(user_dataset_path(c.dataset)) for c in cells
              if is_user_dataset(c.dataset)}
-    new_rows = run_missing(cells, partial(_run_task, settings=settings, files=files), store,
-                           key=partial(_cell_key, settings=settings), check=_check_data_files,
-                           n_jobs=n_jobs, backend=backend, progress=progress,
-                           flush_every=flush_every)
+    key = partial(_cell_key, settings=settings)
+    if settings.engine == "batched":  # the missing cells, in blocks that share data
+        have = store.keys() if store is not None else set()
+        missing = [c for c in cells if key(c) not in have]
+        if missing:
+            _check_data_files(missing)
+        new_rows = run_missing(blocks_of(missing, settings),
+                               partial(_run_block_task, settings=settings, files=files), store,
+                               key=lambda block: tuple(key(c) for c in block), have=set(),
+                               n_jobs=n_jobs, backend=backend, progress=progress,
+                               desc="blocks", unit="block", flush_every=1)
+    else:
+        new_rows = run_missing(cells, partial(_run_task, settings=settings, files=files),
+                               store, key=key, check=_check_data_files, n_jobs=n_jobs,
+                               backend=backend, progress=progress, flush_every=flush_every)
     out = _rows_of(cells, settings, pd.DataFrame(new_rows) if store is None else store.load())
     out.attrs["computed"] = len(new_rows)  # rows this run added (the command line says so)
     return out
