@@ -29,9 +29,9 @@ help:
 	@echo "make golden      regenerate the nbval golden files tests/golden/ (smoke profile)"
 	@echo "make test        run all tests (pytest)"
 	@echo "make torch       install PyTorch (CPU), to recompute the related-methods results"
-	@echo "make bench       quick benchmarks (< 3 min) -> data/benchmarks/bench-quick.csv"
+	@echo "make bench       quick benchmarks (~ 5 min) -> data/benchmarks/bench-quick.csv"
 	@echo "make bench-full  full benchmarks, incl. the measured wall time of the whole grid"
-	@echo "make grid        fill the result store with the thesis grid (resumable)"
+	@echo "make grid        fill the result store with the thesis grid, batched engine (resumable)"
 	@echo "make replicate   the replications of the robustness chapter (resumable)"
 	@echo "make lock        regenerate requirements-lock.txt from the requirements files"
 

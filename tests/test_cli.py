@@ -34,7 +34,8 @@ def nothing_computed(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a cell was computed although the arguments are bad")
 
-    monkeypatch.setattr(runner, "run_cell", refuse)
+    monkeypatch.setattr(runner, "run_cell", refuse)  # the per-cell engine
+    monkeypatch.setattr(runner, "run_block", refuse)  # the batched engine
 
 
 @pytest.fixture
@@ -155,11 +156,14 @@ def test_experiments_damaged_store_is_named_and_repaired(tmp_path, monkeypatch, 
     store.write_text(good + last.replace(",0,thesis,", ",1,thesis,")[:40])
     argv = ONE_CELL + ["--seeds", "0", "1", "--store", "r.csv"]
     real = ex.run_cell
-    monkeypatch.setattr(runner, "run_cell", lambda *a: pytest.fail("computed with a bad store"))
+    real_block = runner.run_block
+    for engine in ("run_cell", "run_block"):
+        monkeypatch.setattr(runner, engine, lambda *a: pytest.fail("computed with a bad store"))
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert_clean_error(err, "r.csv", "line 3")
     monkeypatch.setattr(runner, "run_cell", real)
+    monkeypatch.setattr(runner, "run_block", real_block)
     assert cli.main(argv + ["--repair"]) == 0
     out = capsys.readouterr().out
     assert "repaired r.csv: dropped line(s) 3" in out and "2 of 2 cells in r.csv" in out
@@ -197,8 +201,10 @@ def test_experiments_genuine_bugs_keep_their_traceback(tmp_path, monkeypatch):
         raise ValueError("a bug deep inside, not the user's mistake")
 
     monkeypatch.setattr(runner, "run_cell", bug)
-    with pytest.raises(ValueError, match="a bug deep inside"):
-        cli.main(ONE_CELL + ["--store", str(tmp_path / "r.csv")])
+    monkeypatch.setattr(runner, "run_block", bug)
+    for engine in ("batched", "per-cell"):
+        with pytest.raises(ValueError, match="a bug deep inside"):
+            cli.main(ONE_CELL + ["--store", str(tmp_path / "r.csv"), "--engine", engine])
 
 
 # ---- pipeline -----------------------------------------------------------------------------

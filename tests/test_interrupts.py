@@ -32,8 +32,10 @@ TINY = ex.Settings(n_epochs=2, inner_iter=5, baseline_iter=10)
 #: A grid of 16 cheap cells (NMF on Blobs, about 0.2 s each): the first rows are written
 #: after 4 cells, long before the end.
 SEEDS = [str(s) for s in range(16)]
-GRID = ["--datasets", "blobs", "--models", "NMF", "--ranks", "2", "--noises", "none",
-        "--seeds", *SEEDS]
+# The per-cell engine: every cell is a unit of work, so an interrupt falls between cells (the
+# batched engine's unit is a block of cells; its resumption is tested in test_engine.py).
+GRID = ["--engine", "per-cell", "--datasets", "blobs", "--models", "NMF", "--ranks", "2",
+        "--noises", "none", "--seeds", *SEEDS]
 
 
 def _env(**extra):

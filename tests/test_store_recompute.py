@@ -11,6 +11,7 @@ in its last bit, which is all :data:`RTOL_PROCESSOR` allows.
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import require_data
 from metanmf_lab._config import ALGORITHM_VERSION
@@ -18,7 +19,7 @@ from metanmf_lab.data import datasets
 from metanmf_lab.grid.catalogue import model_kind
 from metanmf_lab.grid.spine import environment
 from metanmf_lab.grid.cells import Cell, Settings
-from metanmf_lab.grid.runner import run_cell
+from metanmf_lab.grid.runner import run_block, run_cell
 from metanmf_lab.grid.store import DEFAULT_STORE, ResultStore
 
 #: Cells drawn per kind of model (the fair baselines run thousands of iterations: one each).
@@ -37,8 +38,14 @@ def _committed_rows():
     return df
 
 
+def _per_cell(df):
+    """The rows the per-cell engine made: a batched row's last bits depend on the other cells
+    of its block (:func:`test_a_stored_batched_block_recomputes`)."""
+    return df[~df.settings.str.contains('"engine":"batched"', regex=False)]
+
+
 def _draw():
-    df = _committed_rows()
+    df = _per_cell(_committed_rows())
     df = df[df.algorithm_version.astype(str) == ALGORITHM_VERSION]
     kinds = df.model.map(model_kind)
     rng = np.random.default_rng(20261123)
@@ -77,7 +84,7 @@ def _rtol(row):
 
 
 def test_a_row_made_in_this_environment_recomputes_bit_for_bit():
-    df = _committed_rows()
+    df = _per_cell(_committed_rows())
     here = df[(df.environment == environment())
               & (df.algorithm_version.astype(str) == ALGORITHM_VERSION)]
     if here.empty:
@@ -90,6 +97,36 @@ def test_a_row_made_in_this_environment_recomputes_bit_for_bit():
     row = usable.iloc[0]  # the cheapest whose data are here
     assert _rtol(row) == 0.0
     test_stored_cell_recomputes_exactly(row)
+
+
+def test_a_stored_batched_block_recomputes():
+    """The batched engine is deterministic: its cheapest stored block (one dataset and noise
+    condition, every model, rank and seed), run again, gives the stored rows -- bit for bit in
+    the environment that made them; elsewhere float32 rounds differently, so the
+    reconstruction errors agree to 1e-4 and the NMI on average to 0.01."""
+    df = _committed_rows()
+    batched = df[df.settings.str.contains('"engine":"batched"', regex=False)
+                 & ~df.dataset.isin(list(datasets.missing_files()))]
+    if batched.empty:
+        pytest.skip("no stored batched rows whose data are here")
+    cost = batched.groupby(["dataset", "noise", "protocol", "settings_hash"])["seconds"].sum()
+    dataset, noise, protocol, h = cost.idxmin()
+    rows = batched[(batched.dataset == dataset) & (batched.noise == noise)
+                   & (batched.protocol == protocol) & (batched.settings_hash == h)]
+    settings = Settings.from_json(rows.settings.iloc[0])
+    assert settings.hash == h and settings.engine == "batched"
+    cells = [Cell(r.dataset, float(r.noise), r.model, int(r.rank), int(r.seed), r.protocol)
+             for r in rows.itertuples()]
+    new = pd.DataFrame(run_block(cells, settings))
+    key = ["model", "rank", "seed"]
+    both = rows.astype({"rank": int, "seed": int}).merge(new, on=key, suffixes=("", "_new"))
+    assert len(both) == len(rows)
+    if (rows.environment == environment()).all():
+        assert (both.nmi == both.nmi_new).all()
+        assert (both.recon_error == both.recon_error_new).all()
+    else:
+        assert (both.nmi - both.nmi_new).abs().mean() < 0.01
+        np.testing.assert_allclose(both.recon_error_new, both.recon_error, rtol=1e-4)
 
 
 def test_environment_names_the_blas_kernels():

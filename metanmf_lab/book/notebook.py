@@ -221,7 +221,18 @@ class Params(dict):
 
     @property
     def settings(self):
-        return self["profile_"].settings
+        """The profile's settings; for cells the committed store cannot hold (a reader's own
+        dataset or noise level) their fast version (:meth:`Settings.fast`: the batched engine
+        in float32), as ``make grid`` computes new settings."""
+        settings = self["profile_"].settings
+        return settings.fast() if self.new_cells else settings
+
+    @property
+    def new_cells(self):
+        """Whether the parameters ask for a reader's own dataset or noise level."""
+        noise = self.get("noise", "added")
+        return is_user_dataset(self.get("dataset")) or not (
+            isinstance(noise, str) and noise in CONDITIONS)
 
     @property
     def store(self):

@@ -27,6 +27,7 @@ the cells of one (dataset, noise, protocol).
 from __future__ import annotations
 
 import hashlib
+import time
 
 import numpy as np
 
@@ -55,12 +56,14 @@ def fit_steps(estimator, X_eval, X_learn=None):
     raise TypeError(f"fit_steps takes a metanmf_lab estimator, got {type(estimator).__name__}.")
 
 
-def lockstep(steps, *, on_call=None):
+def lockstep(steps, *, on_call=None, trace=None):
     """Run several generators of solver calls side by side; return their return values.
 
     Each round collects the pending call of every generator that has not finished and answers
     them with :func:`solve_together`. Deterministic: calls are grouped in the order of
-    ``steps``. ``on_call(n_calls)`` (optional) is told how many calls each round solved.
+    ``steps``. ``on_call(n_calls)`` (optional) is told how many calls each round solved;
+    ``trace`` (a list, optional) receives one dict per stacked solve (see
+    :func:`solve_together`).
     """
     steps = list(steps)
     results = [None] * len(steps)
@@ -79,7 +82,7 @@ def lockstep(steps, *, on_call=None):
             advance(i, None, first=True)
         while pending:
             order = sorted(pending)
-            answers = solve_together([pending[i] for i in order], prints)
+            answers = solve_together([pending[i] for i in order], prints, trace=trace)
             if on_call is not None:
                 on_call(len(order))
             for i, answer in zip(order, answers):
@@ -139,13 +142,15 @@ def _options_key(options, dtype):
         zip(_STACKED_OPTIONS, (200, 0.0, "objective", 0.0, 0.0, False)))
 
 
-def solve_together(calls, fingerprints=None):
+def solve_together(calls, fingerprints=None, *, trace=None):
     """Answer solver calls as their own ``solve()`` would, solving compatible ones together.
 
     Returns the answers in the order of ``calls``: an :class:`MUResult` for an
     :class:`MUCall` (its ``objective`` holds the final value only: the stacked solver does not
     record a history), the tasks' objectives for an :class:`MUBatchCall`. The factors are
-    updated in place, as by the reference path.
+    updated in place, as by the reference path. ``trace`` (a list, optional) receives one
+    dict per stacked solve: its shape ``G, n, m, K``, ``iterations``, ``dtype``, ``seconds``
+    (what the benchmark compares with the GEMM and memory-traffic bounds).
     """
     prints = _Fingerprints() if fingerprints is None else fingerprints
     answers = [None] * len(calls)
@@ -183,11 +188,17 @@ def solve_together(calls, fingerprints=None):
         stacks.setdefault(sig, []).append(members)
     for (opts_key, _, ranks), member_lists in stacks.items():
         options = dict(zip(_STACKED_OPTIONS, opts_key[1:]))
-        _solve_stack(member_lists, ranks, options, calls, answers)
+        t0 = time.perf_counter()
+        Xs, iterations = _solve_stack(member_lists, ranks, options, answers)
+        if trace is not None:
+            G, n, m = Xs.shape
+            trace.append(dict(G=G, n=n, m=m, K=int(sum(ranks)), units=G * len(ranks),
+                              iterations=iterations, dtype=Xs.dtype.name,
+                              graph=options["lam"] > 0, seconds=time.perf_counter() - t0))
     return answers
 
 
-def _solve_stack(member_lists, ranks, options, calls, answers):
+def _solve_stack(member_lists, ranks, options, answers):
     offsets = np.concatenate([[0], np.cumsum(ranks)])
     blocks = list(zip(offsets[:-1], offsets[1:]))
     firsts = [members[0][2] for members in member_lists]
@@ -218,3 +229,4 @@ def _solve_stack(member_lists, ranks, options, calls, answers):
                                       np.array([total[g, j]]), float(data[g, j]))
             else:
                 answers[c][i] = total[g, j]
+    return Xs, int(n_iter.max())

@@ -41,9 +41,9 @@ from ..data.datasets import DATASETS, load_dataset
 from .catalogue import MODELS, THESIS_RANKS, parse_model
 from .cells import Cell, Settings, make_grid
 from .cli import int_option, user_errors
-from .models import make_model
+from .models import fit_block, fit_cell, load_cell_data, make_model
 from .runner import run_cell, run_grid
-from .spine import GridInterrupted, interrupt_exit_code, sigterm_as_interrupt
+from .spine import GridInterrupted, cpu_name, interrupt_exit_code, sigterm_as_interrupt
 from .store import ResultStore
 
 BENCH_DIR = PROJECT_ROOT / "data" / "benchmarks"
@@ -55,6 +55,8 @@ GOALS = {
     "meta_fit_scaling_exponent": ("<=", 1.1),
     "grid_full_minutes_estimate": ("<=", 45.0),
     "grid_full_minutes_measured": ("<=", 45.0),
+    "grid_batched_minutes_estimate": ("<=", 45.0),
+    "grid_batched_minutes_measured": ("<=", 45.0),
 }
 
 
@@ -111,13 +113,7 @@ def machine_info(mode):
 
     blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})"
             for i in threadpool_info() if i.get("user_api") == "blas"]
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(line.split(":", 1)[1].strip() for line in fh
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     return dict(mode=mode, date_utc=datetime.now(timezone.utc).strftime("%Y-%m-%d"),
                 cpu=cpu, cores=os.cpu_count(), blas="; ".join(blas),
                 python=platform.python_version(), numpy=np.__version__,
@@ -383,6 +379,123 @@ def bench_grid(full, n_jobs, settings, tag="", grid_store=None):
                            " -- the store already held some cells, so no full-grid time"))
 
 
+# -- 7. the batched engine -----------------------------------------------------------------
+
+
+def _gemm_times(n, m, K, dtype, cache):
+    """Best times of one pass over an (n, m) X by BLAS (a matrix-vector product: the memory
+    traffic of reading X once) and of the two products of a Frobenius iteration at K stacked
+    components (each in the faster layout)."""
+    key = (n, m, K, np.dtype(dtype).name)
+    if key not in cache:
+        X, W, H = _problem(n, m, K, dtype, seed=2)
+        v = np.ones(m, dtype)
+        read = best_time(lambda: X @ v, 5, 3)
+        xht = min(interleaved([lambda: X @ H.T, lambda: H @ X.T], 3, 2))
+        wtx = best_time(lambda: W.T @ X, 3, 2)
+        cache[key] = (read, xht + wtx)
+    return cache[key]
+
+
+def solver_bounds(trace):
+    """The memory-traffic bound and the GEMM bound of the stacked solves in ``trace``
+    (:func:`metanmf_lab.core.engine.lockstep`): per iteration, each of the G data matrices
+    is read twice (``X H^T``, ``W^T X``), and the two products are computed at the stack's
+    width; measured on this machine, one BLAS thread. Returns (traffic, gemm, solver) seconds,
+    ``solver`` being the time the stacked solves took."""
+    cache, traffic, gemm = {}, 0.0, 0.0
+    for t in trace:
+        read, products = _gemm_times(t["n"], t["m"], t["K"], t["dtype"], cache)
+        traffic += t["iterations"] * t["G"] * 2 * read
+        gemm += t["iterations"] * t["G"] * products
+    return traffic, gemm, sum(t["seconds"] for t in trace)
+
+
+def bench_batched_block(dataset, model, n_epochs):
+    """One (dataset, model) block (6 ranks x 5 seeds, no noise) fitted by the per-cell engine
+    and by the batched engine, with the same settings; and the batched engine against the
+    bounds of its stacked products."""
+    settings = Settings(n_epochs=n_epochs)
+    cells = [Cell(dataset, 0.0, model, r, s) for r in THESIS_RANKS for s in range(5)]
+    load_cell_data(dataset, 0.0, settings)  # loaded once, not timed
+    t_cell = sum(fit_cell(c, settings).seconds for c in cells)
+    times, traces = {}, {}
+    for dtype in ("float64", "float32"):
+        fast = settings.replace(engine="batched", dtype=dtype)
+        load_cell_data(dataset, 0.0, fast)
+        traces[dtype] = []
+        res = fit_block(cells, fast, trace=traces[dtype])
+        times[dtype] = sum(r.seconds for r in res)
+    what = f"{model} on {dataset}, {len(cells)} cells, {n_epochs} epochs x " \
+           f"{settings.inner_iter} iterations"
+    REPORT.add("batched_block_speedup", t_cell / times["float64"],
+               note=f"{what}: per-cell engine {t_cell:.1f} s, batched {times['float64']:.1f} s "
+                    f"(float64 both)")
+    REPORT.add("batched_block_speedup_float32", t_cell / times["float32"],
+               note=f"per-cell float64 / batched float32 ({times['float32']:.1f} s)")
+    for dtype in ("float64", "float32"):
+        traffic, gemm, solver = solver_bounds(traces[dtype])
+        REPORT.add(f"batched_vs_gemm_bound_{dtype}", solver / gemm,
+                   note=f"stacked solves {solver:.1f} s against the time of their two products "
+                        f"per iteration at the stack's width ({gemm:.1f} s); whole block "
+                        f"{times[dtype]:.1f} s")
+        REPORT.add(f"batched_vs_traffic_bound_{dtype}", solver / traffic,
+                   note=f"against reading each X twice per iteration ({traffic:.1f} s): "
+                        f"above the GEMM ratio, so arithmetic, not memory traffic, now bounds it")
+
+
+def bench_batched_sklearn(dataset):
+    """The batched engine against scikit-learn's MU on the same work: the 30 NMF baselines of
+    a block (6 ranks x 5 seeds, 100 iterations each, random starts) of ``dataset``'s
+    evaluation half, one after the other in scikit-learn, together in the batched engine."""
+    X = load_cell_data(dataset, 0.0, Settings())[1]
+    cells = [Cell(dataset, 0.0, "NMF", r, s) for r in THESIS_RANKS for s in range(5)]
+
+    def run_sklearn():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for c in cells:
+                SkNMF(c.rank, solver="mu", init="random", max_iter=100, tol=0,
+                      random_state=c.seed).fit_transform(X)
+
+    t_sk = best_time(run_sklearn, 1)
+    t_b = sum(r.seconds for r in fit_block(cells, Settings(engine="batched")))
+    REPORT.add("batched_speedup_vs_sklearn_mu", t_sk / t_b,
+               note=f"{len(cells)} NMF fits of {dataset} ({X.shape[0]} x {X.shape[1]}), 100 "
+                    f"iterations each, float64: scikit-learn {t_sk:.1f} s one by one, batched "
+                    f"{t_b:.1f} s")
+
+
+def bench_grid_batched(full, n_jobs, settings, seeds, grid_store=None):
+    """The thesis grid with the batched engine: estimated from blocks run with 1 and 2 epochs
+    (each dataset, no noise, every model and rank, ``seeds``), scaled to 50 epochs, both noise
+    conditions and 5 seeds; with ``full``, also run whole and timed."""
+    total = 0.0
+    for ds in DATASETS:
+        cells = make_grid([ds], seeds=seeds, noises=["none"])
+        load_cell_data(ds, 0.0, settings)
+        t = [sum(r.seconds for r in fit_block(cells, settings.replace(n_epochs=e)))
+             for e in (1, 2)]
+        total += (t[1] + (settings.n_epochs - 2) * max(t[1] - t[0], 0.0)) * 2 * 5 / len(seeds)
+    n_cells = len(DATASETS) * len(MODELS) * len(THESIS_RANKS) * 2 * 5
+    REPORT.add("grid_batched_minutes_estimate", total / n_jobs / 60, "min",
+               note=f"{n_cells} cells, batched engine, {settings.dtype}, {n_jobs} workers; "
+                    f"model time only, from blocks of {len(seeds)} seed(s) at 1 and 2 epochs")
+    if full:
+        cells = make_grid(list(DATASETS))
+        with tempfile.TemporaryDirectory() as tmp:
+            store = ResultStore(grid_store or Path(tmp) / "grid.csv")
+            before = len(store.load())
+            t0 = time.perf_counter()
+            run_grid(cells, settings, store=store, n_jobs=n_jobs)
+            wall = time.perf_counter() - t0
+            computed = len(store.load()) - before
+        REPORT.add("grid_batched_minutes_measured", wall / 60 if computed == len(cells)
+                   else float("nan"), "min",
+                   note=f"{computed} of {len(cells)} cells computed (batched, "
+                        f"{settings.dtype}, {n_jobs} workers, wall time)")
+
+
 REPORT = Report()
 
 
@@ -466,8 +579,11 @@ def _run(args):
         bench_fmnist_fit()
         bench_float32(["digits"] if not args.full else ["digits", "coil20", "faces"],
                       range(5))
-    bench_grid(args.full, args.jobs, Settings(), grid_store=args.grid_store)
-    bench_grid(False, args.jobs, Settings(dtype="float32"), tag="_float32")
+        bench_batched_block("fmnist", "Meta-NMF", n_epochs=10 if args.full else 3)
+        bench_batched_sklearn("fmnist")
+        bench_grid_batched(args.full, args.jobs, Settings().fast(),
+                           seeds=range(5) if args.full else (0,), grid_store=args.grid_store)
+    bench_grid(False, args.jobs, Settings())
     REPORT.add("bench_seconds", time.perf_counter() - t_start, "s")
     machine = machine_info(mode)
     REPORT.write(args.out / f"bench-{mode}.csv", machine)

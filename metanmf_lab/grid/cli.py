@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import math
 import sys
+from pathlib import Path
 
 from ..core.protocols import PROTOCOLS
 from ..data.datasets import (DATASETS, DataFileError, DataFolderError, DownloadError,
@@ -15,7 +16,7 @@ from . import reporting
 from .ablations import ablation_cells, ablation_settings, entry_cells
 from .catalogue import ABLATIONS, ALL_MODELS, MODELS, THESIS_RANKS
 from .cells import CONDITIONS, ENGINES, Settings, check_ranks, make_grid
-from .runner import run_grid
+from .runner import GRID_RUNS, record_run, run_grid
 from .spine import GridInterrupted, interrupt_exit_code, sigterm_as_interrupt
 from .store import DEFAULT_STORE, ResultStore, StoreError, shown_path
 
@@ -114,9 +115,15 @@ def main(argv=None):
                     help="first drop the damaged rows of the store (a line cut short, a bad "
                          "value, a key stored twice), saying which; the run then recomputes "
                          "their cells")
+    ap.add_argument("--log", default=None,
+                    help="append the wall time of each run that computed cells here (default: "
+                         "data/benchmarks/grid-runs.csv, which the performance chapter reads, "
+                         "when --store is the default store; else no log)")
     ap.add_argument("--scheduler", default=None,
                     help="address of a dask.distributed scheduler: run the cells there")
     args = ap.parse_args(argv)
+    if args.log is None and Path(args.store).resolve() == Path(DEFAULT_STORE).resolve():
+        args.log = GRID_RUNS
     store = ResultStore(args.store)
     shown = shown_path(args.store)  # as the user gave it, or relative: no machine path
     kept = 0
@@ -158,8 +165,14 @@ def main(argv=None):
                                       backend="dask")
                 else:
                     df = run_grid(run_cells, run_settings, store=store, n_jobs=args.jobs)
-                kept += df.attrs.get("computed", 0)
-                print(f"{len(df)} of {len(run_cells)} cells in {shown}")
+                computed = df.attrs.get("computed", 0)
+                kept += computed
+                wall = df.attrs.get("wall_seconds", 0.0)
+                print(f"{len(df)} of {len(run_cells)} cells in {shown} ({computed} computed "
+                      f"in {wall / 60:.1f} min)")
+                if computed and args.log:
+                    record_run(args.log, run_settings, len(run_cells), computed,
+                               -1 if args.scheduler else args.jobs, wall)
     except KeyboardInterrupt as exc:
         kept += exc.kept if isinstance(exc, GridInterrupted) else 0
         print(f"interrupted: {kept} row{'s' * (kept != 1)} kept in {shown}; rerun to "

@@ -155,14 +155,14 @@ def fit_cell(cell, settings=None):
         return _result(cell, settings, protocol, X_eval, y_eval, est, W, H, seconds)
 
 
-def fit_block(cells, settings=None):
+def fit_block(cells, settings=None, *, trace=None):
     """Evaluate cells together with the batched engine (:mod:`metanmf_lab.core.engine`):
     every model runs its own code, and the solver calls of all of them on the same data are
     solved together, so each iteration reads X once for every rank, seed and model. Meant for
     the cells of one (dataset, noise, protocol); any cells are accepted (calls on different
     data are simply solved apart). Returns their :class:`CellResult` in the order of
     ``cells``; each cell's ``seconds`` is the block's fitting time divided equally (the cells
-    are not timed apart)."""
+    are not timed apart). ``trace``: see :func:`metanmf_lab.core.engine.lockstep`."""
     settings = Settings() if settings is None else settings
     cells = list(cells)
     prepared = [_prepare(c, settings) for c in cells]
@@ -170,7 +170,7 @@ def fit_block(cells, settings=None):
         warnings.simplefilter("ignore", TaskSplitWarning)
         t0 = time.perf_counter()
         factors = lockstep([fit_steps(est, X_eval, X_learn)
-                            for _, X_learn, X_eval, _, est in prepared])
+                            for _, X_learn, X_eval, _, est in prepared], trace=trace)
         seconds = (time.perf_counter() - t0) / max(len(cells), 1)
         return [_result(c, settings, protocol, X_eval, y_eval, est, W, H, seconds)
                 for c, (protocol, _, X_eval, y_eval, est), (W, H) in

@@ -21,17 +21,20 @@ bit-identical numbers whether the grid runs serially, in parallel processes or o
 
 from __future__ import annotations
 
+import csv
 import os
+import time
 from functools import partial
+from pathlib import Path
 
 import pandas as pd
 
-from .._config import ALGORITHM_VERSION
+from .._config import ALGORITHM_VERSION, RESULTS_DIR, __version__
 from ..data.datasets import DATA_FILES, fetch, is_user_dataset, user_dataset, user_dataset_path
 from .cells import Settings
 from .catalogue import model_kind
 from .models import fit_block, fit_cell, load_cell_data
-from .spine import provenance, run_missing
+from .spine import cpu_name, environment, provenance, run_missing
 from .store import DEFAULT_STORE, KEY, ResultStore, key_of
 
 
@@ -156,6 +159,7 @@ def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=Non
     With loky processes (the default), each worker asks the kernel (Linux) to kill it when
     this process dies, so no worker outlives a run killed by SIGKILL.
     """
+    t_start = time.perf_counter()
     settings = Settings() if settings is None else settings
     backend = backend or os.environ.get("METANMF_BACKEND") or None
     cells = sorted(set(cells))
@@ -180,7 +184,34 @@ def run_grid(cells, settings=None, *, store=DEFAULT_STORE, n_jobs=1, backend=Non
                                backend=backend, progress=progress, flush_every=flush_every)
     out = _rows_of(cells, settings, pd.DataFrame(new_rows) if store is None else store.load())
     out.attrs["computed"] = len(new_rows)  # rows this run added (the command line says so)
+    out.attrs["wall_seconds"] = time.perf_counter() - t_start
     return out
+
+
+#: The command line's log of grid runs (one line per run that computed cells): what the
+#: performance chapter reads for the measured wall time of the grid.
+GRID_RUNS = RESULTS_DIR.parent / "benchmarks" / "grid-runs.csv"
+
+GRID_RUN_COLUMNS = ("date_utc", "settings_hash", "engine", "dtype", "cells", "computed",
+                    "jobs", "wall_minutes", "cpu", "cores", "environment", "package_version")
+
+
+def record_run(path, settings, n_cells, computed, jobs, wall_seconds):
+    """Append one line to the log of grid runs ``path`` (:data:`GRID_RUNS`): the wall time of
+    a run of ``n_cells`` cells of which ``computed`` were computed, with ``jobs`` workers."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
+    with open(path, "a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=GRID_RUN_COLUMNS)
+        if new:
+            w.writeheader()
+        w.writerow({"date_utc": provenance()["created_utc"], "settings_hash": settings.hash,
+                    "engine": settings.engine, "dtype": settings.dtype, "cells": n_cells,
+                    "computed": computed, "jobs": jobs,
+                    "wall_minutes": round(wall_seconds / 60, 2), "cpu": cpu_name(),
+                    "cores": os.cpu_count(), "environment": environment(),
+                    "package_version": __version__})
 
 
 def _rows_of(cells, settings, df):

@@ -119,6 +119,16 @@ def environment(torch=False):
             f"blas={','.join(blas)}")
 
 
+def cpu_name():
+    """The processor's model name (Linux), else what :mod:`platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next(line.split(":", 1)[1].strip() for line in fh
+                        if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def provenance(torch=False):
     """The columns every store row carries besides its key and result: ``package_version``,
     ``environment`` (:func:`environment`; ``torch=True`` for a PyTorch result) and

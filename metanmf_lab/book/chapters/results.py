@@ -71,8 +71,9 @@ def noise_origin(dataset, noise, own=False):
     return "our choice: the thesis names none"
 
 
-def context(info, *, level, origin, n_cells, n_seeds, ranks, own=False):
-    """The page's first sentence: what the dataset is and what the page rests on."""
+def context(info, *, level, origin, n_cells, n_seeds, ranks, own=False, fast=False):
+    """The page's first sentence: what the dataset is and what the page rests on (``fast``:
+    computed by the batched engine in float32)."""
     what = "samples of your file" if own else (info.description or "samples")
     size = (f"{' × '.join(map(str, info.image_shape))} pixels" if info.image_shape
             else f"{info.n_features:,} features")
@@ -81,7 +82,10 @@ def context(info, *, level, origin, n_cells, n_seeds, ranks, own=False):
         f"{info.display_name} holds {info.n_samples:,} {what} ({size}) in {info.n_classes} "
         f"classes. Below, {n_cells:,} cells of the result store: the thesis' eight models at "
         f"ranks {listing(ranks)}, {n_seeds} {seeds} each, without and with Gaussian noise of "
-        f"s.d. {level:g} ({origin}).")
+        f"s.d. {level:g} ({origin})."
+        + (" They were computed by the batched engine in float32, as `make grid` computes "
+           "settings the committed store does not hold ({ref}`batched-engine`)." if fast
+           else ""))
 
 
 def thesis_figure(dataset, condition):
@@ -246,7 +250,8 @@ def dataset_page(params, rows=None):
         dataset=dataset, n_cells=len(thesis_rows), n_seeds=n_seeds, ranks=listing(ranks),
         noise_level=level, all_models=set(rows["model"]) == set(ALL_MODELS),
         context=context(info, level=level, origin=noise_origin(dataset, params.noise, own),
-                        n_cells=len(thesis_rows), n_seeds=n_seeds, ranks=ranks, own=own),
+                        n_cells=len(thesis_rows), n_seeds=n_seeds, ranks=ranks, own=own,
+                        fast=params.settings.engine == "batched"),
         fig_nmi_none=plotting.nmi_vs_rank_pairs(summary, dataset, "none"),
         fig_nmi_added=plotting.nmi_vs_rank_pairs(summary, dataset, "added"),
         thesis_fig_none=thesis_figure(dataset, "none"),
