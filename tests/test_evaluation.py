@@ -15,6 +15,14 @@ def test_nmi_perfect_and_random():
     assert cluster_nmi(noise, y) < 0.2
 
 
+def test_nmi_never_leaves_the_unit_interval():
+    # classes of these sizes, found exactly, make scikit-learn's NMI 1 + 2e-16
+    y = np.repeat(np.arange(10), [2, 2, 3, 4, 2, 1, 4, 4, 8, 2])
+    assert normalized_mutual_info_score(y, y) > 1.0
+    separated = np.eye(10)[y] * 10
+    assert cluster_nmi(separated, y) == 1.0
+
+
 def test_nmi_uses_number_of_classes_and_is_seeded():
     rng = np.random.default_rng(1)
     y = np.repeat(np.arange(3), 30)
