@@ -13,12 +13,13 @@ answers all their pending calls together with :func:`solve_together`:
   tasks, the meta-tasks of every seed), one batched product per step.
 
 Everything else -- the random draws, the task split, the transfer, the rescaling, the
-evaluation -- is the estimators' own code, run once per model. The stacked products sum in
+evaluation -- is the estimators' own code, run once per model; the kNN graphs and SVDs of
+equal data are computed once (:mod:`metanmf_lab.core._shared`). The stacked products sum in
 another order than the separate ones, so the results agree with the reference path to
-rounding, not bit for bit (the tests state the tolerance). The kNN graphs and SVDs
-of equal data are computed once (:mod:`metanmf_lab.core._shared`). Calls the stacked solver does not
-cover (the KL loss, whose O(n m k) work is per model through X / (W H); a fixed-components
-``transform``) are solved one at a time, as the reference path does.
+rounding, not bit for bit (``tests/test_engine.py`` states the tolerance); a block run again
+gives the same bits. Calls the stacked solver does not cover (the KL loss, whose O(n m k)
+work is per model through X / (W H); a fixed-components ``transform``) are solved one at a
+time, as the reference path does.
 
 The grid's batched engine (:func:`metanmf_lab.grid.models.fit_block`) is this module applied to
 the cells of one (dataset, noise, protocol).
@@ -56,13 +57,12 @@ def fit_steps(estimator, X_eval, X_learn=None):
     raise TypeError(f"fit_steps takes a metanmf_lab estimator, got {type(estimator).__name__}.")
 
 
-def lockstep(steps, *, on_call=None, trace=None):
+def lockstep(steps, *, trace=None):
     """Run several generators of solver calls side by side; return their return values.
 
     Each round collects the pending call of every generator that has not finished and answers
     them with :func:`solve_together`. Deterministic: calls are grouped in the order of
-    ``steps``. ``on_call(n_calls)`` (optional) is told how many calls each round solved;
-    ``trace`` (a list, optional) receives one dict per stacked solve (see
+    ``steps``. ``trace`` (a list, optional) receives one dict per stacked solve (see
     :func:`solve_together`).
     """
     steps = list(steps)
@@ -83,8 +83,6 @@ def lockstep(steps, *, on_call=None, trace=None):
         while pending:
             order = sorted(pending)
             answers = solve_together([pending[i] for i in order], prints, trace=trace)
-            if on_call is not None:
-                on_call(len(order))
             for i, answer in zip(order, answers):
                 advance(i, answer)
     return results
@@ -98,12 +96,12 @@ class _Fingerprints:
         self._seen = {}
 
     def __call__(self, obj):
+        if obj is None:
+            return None
         hit = self._seen.get(id(obj))
         if hit is not None and hit[0] is obj:
             return hit[1]
         h = hashlib.blake2b(digest_size=16)
-        if obj is None:
-            return None
         if isinstance(obj, np.ndarray):
             a = np.ascontiguousarray(obj)
             h.update(f"{a.dtype.str}{a.shape}".encode())
@@ -162,14 +160,13 @@ def solve_together(calls, fingerprints=None, *, trace=None):
             if key is None:
                 answers[c] = call.solve()
                 continue
-            opts_key = key
             stack_key = prints(call.Xs)
             answers[c] = np.empty(len(call.Xs))
             for i in range(len(call.Xs)):
                 graph = call.graphs[i]
                 data_key = (stack_key, i, prints(graph), call.Ws.shape[1:] + call.Hs.shape[2:])
                 unit = _Unit(call.Xs[i], call.Ws[i], call.Hs[i], graph, data_key)
-                groups.setdefault((opts_key, data_key), []).append((c, i, unit))
+                groups.setdefault((key, data_key), []).append((c, i, unit))
             continue
         key = _options_key(call.options, call.X.dtype)
         if key is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -171,8 +172,9 @@ def main(argv=None):
                 print(f"{len(df)} of {len(run_cells)} cells in {shown} ({computed} computed "
                       f"in {wall / 60:.1f} min)")
                 if computed and args.log:
-                    record_run(args.log, run_settings, len(run_cells), computed,
-                               -1 if args.scheduler else args.jobs, wall)
+                    jobs = -1 if args.scheduler else (
+                        os.cpu_count() if args.jobs == -1 else args.jobs)
+                    record_run(args.log, run_settings, len(run_cells), computed, jobs, wall)
     except KeyboardInterrupt as exc:
         kept += exc.kept if isinstance(exc, GridInterrupted) else 0
         print(f"interrupted: {kept} row{'s' * (kept != 1)} kept in {shown}; rerun to "
