@@ -569,6 +569,7 @@ SETTINGS_NOT_IN_THE_THESIS = {
     "noise_scale": "an ablation of the noise levels, 1 by default",
     "faces_eval_all": "a test of the measurement, off by default",
     "denominator_eps": "the authors' code's '+eps' denominators, a test of the raw scale",
+    "engine": "how the cells are computed (per cell or batched), not a protocol setting",
 }
 
 #: Settings field -> its Table 4.2 parameter.
