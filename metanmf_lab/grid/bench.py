@@ -328,9 +328,10 @@ def bench_float32(datasets, seeds):
 # -- 6. the whole grid ------------------------------------------------------------------------
 
 
-def bench_grid(full, n_jobs, settings, tag="", grid_store=None):
-    """Estimate the wall time of the thesis grid from a stratified sample of cells run with
-    fewer epochs; with ``full``, also run the whole grid and time it."""
+def bench_grid(n_jobs, settings, tag=""):
+    """Estimate the wall time of the thesis grid, one cell at a time, from a stratified sample
+    of cells run with fewer epochs (the batched engine's grid is measured whole by
+    :func:`bench_grid_batched`)."""
 
 
     seeds = range(5)
@@ -361,22 +362,6 @@ def bench_grid(full, n_jobs, settings, tag="", grid_store=None):
                note=f"{n_cells} cells (8 models x 5 datasets x 2 noise x 6 ranks x 5 seeds), "
                     f"{settings.dtype}, {n_jobs} workers; model time only, from "
                     f"{len(est)} sampled cells")
-    if full:
-
-        cells = make_grid(list(DATASETS), seeds=seeds)
-        with tempfile.TemporaryDirectory() as tmp:
-            store = ResultStore(grid_store or Path(tmp) / "grid.csv")
-            before = len(store.load())
-            t0 = time.perf_counter()
-            run_grid(cells, settings, store=store, n_jobs=n_jobs)
-            wall = time.perf_counter() - t0
-            computed = len(store.load()) - before
-        REPORT.add("grid_full_minutes_measured", wall / 60 if computed == len(cells)
-                   else float("nan"), "min",
-                   note=f"{computed} of {len(cells)} cells computed ({settings.dtype}, "
-                        f"{n_jobs} workers, wall time)"
-                        + ("" if computed == len(cells) else
-                           " -- the store already held some cells, so no full-grid time"))
 
 
 # -- 7. the batched engine -----------------------------------------------------------------
@@ -583,7 +568,7 @@ def _run(args):
         bench_batched_sklearn("fmnist")
         bench_grid_batched(args.full, args.jobs, Settings().fast(),
                            seeds=range(5) if args.full else (0,), grid_store=args.grid_store)
-    bench_grid(False, args.jobs, Settings())
+    bench_grid(args.jobs, Settings())
     REPORT.add("bench_seconds", time.perf_counter() - t_start, "s")
     machine = machine_info(mode)
     REPORT.write(args.out / f"bench-{mode}.csv", machine)
